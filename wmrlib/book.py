@@ -1,0 +1,164 @@
+"""Helpers the notebooks share: pick the profile whose stored results a page shows, label them."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from .profiles import DatasetPlan, profile as get_profile
+from .store import MissingResult, Store
+
+DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "tinyimagenet": "Tiny ImageNet"}
+
+
+@dataclass
+class Source:
+    """Where a page's results for one dataset come from."""
+
+    dataset: str
+    profile: str
+    plan: DatasetPlan
+    store: Store
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the results come from synthetic tensors rather than the real dataset."""
+        return self.plan.base.synthetic
+
+    @property
+    def label(self) -> str:
+        """Return a caption fragment such as ``MNIST, profile cpu`` or ``CIFAR-10 (SYNTHETIC data)``."""
+        text = f"{DATASET_NAMES[self.dataset]}, profile `{self.profile}`"
+        if self.synthetic:
+            text += " — SYNTHETIC random tensors, not the real dataset: the numbers test the code only"
+        return text
+
+
+def candidate_sources(dataset: str, profiles, *, results: str | Path, readonly: bool,
+                      device: str | None = None, progress: bool = True) -> list[Source]:
+    """Return a Source for each of ``profiles`` (in order) that covers ``dataset``."""
+    out = []
+    for name in profiles:
+        prof = get_profile(name)
+        if dataset in prof.plans:
+            store = Store(Path(results) / name, device=device, readonly=readonly, progress=progress)
+            out.append(Source(dataset, name, prof.plan(dataset), store))
+    return out
+
+
+def first_available(dataset: str, profiles, compute: Callable[[Source], object], **kwargs):
+    """Return ``(source, compute(source))`` for the first profile with results, or ``(None, reason)``."""
+    reasons = []
+    for source in candidate_sources(dataset, profiles, **kwargs):
+        try:
+            return source, compute(source)
+        except MissingResult as e:
+            reasons.append(f"profile `{source.profile}`: {e}")
+    if not reasons:
+        reasons.append(f"no profile among {list(profiles)} covers {dataset}")
+    return None, "No stored results for this page yet (" + "; ".join(reasons) + "). Run " \
+        f"`python -m wmrlib reproduce --profile {list(profiles)[0]}` to compute them."
+
+
+def provenance_table(source: Source) -> pd.DataFrame:
+    """Return one row per stored run of the source: commit, device, versions and wall time."""
+    rows = []
+    for config in source.plan.models():
+        path = source.store.run_dir(config) / "provenance.json"
+        if not path.exists():
+            continue
+        info = json.loads(path.read_text())
+        rows.append({"model": config.label, "alpha_train": config.alpha_train, "seed": config.seed,
+                     "run": config.key(), "commit": info["git_commit"][:12],
+                     "device": info["device"], "torch": info["torch"], "date": info["date"],
+                     "train_wall_s": info["wall_time_s"]})
+    return pd.DataFrame(rows)
+
+
+def evaluation_wall_time(source: Source) -> float:
+    """Return the total wall time of the stored evaluation units of the source's runs, in seconds."""
+    total = 0.0
+    for config in source.plan.models():
+        for path in (source.store.root / "evals" / config.key()).glob("*.json"):
+            total += json.loads(path.read_text())["wall_time_s"]
+    return total
+
+
+def config_table(plan: DatasetPlan) -> pd.DataFrame:
+    """Return the plan's training and evaluation settings as a two-column table."""
+    base = dataclasses.asdict(plan.base)
+    base.pop("alpha_train"), base.pop("defense"), base.pop("seed")
+    rows = [("training: " + k, v) for k, v in base.items()]
+    rows += [("evaluation: " + k, v) for k, v in dataclasses.asdict(plan.attack).items()]
+    rows += [("evaluation: examples", plan.eval_size or "whole test set"),
+             ("PGD+ours α_train", plan.pgd_alphas), ("TRADES+ours α_train", plan.trades_alphas),
+             ("α_test", plan.alpha_tests), ("ε_test (sensitivity)", plan.eps_tests),
+             ("seeds (headline models)", plan.seeds)]
+    return pd.DataFrame(rows, columns=["setting", "value"]).astype({"value": str})
+
+
+def show(frame: pd.DataFrame, digits: int = 2):
+    """Return a Styler that prints floats with ``digits`` decimals and NaN as an en dash."""
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+    return frame.style.format({c: f"{{:.{digits}f}}" for c in floats}, na_rep="–").hide(axis="index")
+
+
+def profiles_of(profile: str, fallback_profile: str | None) -> list[str]:
+    """Return the profiles a page tries, in order: the requested one, then the fallback."""
+    return [profile] + ([fallback_profile] if fallback_profile and fallback_profile != profile else [])
+
+
+def section(title: str, source: Source | None, value, note: str = "") -> None:
+    """Display a section header, the source of its numbers (or why there are none), and a table."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"### {title}"))
+    if source is None:
+        display(Markdown(f"```{{note}}\n{value}\n```"))
+        return
+    n = source.plan.eval_size or "all"
+    display(Markdown(f"*Results: {source.label}; {n} test examples; {note}*"))
+    if isinstance(value, pd.DataFrame):
+        display(show(value))
+
+
+def require_runs(source: Source) -> pd.DataFrame:
+    """Return the source's provenance table; raise MissingResult when it has no stored run."""
+    frame = provenance_table(source)
+    if frame.empty:
+        raise MissingResult(f"no trained run in {source.store.root}")
+    return frame
+
+
+def sensitivity_plot(frame: pd.DataFrame, source: Source):
+    """Draw A_tr against alpha_test per eps_test (Figure 3) for a sensitivity table."""
+    from .figures import sensitivity_figure
+
+    fig = sensitivity_figure(frame, "ours_a_tr")
+    fig.suptitle(source.label.replace("`", ""), fontsize=9, y=1.02)
+    return fig
+
+
+def histogram(source: Source, eps_test: float):
+    """Draw the weight histograms (Figures 5-7) of the source's TRADES models at ``eps_test``."""
+    from .figures import histogram_figure
+
+    return histogram_figure(source.store, source.plan, eps_test)
+
+
+def dro(source: Source, rhos) -> pd.DataFrame:
+    """Return the chi-square DRO curves (Figure 4) of the source's TRADES baseline and ours."""
+    from .figures import dro_curves
+
+    return dro_curves(source.store, source.plan, rhos)
+
+
+def dro_plot(curves: pd.DataFrame):
+    """Draw Figure 4 from :func:`dro`."""
+    from .figures import dro_figure
+
+    return dro_figure(curves)

@@ -1,0 +1,65 @@
+"""Atomic writes and safe checkpoint loading (``weights_only=True``, identity checked)."""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is corrupt, carries code, or belongs to another model or configuration."""
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it over ``path``, else delete it."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise PermissionError(f"cannot write to {path.parent}: {e.strerror}; "
+                              "choose a writable results directory") from e
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
+    """Write ``state`` with torch.save through a temporary file and an atomic rename."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, *, config_key: str | None = None,
+                    model_name: str | None = None, map_location="cpu") -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True`` and check that it is the one expected."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"refusing checkpoint {path}: it carries pickled objects that are "
+                              f"not plain tensors or containers (weights_only load failed: "
+                              f"{str(e).splitlines()[0]})") from e
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({e}); "
+                              "delete it to start over") from e
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"checkpoint {path} is not a wmrlib checkpoint (no 'model' entry)")
+    for name, expected in (("config_key", config_key), ("model_name", model_name)):
+        found = state.get(name)
+        if expected is not None and found != expected:
+            raise CheckpointError(f"checkpoint {path} has {name} {found!r} but {expected!r} was "
+                                  "expected; it belongs to another run")
+    return state

@@ -1,0 +1,127 @@
+"""Command line: ``python -m wmrlib {train,evaluate,reproduce} ...``.
+
+Errors are one line on stderr with exit status 2; ``--debug`` shows the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import AttackConfig
+
+DEFAULT_OUT = "results"
+
+
+class CliError(Exception):
+    """An error to report on one line."""
+
+
+def _plan(args):
+    from .profiles import profile
+
+    return profile(args.profile).plan(args.dataset)
+
+
+def _store(args, readonly=False):
+    from .store import Store
+
+    return Store(Path(args.out) / args.profile, data_root=args.data_root, device=args.device,
+                 readonly=readonly, progress=not args.quiet)
+
+
+def cmd_train(args) -> None:
+    """Train (or resume, or find stored) one model of a profile."""
+    plan = _plan(args)
+    config = plan.run(args.defense, args.alpha, args.seed)
+    run = _store(args).get_or_train(config, need_model=False)
+    print(json.dumps({"run": config.key(), "label": config.label, "alpha_train": config.alpha_train,
+                      "seed": config.seed, "wall_time_s": run.provenance["wall_time_s"],
+                      "final": (run.provenance.get("history") or [{}])[-1]}, indent=1))
+
+
+def cmd_evaluate(args) -> None:
+    """Evaluate one model of a profile under the profile's attack (or the one given)."""
+    plan = _plan(args)
+    config = plan.run(args.defense, args.alpha, args.seed)
+    attack = plan.attack
+    overrides = {k: v for k, v in (("eps", args.eps), ("steps", args.steps),
+                                   ("step_size", args.step_size), ("loss", args.loss),
+                                   ("restarts", args.restarts)) if v is not None}
+    if overrides:
+        attack = AttackConfig(**(attack.__dict__ | overrides))
+    alphas = tuple(args.alpha_test) if args.alpha_test is not None else plan.alpha_tests
+    record = _store(args).get_or_evaluate(config, attack, alphas, eval_size=plan.eval_size,
+                                          eval_seed=plan.eval_seed)
+    print(json.dumps({"run": config.key(), "attack": attack.name, "eps": attack.eps,
+                      "n": int(record.labels.size),
+                      **{k: round(v, 2) for k, v in record.summary().items()}}, indent=1))
+
+
+def cmd_reproduce(args) -> None:
+    """Run the notebooks with papermill at a profile, into the copies the book renders."""
+    from .reproduce import reproduce
+
+    for path in reproduce(args.profile, only=args.only, results=args.out,
+                          data_root=args.data_root, device=args.device, timeout=args.timeout,
+                          readonly=args.readonly):
+        print(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m wmrlib", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("--profile", required=True, help="smoke, cpu or paper")
+        p.add_argument("--out", default=DEFAULT_OUT, help="results root (default: results)")
+        p.add_argument("--data-root", default=None, help="data root (default: $WMR_DATA_ROOT or ./data)")
+        p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    def model(p):
+        p.add_argument("--dataset", default="mnist")
+        p.add_argument("--defense", required=True, help="pgd or trades")
+        p.add_argument("--alpha", type=float, default=0.0, help="alpha_train (0 = baseline)")
+        p.add_argument("--seed", type=int, default=None)
+
+    p = sub.add_parser("train", help="train one model")
+    common(p), model(p)
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("evaluate", help="evaluate one model")
+    common(p), model(p)
+    p.add_argument("--alpha-test", type=float, nargs="*", default=None)
+    p.add_argument("--eps", type=float, default=None)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--step-size", type=float, default=None)
+    p.add_argument("--loss", default=None, help="ce or margin")
+    p.add_argument("--restarts", type=int, default=None)
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("reproduce", help="run the notebooks with papermill")
+    common(p)
+    p.add_argument("--only", nargs="*", default=None, help="notebook names to run")
+    p.add_argument("--timeout", type=int, default=None, help="seconds per notebook cell")
+    p.add_argument("--readonly", action="store_true", help="use stored results only; train nothing")
+    p.set_defaults(func=cmd_reproduce)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - every error becomes one line unless --debug
+        if args.debug:
+            raise
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    return 0

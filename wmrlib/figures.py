@@ -1,0 +1,102 @@
+"""Figures from stored records: weight histograms (Figs. 5-7), sensitivity curves (Fig. 3), DRO (Fig. 4)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .dro import chi2_dro_curve
+from .profiles import DatasetPlan
+from .store import Store
+
+
+def normalized_test_weights(margins: np.ndarray, alpha_test: float) -> np.ndarray:
+    """Return s~_i = exp(-alpha margin_i) / sum_j exp(-alpha margin_j) over the evaluated test set."""
+    w = np.exp(-alpha_test * (margins - margins.min()))
+    return w / w.sum()
+
+
+def histogram_figure(store: Store, plan: DatasetPlan, eps_test: float, defense: str = "trades",
+                     bins: int = 40):
+    """Draw Figures 5-7: normalised weights; rows are models by alpha_train, columns alpha_test."""
+    attack = replace(plan.attack, eps=eps_test)
+    models = [c for c in plan.models() if c.defense == defense and c.seed == plan.seeds[0]]
+    models.sort(key=lambda c: c.alpha_train)
+    fig, axes = plt.subplots(len(models), len(plan.alpha_tests), squeeze=False,
+                             figsize=(3.0 * len(plan.alpha_tests), 1.9 * len(models)),
+                             sharex="col")
+    n = None
+    for r, config in enumerate(models):
+        for c, alpha in enumerate(plan.alpha_tests):
+            rec = store.get_or_attack(config, attack, alpha, eval_size=plan.eval_size,
+                                      eval_seed=plan.eval_seed)
+            w = normalized_test_weights(rec.margin, alpha)
+            n = len(w)
+            ax = axes[r, c]
+            ax.hist(w * n, bins=bins, color="C0" if config.alpha_train == 0 else "C1")
+            ax.set_yscale("log")
+            if r == 0:
+                ax.set_title(f"α_test = {alpha:g}")
+            if c == 0:
+                ax.set_ylabel("baseline" if config.alpha_train == 0 else f"α_train = {config.alpha_train:g}")
+            if r == len(models) - 1:
+                ax.set_xlabel("N · s̃ (1 = uniform)")
+    fig.suptitle(f"{plan.dataset}: normalised importance weights over {n} test points, ε_test = {eps_test:g}")
+    fig.tight_layout()
+    return fig
+
+
+def sensitivity_figure(frame: pd.DataFrame, metric: str = "ours_a_tr"):
+    """Draw Figure 3: a metric against alpha_test, one panel per eps_test, one line per model."""
+    eps_values = sorted(frame["eps_test"].unique())
+    fig, axes = plt.subplots(1, len(eps_values), figsize=(4 * len(eps_values), 3.2), squeeze=False)
+    for ax, eps in zip(axes[0], eps_values):
+        part = frame[frame["eps_test"] == eps]
+        for (defense, alpha), rows in part.groupby(["defense", "alpha_train"], sort=False):
+            style = "--" if defense.startswith("PGD") else "-"
+            ax.plot(rows["alpha_test"], rows[metric], style, marker="o",
+                    label=f"{defense} α={alpha:g}" if alpha else defense)
+        ax.set_title(f"ε_test = {eps:g}")
+        ax.set_xlabel("α_test")
+        ax.set_ylabel(metric.replace("ours_", "").replace("a_", "A_") + " (%)")
+    axes[0, -1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def dro_curves(store: Store, plan: DatasetPlan, rhos, defense: str = "trades") -> pd.DataFrame:
+    """Return the chi-square worst-case adversarial loss and accuracy against rho (Figure 4)."""
+    alpha = plan.headline[defense == "trades"]
+    rows = []
+    for config in plan.models():
+        if config.defense != defense or config.alpha_train not in (0.0, alpha):
+            continue
+        rec = store.get_or_attack(config, plan.attack, 0.0, eval_size=plan.eval_size,
+                                  eval_seed=plan.eval_seed)
+        curve = chi2_dro_curve(rec.loss, rhos, correct=rec.correct)
+        for rho, loss, acc in zip(curve["rho"], curve["loss"], curve["accuracy"]):
+            rows.append({"defense": config.label, "alpha_train": config.alpha_train,
+                         "seed": config.seed, "rho": rho, "worst_case_loss": loss,
+                         "worst_case_accuracy": 100 * acc})
+    return pd.DataFrame(rows)
+
+
+def dro_figure(curves: pd.DataFrame):
+    """Draw Figure 4 from :func:`dro_curves`: mean over seeds with a band of ±1 std."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for (defense, alpha), part in curves.groupby(["defense", "alpha_train"], sort=False):
+        stats = part.groupby("rho").agg(["mean", "std"])
+        label = f"{defense} α={alpha:g}" if alpha else defense
+        for ax, column in zip(axes, ("worst_case_loss", "worst_case_accuracy")):
+            mean, std = stats[column]["mean"], stats[column]["std"].fillna(0)
+            ax.plot(stats.index, mean, marker="o", label=label)
+            ax.fill_between(stats.index, mean - std, mean + std, alpha=0.2)
+    for ax, name in zip(axes, ("worst-case weighted adversarial loss", "worst-case weighted accuracy (%)")):
+        ax.set_xscale("symlog", linthresh=0.01)
+        ax.set_xlabel("ρ (χ² budget)")
+        ax.set_ylabel(name)
+    axes[0].legend()
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,52 @@
+"""Run the project's notebooks with papermill at a profile, computing any result not yet stored."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from tqdm.std import tqdm
+
+from ._checks import check_choice
+from .profiles import PROFILES
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ("nonuniform", "uniform", "sensitivity", "attacks", "histograms", "dro", "quickstart")
+
+
+def notebook_path(name: str) -> Path:
+    """Return the source notebook called ``name``."""
+    check_choice("notebook", name, NOTEBOOKS)
+    return REPO / "notebooks" / f"{name}.ipynb"
+
+
+def reproduce(profile: str, *, only=None, results: str | Path = "results",
+              data_root: str | Path | None = None, device: str | None = None,
+              timeout: int | None = None, readonly: bool = False,
+              output_dir: str | Path | None = None) -> list[Path]:
+    """Execute the notebooks at ``profile``; return the executed copies' paths.
+
+    The executed copies go to ``<results>/<profile>/notebooks/`` (or ``output_dir``), beside the
+    results they used. Missing results are trained and evaluated unless ``readonly``.
+    """
+    import papermill
+
+    check_choice("profile", profile, PROFILES)
+    names = list(only) if only else list(NOTEBOOKS)
+    for name in names:
+        check_choice("notebook", name, NOTEBOOKS)
+    results = Path(results).resolve()
+    out_dir = Path(output_dir) if output_dir else results / profile / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if data_root is not None:
+        os.environ["WMR_DATA_ROOT"] = str(Path(data_root).resolve())
+    parameters = {"profile": profile, "results": str(results), "readonly": readonly,
+                  "device": device or "auto", "progress": False}
+    written = []
+    for name in tqdm(names, desc=f"reproduce {profile}", disable=not sys.stderr.isatty()):
+        target = out_dir / f"{name}.ipynb"
+        papermill.execute_notebook(str(notebook_path(name)), str(target), parameters=parameters,
+                                   kernel_name="python3", cwd=str(REPO / "notebooks"),
+                                   execution_timeout=timeout, progress_bar=False)
+        written.append(target)
+    return written

@@ -1,0 +1,181 @@
+"""The results store: trained models and per-example evaluation records, keyed by config hashes.
+
+Layout under the store root::
+
+    runs/<run key>/config.json        the RunConfig
+    runs/<run key>/provenance.json    commit, device, versions, wall time, history
+    runs/<run key>/model.pt           final weights (not needed to read results)
+    runs/<run key>/checkpoint.pt      while training; removed when the run is done
+    evals/<run key>/<unit key>.npz    one attack's per-example record on one test subset
+    evals/<run key>/<unit key>.json   its provenance
+
+An evaluation is split into units (clean, the unweighted attack, one weighted attack per
+alpha_test) so that every experiment reuses the units it shares with another one. Every write
+goes to a temporary file and is renamed into place.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import atomic_path, load_checkpoint, save_checkpoint
+from .config import AttackConfig, RunConfig
+from .data import ImageData, load, synthetic
+from .device import default_device
+from .evaluate import FIELDS, AttackRecord, EvalRecord, attack_record
+from .models import build_model
+from .provenance import provenance
+from .train import train_model
+
+
+class MissingResult(LookupError):
+    """A result is not in a read-only store."""
+
+
+def _write_json(path: Path, value) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=1, sort_keys=True, default=str) + "\n")
+
+
+def _hash(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Run:
+    """A trained model in the store."""
+
+    config: RunConfig
+    model: torch.nn.Module | None
+    provenance: dict
+
+
+class Store:
+    """Results keyed by config hash; ``get_or_*`` return stored results or compute and store them."""
+
+    def __init__(self, root: str | Path, *, data_root: str | Path | None = None,
+                 device: str | torch.device | None = None, readonly: bool = False,
+                 progress: bool = True, eval_batch_size: int = 500) -> None:
+        self.root = Path(root)
+        self.data_root = data_root
+        self.device = default_device(device)
+        self.readonly = readonly
+        self.progress = progress
+        self.eval_batch_size = eval_batch_size
+        self._data: dict[tuple, ImageData] = {}
+
+    # --- data ---------------------------------------------------------------------------------
+    def data(self, config: RunConfig, train: bool) -> ImageData:
+        """Return the training or test data a run uses (synthetic tensors when the config says so)."""
+        key = (config.dataset, config.synthetic, train)
+        if key not in self._data:
+            if config.synthetic:
+                n = (config.train_size or 256) if train else 256
+                self._data[key] = synthetic(config.dataset, n, train=train, seed=0)
+            else:
+                self._data[key] = load(config.dataset, self.data_root, train=train)
+        return self._data[key]
+
+    # --- runs ---------------------------------------------------------------------------------
+    def run_dir(self, config: RunConfig) -> Path:
+        """Return the folder of ``config``'s run."""
+        return self.root / "runs" / config.key()
+
+    def has_run(self, config: RunConfig) -> bool:
+        """Return whether ``config`` has finished training in this store."""
+        return (self.run_dir(config) / "provenance.json").exists()
+
+    def get_or_train(self, config: RunConfig, *, need_model: bool = True) -> Run:
+        """Return the stored run for ``config``, training (or resuming) it first if needed."""
+        folder = self.run_dir(config)
+        if self.has_run(config):
+            info = json.loads((folder / "provenance.json").read_text())
+            model = self._load_model(config) if need_model else None
+            return Run(config, model, info)
+        if self.readonly:
+            raise MissingResult(f"run {config.key()} ({config.label} α={config.alpha_train:g}, "
+                                f"seed {config.seed}) is not in {self.root}")
+        _write_json(folder / "config.json", dataclasses.asdict(config))
+        result = train_model(config, self.data(config, train=True), device=self.device,
+                             checkpoint=folder / "checkpoint.pt", progress=self.progress)
+        save_checkpoint({"config_key": config.key(), "model_name": config.model,
+                         "model": result.model.state_dict()}, folder / "model.pt")
+        info = provenance(self.device, result.wall_time_s, kind="train", config_key=config.key(),
+                          config=dataclasses.asdict(config), history=result.history,
+                          resumed_from=result.resumed_from)
+        _write_json(folder / "provenance.json", info)
+        (folder / "checkpoint.pt").unlink(missing_ok=True)
+        return Run(config, result.model, info)
+
+    def _load_model(self, config: RunConfig) -> torch.nn.Module:
+        state = load_checkpoint(self.run_dir(config) / "model.pt", config_key=config.key(),
+                                model_name=config.model)
+        data_classes = {"mnist": 10, "cifar10": 10, "tinyimagenet": 200}[config.dataset]
+        model = build_model(config.model, data_classes)
+        model.load_state_dict(state["model"])
+        return model.to(self.device).eval()
+
+    # --- evaluations --------------------------------------------------------------------------
+    def _unit_key(self, attack: AttackConfig | None, alpha: float, eval_size, eval_seed) -> str:
+        attack_part = None if attack is None else dataclasses.asdict(attack)
+        return _hash({"attack": attack_part, "alpha": 0.0 if attack is None else float(alpha),
+                      "eval_size": eval_size, "eval_seed": eval_seed})
+
+    def get_or_attack(self, config: RunConfig, attack: AttackConfig | None, alpha: float = 0.0,
+                      *, eval_size: int | None = None, eval_seed: int = 0) -> AttackRecord:
+        """Return one evaluation unit (clean when ``attack`` is None), computing it if needed."""
+        unit = self._unit_key(attack, alpha, eval_size, eval_seed)
+        path = self.root / "evals" / config.key() / f"{unit}.npz"
+        if path.exists():
+            with np.load(path, allow_pickle=False) as z:
+                return AttackRecord(*(z[f] for f in FIELDS))
+        if self.readonly:
+            what = "clean" if attack is None else f"{attack.name} ε={attack.eps:g} α_test={alpha:g}"
+            raise MissingResult(f"evaluation {what} of run {config.key()} is not in {self.root}")
+        run = self.get_or_train(config)
+        data = self.data(config, train=False).subset(eval_size, seed=eval_seed)
+        started = time.perf_counter()
+        record = attack_record(run.model, data, attack, alpha, batch_size=self.eval_batch_size,
+                               device=self.device, seed=eval_seed, progress=self.progress)
+        wall = time.perf_counter() - started
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, labels=data.labels.numpy(),
+                            **{f: getattr(record, f) for f in FIELDS})
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buffer.getvalue())
+        _write_json(path.with_suffix(".json"), provenance(
+            self.device, wall, kind="evaluate", config_key=config.key(),
+            attack=None if attack is None else dataclasses.asdict(attack), alpha_test=alpha,
+            eval_size=len(data), eval_seed=eval_seed, synthetic=data.synthetic))
+        return record
+
+    def get_or_evaluate(self, config: RunConfig, attack: AttackConfig, alpha_tests=(), *,
+                        eval_size: int | None = None, eval_seed: int = 0) -> EvalRecord:
+        """Return the EvalRecord of ``config`` under ``attack``: clean, unweighted, each alpha_test."""
+        kw = dict(eval_size=eval_size, eval_seed=eval_seed)
+        clean = self.get_or_attack(config, None, **kw)
+        uniform = self.get_or_attack(config, attack, 0.0, **kw)
+        weighted = {float(a): self.get_or_attack(config, attack, float(a), **kw) for a in alpha_tests}
+        labels = self.data_labels(config, eval_size, eval_seed)
+        return EvalRecord(attack, labels, clean, uniform, weighted)
+
+    def data_labels(self, config: RunConfig, eval_size, eval_seed) -> np.ndarray:
+        """Return the labels of the evaluated subset, from a stored clean unit when possible."""
+        unit = self._unit_key(None, 0.0, eval_size, eval_seed)
+        path = self.root / "evals" / config.key() / f"{unit}.npz"
+        with np.load(path, allow_pickle=False) as z:
+            return z["labels"]
+
+    def provenance_of(self, config: RunConfig, attack: AttackConfig | None, alpha: float = 0.0, *,
+                      eval_size: int | None = None, eval_seed: int = 0) -> dict:
+        """Return the provenance JSON of one stored evaluation unit."""
+        unit = self._unit_key(attack, alpha, eval_size, eval_seed)
+        return json.loads((self.root / "evals" / config.key() / f"{unit}.json").read_text())

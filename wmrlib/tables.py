@@ -1,0 +1,155 @@
+"""Every table of the paper as a function of the store: the paper's numbers, ours, and the difference.
+
+Our numbers are percentages averaged over the seeds a profile trains (``*_std`` and ``seeds``
+columns say how many and how far apart). Rows follow our models; the paper's value is joined on
+(defense, alpha_train, alpha_test[, eps_test, attack]) and is NaN where the paper has no such row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from . import paper
+from .config import AttackConfig, RunConfig
+from .profiles import DatasetPlan
+from .store import Store
+
+METRICS = ("a_nat", "a_rob", "a_sa", "a_tr")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What one paper table reports and on which dataset."""
+
+    number: int
+    dataset: str
+    kind: str  # nonuniform | uniform | sweep | sensitivity | attacks
+    defenses: tuple[str, ...] = ("pgd", "trades")
+
+
+SPECS = {
+    1: TableSpec(1, "mnist", "nonuniform"), 2: TableSpec(2, "cifar10", "nonuniform"),
+    3: TableSpec(3, "tinyimagenet", "nonuniform"), 4: TableSpec(4, "cifar10", "uniform"),
+    5: TableSpec(5, "tinyimagenet", "uniform"), 6: TableSpec(6, "mnist", "uniform"),
+    7: TableSpec(7, "cifar10", "sensitivity", ("pgd",)),
+    8: TableSpec(8, "cifar10", "sensitivity", ("trades",)),
+    9: TableSpec(9, "cifar10", "attacks"), 10: TableSpec(10, "mnist", "sweep"),
+    11: TableSpec(11, "cifar10", "sweep"), 12: TableSpec(12, "tinyimagenet", "sweep"),
+}
+SWEEP_ALPHA_TEST = {"mnist": 2.0, "cifar10": 2.0, "tinyimagenet": 1.0}
+
+
+def _groups(plan: DatasetPlan, defenses, headline_only: bool = False) -> list[list[RunConfig]]:
+    """Return the plan's models grouped by (defense, alpha_train): one list of seeds per group."""
+    groups: dict[tuple, list[RunConfig]] = {}
+    for config in plan.models():
+        if config.defense not in defenses:
+            continue
+        if headline_only and config.alpha_train not in (0.0, plan.headline[config.defense == "trades"]):
+            continue
+        groups.setdefault((config.defense, config.alpha_train), []).append(config)
+    return list(groups.values())
+
+
+def _row(configs: list[RunConfig], values: list[dict]) -> dict:
+    out = {"defense": configs[0].label, "alpha_train": configs[0].alpha_train,
+           "seeds": len(configs)}
+    for name in values[0]:
+        column = np.array([v[name] for v in values], dtype=float)
+        out[name] = column.mean()
+        out[f"{name}_std"] = column.std(ddof=1) if len(column) > 1 else np.nan
+    return out
+
+
+def _metrics(store: Store, plan: DatasetPlan, config: RunConfig, attack: AttackConfig,
+             alpha_test: float | None, with_tr: bool = True) -> dict:
+    alphas = () if alpha_test is None or not with_tr else (alpha_test,)
+    record = store.get_or_evaluate(config, attack, alphas, eval_size=plan.eval_size,
+                                   eval_seed=plan.eval_seed)
+    values = {"a_nat": 100 * record.a_nat(), "a_rob": 100 * record.a_rob()}
+    if alpha_test is not None:
+        values["a_sa"] = 100 * record.a_sa(alpha_test)
+        if with_tr:
+            values["a_tr"] = 100 * record.a_tr(alpha_test)
+    return values
+
+
+def ours(store: Store, plan: DatasetPlan, kind: str, defenses=("pgd", "trades")) -> pd.DataFrame:
+    """Return our results for one kind of table (without the paper's columns)."""
+    rows = []
+    if kind == "uniform":
+        for group in _groups(plan, defenses):
+            rows.append(_row(group, [_metrics(store, plan, c, plan.attack, None) for c in group]))
+    elif kind in ("nonuniform", "sweep"):
+        alphas = plan.alpha_tests if kind == "nonuniform" else (SWEEP_ALPHA_TEST[plan.dataset],)
+        for alpha in alphas:
+            for group in _groups(plan, defenses, headline_only=kind == "nonuniform"):
+                values = [_metrics(store, plan, c, plan.attack, alpha) for c in group]
+                rows.append(_row(group, values) | {"alpha_test": alpha})
+    elif kind == "sensitivity":
+        for attack in plan.sensitivity_attacks():
+            for alpha in plan.alpha_tests:
+                for group in _groups(plan, defenses):
+                    values = [_metrics(store, plan, c, attack, alpha) for c in group]
+                    rows.append(_row(group, values) | {"eps_test": attack.eps, "alpha_test": alpha})
+    elif kind == "attacks":
+        alpha = 1.0
+        for attack in (plan.attack, *plan.other_attacks):
+            for group in _groups(plan, defenses):
+                values = [_metrics(store, plan, c, attack, alpha, with_tr=False) for c in group]
+                rows.append(_row(group, values) | {"attack": attack.name, "alpha_test": alpha})
+    else:
+        raise ValueError(f"unknown table kind {kind!r}")
+    frame = pd.DataFrame(rows)
+    front = [c for c in ("defense", "alpha_train", "eps_test", "attack", "alpha_test", "seeds")
+             if c in frame]
+    return frame[front + [c for c in frame if c not in front]]
+
+
+KIND_METRICS = {"uniform": ("a_nat", "a_rob"), "nonuniform": ("a_rob", "a_sa", "a_tr"),
+                "sweep": ("a_rob", "a_sa", "a_tr"), "sensitivity": ("a_rob", "a_sa", "a_tr"),
+                "attacks": ("a_rob", "a_sa")}
+
+
+def compare(ours_frame: pd.DataFrame, paper_frame: pd.DataFrame | None,
+            metrics=METRICS) -> pd.DataFrame:
+    """Join the paper's numbers onto ours: columns ``paper_<m>``, ``ours_<m>``, ``delta_<m>``."""
+    metrics = [m for m in metrics if m in ours_frame]
+    keys = [k for k in ("defense", "alpha_train", "eps_test", "attack", "alpha_test") if k in ours_frame]
+    out = ours_frame.rename(columns={m: f"ours_{m}" for m in metrics}
+                            | {f"{m}_std": f"ours_{m}_std" for m in metrics})
+    if paper_frame is None:
+        for m in metrics:
+            out[f"paper_{m}"] = np.nan
+    else:
+        p = paper_frame.copy()
+        p["alpha_train"] = p["alpha_train"].fillna(0.0)
+        p = p[[k for k in keys if k in p] + [m for m in metrics if m in p]]
+        p = p.drop_duplicates(subset=[k for k in keys if k in p])
+        p = p.rename(columns={m: f"paper_{m}" for m in metrics})
+        out = out.merge(p, on=[k for k in keys if k in p], how="left")
+        for m in metrics:
+            if f"paper_{m}" not in out:
+                out[f"paper_{m}"] = np.nan
+    for m in metrics:
+        out[f"delta_{m}"] = out[f"ours_{m}"] - out[f"paper_{m}"]
+    ordered = keys + ["seeds"] + [f"{s}_{m}" for m in metrics for s in ("paper", "ours", "delta")]
+    ordered += [f"ours_{m}_std" for m in metrics if out[f"ours_{m}_std"].notna().any()]
+    return out[[c for c in ordered if c in out]]
+
+
+def paper_table(store: Store, plan: DatasetPlan, number: int) -> pd.DataFrame:
+    """Return paper Table ``number`` beside our results for the plan's dataset."""
+    spec = SPECS[number]
+    if plan.dataset != spec.dataset:
+        raise ValueError(f"Table {number} is on {spec.dataset}, the plan is for {plan.dataset}")
+    paper_frame = paper.table(number)
+    return compare(ours(store, plan, spec.kind, spec.defenses), paper_frame,
+                   KIND_METRICS[spec.kind])
+
+
+def analog_table(store: Store, plan: DatasetPlan, kind: str, defenses=("pgd", "trades")) -> pd.DataFrame:
+    """Return our results for a table the paper ran on another dataset (paper columns are NaN)."""
+    return compare(ours(store, plan, kind, defenses), None, KIND_METRICS[kind])
