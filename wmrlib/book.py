@@ -9,7 +9,7 @@ from typing import Callable
 
 import pandas as pd
 
-from .profiles import DatasetPlan, profile as get_profile
+from .profiles import PROFILES, DatasetPlan, profile as get_profile
 from .store import MissingResult, Store
 
 DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "tinyimagenet": "Tiny ImageNet"}
@@ -99,6 +99,58 @@ def config_table(plan: DatasetPlan) -> pd.DataFrame:
              ("α_test", plan.alpha_tests), ("ε_test (sensitivity)", plan.eps_tests),
              ("seeds (headline models)", plan.seeds)]
     return pd.DataFrame(rows, columns=["setting", "value"]).astype({"value": str})
+
+
+def profiles_table(names=PROFILES) -> pd.DataFrame:
+    """Return one row per profile and dataset: what it is for, its data, models and test examples."""
+    rows = []
+    for name in names:
+        prof = get_profile(name)
+        for dataset, plan in prof.plans.items():
+            rows.append({"profile": name, "dataset": DATASET_NAMES[dataset],
+                         "data": "synthetic tensors" if plan.base.synthetic else "real",
+                         "model": plan.base.model, "models trained": len(plan.models()),
+                         "epochs": plan.base.epochs,
+                         "test examples": plan.eval_size or "whole test set",
+                         "description": prof.description})
+    return pd.DataFrame(rows).astype({"test examples": str})
+
+
+def config_comparison(plans: dict[str, DatasetPlan], differing_only: bool = False) -> pd.DataFrame:
+    """Return the plans' :func:`config_table` side by side, one column per label.
+
+    With ``differing_only`` keep only the settings whose values differ between the plans.
+    """
+    columns = [config_table(plan).set_index("setting")["value"].rename(label)
+               for label, plan in plans.items()]
+    frame = pd.concat(columns, axis=1)
+    if differing_only:
+        frame = frame[frame.nunique(axis=1, dropna=False) > 1]
+    return frame.rename_axis("setting").reset_index()
+
+
+def wall_time_table(results: str | Path, names=PROFILES) -> pd.DataFrame:
+    """Return the measured wall time of the stored runs per profile and dataset, from provenance.
+
+    Training is the sum of the stored runs' wall times; evaluation the sum of their stored
+    evaluation units' (see :func:`provenance_table` and :func:`evaluation_wall_time`).
+    """
+    rows = []
+    for name in names:
+        for dataset in get_profile(name).plans:
+            for source in candidate_sources(dataset, [name], results=results, readonly=True,
+                                            progress=False):
+                runs = provenance_table(source)
+                if runs.empty:
+                    continue
+                train, evaluation = runs["train_wall_s"].sum(), evaluation_wall_time(source)
+                rows.append({"profile": name, "dataset": DATASET_NAMES[dataset],
+                             "runs stored": len(runs), "runs planned": len(source.plan.models()),
+                             "device": ", ".join(sorted(runs["device"].unique())),
+                             "train_min": train / 60, "eval_min": evaluation / 60,
+                             "total_min": (train + evaluation) / 60})
+    return pd.DataFrame(rows, columns=["profile", "dataset", "runs stored", "runs planned",
+                                       "device", "train_min", "eval_min", "total_min"])
 
 
 def show(frame: pd.DataFrame, digits: int = 2):

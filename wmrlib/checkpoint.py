@@ -15,6 +15,15 @@ class CheckpointError(ValueError):
     """A checkpoint is corrupt, carries code, or belongs to another model or configuration."""
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the umask can only be read by setting it; done once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``, else delete it."""
@@ -28,6 +37,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp)
     try:
+        # mkstemp creates the file owner-only (0600); give it the mode of an ordinary new file
+        # (0666 minus the umask) so that others can read the results store.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         yield tmp
         os.replace(tmp, path)
     finally:

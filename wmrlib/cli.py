@@ -69,9 +69,16 @@ def cmd_reproduce(args) -> None:
         print(path)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one ``error:`` line too (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser."""
-    parser = argparse.ArgumentParser(prog="python -m wmrlib", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m wmrlib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p):
@@ -121,7 +128,8 @@ def main(argv=None) -> int:
     except Exception as e:  # noqa: BLE001 - every error becomes one line unless --debug
         if args.debug:
             raise
-        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        message = lines[0] if lines else type(e).__name__
         print(f"error: {message}", file=sys.stderr)
         return 2
     return 0

@@ -16,6 +16,11 @@ SCHEDULES = ("constant", "multistep", "cosine")
 PRECISIONS = ("fp32", "bf16")
 
 
+def _set_number(obj, name: str, **bounds) -> None:
+    """Check the number field ``name`` of a frozen dataclass and store it as a float."""
+    object.__setattr__(obj, name, check_number(name, getattr(obj, name), **bounds))
+
+
 def _key(obj) -> str:
     blob = json.dumps(dataclasses.asdict(obj), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -33,8 +38,9 @@ class AttackConfig:
     random_start: str = "uniform"
 
     def __post_init__(self) -> None:
-        check_number("eps", self.eps, high=1.0)
-        check_number("step_size", self.step_size, low=0.0, low_inclusive=False)
+        # Numbers are stored as floats so that equal configs (1 == 1.0) have equal keys.
+        _set_number(self, "eps", high=1.0)
+        _set_number(self, "step_size", low=0.0, low_inclusive=False)
         check_int("steps", self.steps)
         check_int("restarts", self.restarts, low=1)
         check_choice("loss", self.loss, LOSSES)
@@ -91,14 +97,18 @@ class RunConfig:
         check_choice("schedule", self.schedule, SCHEDULES)
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("random_start", self.random_start, RANDOM_STARTS)
-        check_number("alpha_train", self.alpha_train)
-        check_number("beta", self.beta)
-        check_number("eps", self.eps, high=1.0)
-        check_number("step_size", self.step_size, low=0.0, low_inclusive=False)
-        check_number("lr", self.lr, low=0.0, low_inclusive=False)
-        check_number("momentum", self.momentum, high=1.0)
-        check_number("weight_decay", self.weight_decay)
-        check_number("eps_ramp", self.eps_ramp, high=1.0)
+        # Numbers are stored as floats so that equal configs (1 == 1.0) have equal keys.
+        _set_number(self, "alpha_train")
+        _set_number(self, "beta")
+        _set_number(self, "eps", high=1.0)
+        _set_number(self, "step_size", low=0.0, low_inclusive=False)
+        _set_number(self, "lr", low=0.0, low_inclusive=False)
+        _set_number(self, "momentum", high=1.0)
+        _set_number(self, "weight_decay")
+        _set_number(self, "eps_ramp", high=1.0)
+        for name in ("augment", "synthetic", "detach_weights"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_int("attack_steps", self.attack_steps)
         check_int("epochs", self.epochs, low=1)
         check_int("batch_size", self.batch_size, low=1)

@@ -87,7 +87,8 @@ def dro_figure(curves: pd.DataFrame):
     """Draw Figure 4 from :func:`dro_curves`: mean over seeds with a band of ±1 std."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for (defense, alpha), part in curves.groupby(["defense", "alpha_train"], sort=False):
-        stats = part.groupby("rho").agg(["mean", "std"])
+        columns = ["worst_case_loss", "worst_case_accuracy"]
+        stats = part.groupby("rho")[columns].agg(["mean", "std"])
         label = f"{defense} α={alpha:g}" if alpha else defense
         for ax, column in zip(axes, ("worst_case_loss", "worst_case_accuracy")):
             mean, std = stats[column]["mean"], stats[column]["std"].fillna(0)

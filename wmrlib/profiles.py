@@ -127,7 +127,8 @@ def _smoke() -> Profile:
 
     cifar_attack = attack(0.031, 0.01, 2)
     return Profile("smoke", "seconds on a CPU: every code path, tiny sizes, synthetic CIFAR/Tiny", {
-        "mnist": DatasetPlan("mnist", run("mnist", 0.3, 0.1, 256, 32), pgd_alphas=(0.5,),
+        "mnist": DatasetPlan("mnist", run("mnist", 0.3, 0.1, 1024, 64, eps_ramp=0.5),
+                             pgd_alphas=(0.5,),
                              trades_alphas=(2.0,), headline=(0.5, 2.0), seeds=(0, 1),
                              attack=attack(0.3, 0.1), eps_tests=(0.1, 0.3),
                              other_attacks=(replace(attack(0.3, 0.1), loss="margin"),),
@@ -138,11 +139,12 @@ def _smoke() -> Profile:
                                attack=cifar_attack, alpha_tests=(1.0, 2.0),
                                eps_tests=(0.0078, 0.031),
                                other_attacks=(replace(cifar_attack, loss="margin"),), eval_size=8),
-        "tinyimagenet": DatasetPlan("tinyimagenet", run("tinyimagenet", 0.016, 0.005, 16, 16,
+        # ResNet-50 at 64x64 costs several seconds per step here: 8 images, one alpha_test.
+        "tinyimagenet": DatasetPlan("tinyimagenet", run("tinyimagenet", 0.016, 0.005, 8, 8,
                                                         synthetic=True),
                                     pgd_alphas=(0.3,), trades_alphas=(5.0,), headline=(0.3, 5.0),
-                                    attack=attack(0.016, 0.005, 2), alpha_tests=(1.0, 2.0),
-                                    eval_size=8),
+                                    attack=attack(0.016, 0.005, 2), alpha_tests=(1.0,),
+                                    eval_size=4),
     })
 
 

@@ -149,12 +149,14 @@ class Store:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, labels=data.labels.numpy(),
                             **{f: getattr(record, f) for f in FIELDS})
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(buffer.getvalue())
+        # The provenance goes first: the .npz marks the unit as done, so a crash between the two
+        # writes leaves a unit that is recomputed, never one without provenance.
         _write_json(path.with_suffix(".json"), provenance(
             self.device, wall, kind="evaluate", config_key=config.key(),
             attack=None if attack is None else dataclasses.asdict(attack), alpha_test=alpha,
             eval_size=len(data), eval_seed=eval_seed, synthetic=data.synthetic))
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buffer.getvalue())
         return record
 
     def get_or_evaluate(self, config: RunConfig, attack: AttackConfig, alpha_tests=(), *,

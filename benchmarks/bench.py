@@ -1,0 +1,821 @@
+#!/usr/bin/env python
+"""Throughput benchmark of wmrlib: PGD, adversarial training, evaluation protocol, FLOP rate.
+
+Everything in the printed table is measured in this one run, on this machine:
+
+1. PGD image-steps/s: ``wmrlib.attacks.pgd`` vs ``torchattacks.PGD`` vs a reference-style loop
+   (parameter gradients via ``loss.backward()``, a clean forward pass every step), with the
+   adversarial accuracy each reaches on the same model and data.
+2. Training images/s of PGD-AT and TRADES (weighted) with wmrlib's real training step, fp32 vs
+   bf16 autocast, channels_last, torch.compile.
+3. Evaluation cost for k alpha_test values: wmrlib's protocol vs one attack per metric.
+4. Achieved GFLOP/s of a SmallCNN PGD step vs the fp32 and bf16 matmul rate of this machine.
+5. An estimate of the ``cpu`` profile's MNIST suite time from the measured throughputs.
+
+Variants are timed interleaved (A, B, C, A, B, C, ... with the starting variant rotated each
+round) and reported as medians, so a shared, noisy machine biases no variant. Usage::
+
+    python benchmarks/bench.py              # full run (about 10 minutes on 2 idle CPU cores)
+    python benchmarks/bench.py --quick      # short run (about 2 minutes)
+    python benchmarks/bench.py --out benchmarks/results.md --device cuda
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from wmrlib import data as wdata
+from wmrlib import metrics
+from wmrlib.attacks import pgd, project
+from wmrlib.config import AttackConfig, RunConfig
+from wmrlib.device import autocast, default_device
+from wmrlib.evaluate import attack_record, evaluate_model
+from wmrlib.models import ResNet18, SmallCNN
+from wmrlib.profiles import profile
+from wmrlib.risk import importance_weights
+from wmrlib.train import adversarial_loss, make_optimizer
+
+try:
+    import torchattacks
+except ImportError:  # the `bench` extra is not installed
+    torchattacks = None
+
+
+# --- output --------------------------------------------------------------------------------------
+
+class Report:
+    """Collects markdown lines, printing each as it is added."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+
+    def table(self, header: list[str], rows: list[list]) -> None:
+        self.add("| " + " | ".join(header) + " |")
+        self.add("|" + "|".join("---" for _ in header) + "|")
+        for row in rows:
+            self.add("| " + " | ".join(str(c) for c in row) + " |")
+        self.add()
+
+
+def fmt(x, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:,.{digits}f}"
+
+
+def load_avg() -> str:
+    try:
+        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+# --- timing --------------------------------------------------------------------------------------
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def interleaved(variants: dict, rounds: int, device: torch.device, *, warmup: bool = True,
+                on_result=None) -> tuple[dict[str, float], dict[str, str], dict[str, float]]:
+    """Time each variant ``rounds`` times, interleaved; return (median s, errors, warm-up s).
+
+    A variant that raises is dropped and its error kept. The first variant of each round
+    rotates, so none is always timed right after the same neighbour.
+    """
+    names = list(variants)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    errors: dict[str, str] = {}
+    first: dict[str, float] = {}
+
+    def run(name):
+        sync(device)
+        start = time.perf_counter()
+        result = variants[name]()
+        sync(device)
+        return time.perf_counter() - start, result
+
+    if warmup:
+        for name in names:
+            try:
+                first[name], result = run(name)
+                if on_result is not None:
+                    on_result(name, result)
+            except Exception as e:  # noqa: BLE001 - report any failure as n/a with its reason
+                errors[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            if name in errors:
+                continue
+            try:
+                elapsed, result = run(name)
+            except Exception as e:  # noqa: BLE001
+                errors[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+                continue
+            times[name].append(elapsed)
+            if on_result is not None:
+                on_result(name, result)
+    medians = {k: statistics.median(v) for k, v in times.items() if v and k not in errors}
+    return medians, errors, first
+
+
+# --- models and data -----------------------------------------------------------------------------
+
+def with_threads(n: int | None, fn):
+    """Return ``fn`` run with ``torch.set_num_threads(n)`` (None: unchanged), restoring afterwards."""
+    if n is None:
+        return fn
+
+    def wrapped():
+        old = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(old)
+    return wrapped
+
+
+def mnist_or_synthetic(train: bool) -> tuple[wdata.ImageData, bool]:
+    try:
+        return wdata.load("mnist", train=train), True
+    except (wdata.DatasetNotFoundError, wdata.CorruptDatasetError):
+        return wdata.synthetic("mnist", 60000 if train else 10000, train=train, seed=0), False
+
+
+def train_smallcnn(train: wdata.ImageData, device: torch.device,
+                   batches: int) -> tuple[torch.nn.Module, float]:
+    """Train a seeded SmallCNN naturally (Adam 1e-3, batch 128) for ``batches`` steps; return it.
+
+    This is preparation, not a measurement: on the CPU it runs on one thread, which is robust
+    to other jobs on the machine (see the thread check in section 1).
+    """
+    torch.manual_seed(0)
+    model = SmallCNN().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
+    start = time.perf_counter()
+    model.train()
+
+    def run():
+        for b in range(batches):
+            idx = order[(b * 128) % len(train):][:128]
+            x, y = train.to_float(idx)
+            loss = F.cross_entropy(model(x.to(device)), y.to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    with_threads(1 if device.type == "cpu" else None, run)()
+    sync(device)
+    return model.eval(), time.perf_counter() - start
+
+
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        was = model.training
+        model.eval()
+        acc = (model(x).argmax(1) == y).float().mean().item()
+        model.train(was)
+    return acc
+
+
+# --- section 1: PGD ------------------------------------------------------------------------------
+
+def reference_pgd(model, x, y, *, eps, step_size, steps, generator, alpha=0.0):
+    """Reference-style PGD as the official code is written.
+
+    The model's parameters keep requires_grad, so ``loss.backward()`` computes parameter
+    gradients too, and the clean output is recomputed every step for the margin weights
+    (weights are 1 at alpha = 0 but still computed, as there). Same uniform start and
+    projection as the other two.
+    """
+    model.eval()
+    noise = (torch.rand(x.shape, generator=generator, device=generator.device) * 2 - 1) * eps
+    x_adv = project(x + noise.to(x.device), x, eps)
+    for _ in range(steps):
+        x_adv = x_adv.detach().requires_grad_(True)
+        logits_nat = model(x)
+        weights = importance_weights(logits_nat.detach(), y, alpha)
+        loss = (weights * F.cross_entropy(model(x_adv), y, reduction="none")).sum()
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+        x_adv = project(x_adv.detach() + step_size * x_adv.grad.sign(), x, eps)
+    model.zero_grad(set_to_none=True)
+    return x_adv.detach()
+
+
+@dataclass
+class PgdRow:
+    model: str
+    batch: int
+    rates: dict            # variant -> image-steps/s
+    acc: dict              # variant -> mean adversarial accuracy over repeats
+    errors: dict
+    n: int
+
+
+def bench_pgd(model, x_all, y_all, name, batches, *, eps, step_size, steps, rounds, device,
+              rep: Report) -> list[PgdRow]:
+    """Time wmrlib, torchattacks and the reference loop interleaved, per batch size."""
+    rows = []
+    for batch in batches:
+        x, y = x_all[:batch], y_all[:batch]
+        gen = torch.Generator(device=device).manual_seed(0)
+        variants = {
+            "wmrlib": lambda: pgd(model, x, y, eps=eps, step_size=step_size, steps=steps,
+                                  random_start="uniform", generator=gen),
+            "reference": lambda: reference_pgd(model, x, y, eps=eps, step_size=step_size,
+                                               steps=steps, generator=gen),
+        }
+        if torchattacks is not None:
+            atk = torchattacks.PGD(model, eps=eps, alpha=step_size, steps=steps, random_start=True)
+            variants = {"wmrlib": variants["wmrlib"],
+                        "torchattacks": lambda: atk(x, y),
+                        "reference": variants["reference"]}
+        accs: dict[str, list[float]] = {k: [] for k in variants}
+        medians, errors, _ = interleaved(
+            variants, rounds, device,
+            on_result=lambda k, xa: accs[k].append(accuracy(model, xa, y)))
+        if torchattacks is None:
+            errors["torchattacks"] = "torchattacks not installed (pip install -e '.[bench]')"
+        rates = {k: batch * steps / t for k, t in medians.items()}
+        rows.append(PgdRow(name, batch, rates, {k: statistics.mean(v) for k, v in accs.items() if v},
+                           errors, batch))
+        rep.add(f"  {name} batch {batch}: " + ", ".join(f"{k} {fmt(v)}" for k, v in rates.items())
+                + f" image-steps/s (load {load_avg()})")
+    return rows
+
+
+def acc_agree(a: float, b: float, n: int) -> bool:
+    """Whether two accuracies on the same n examples agree within ~3 binomial standard errors."""
+    p = (a + b) / 2
+    tol = max(3 * math.sqrt(2 * p * (1 - p) / n), 1.5 / n)
+    return abs(a - b) <= tol
+
+
+# --- section 2: training -------------------------------------------------------------------------
+
+TRAIN_SPECS = [  # name, precision, channels_last, torch.compile, threads (None = default)
+    ("fp32", "fp32", False, False, None),
+    ("fp32+CL", "fp32", True, False, None),
+    ("bf16 NCHW", "bf16", False, False, None),
+    ("bf16+CL", "bf16", True, False, None),
+    ("fp32+compile", "fp32", False, True, None),
+    ("bf16 NCHW+compile", "bf16", False, True, None),
+    ("fp32 @1 thread", "fp32", False, False, 1),
+    ("bf16 NCHW @1 thread", "bf16", False, False, 1),
+    ("bf16+CL @1 thread", "bf16", True, False, 1),
+]
+TRAIN_MODEL_PATH = {"fp32": "= train_model, precision fp32", "bf16+CL": "= train_model, precision bf16",
+                    "fp32 @1 thread": "= train_model, fp32", "bf16+CL @1 thread": "= train_model, bf16"}
+
+
+def train_variants(base_model, batches, config: RunConfig, device, *, steps_per_call: int,
+                   compile_ok: bool, threads_ok: bool):
+    """Return {variant: callable running ``steps_per_call`` real training steps} for one defense.
+
+    Each variant owns a copy of the same initial model, its optimizer and attack generator; a
+    step is wmrlib's: ``adversarial_loss`` under ``wmrlib.device.autocast``, backward, step.
+    """
+    out = {}
+    for name, precision, channels_last, compiled, threads in TRAIN_SPECS:
+        if (compiled and not compile_ok) or (threads is not None and not threads_ok):
+            continue
+        cfg = config.replace(precision=precision)
+        model = copy.deepcopy(base_model).to(device).train()
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        opt = make_optimizer(cfg, model)
+        net = torch.compile(model) if compiled else model
+        gen = torch.Generator(device=device).manual_seed(1)
+        data = [(xb.contiguous(memory_format=torch.channels_last) if channels_last else xb, yb)
+                for xb, yb in batches]
+        state = {"i": 0}
+
+        def step(net=net, opt=opt, cfg=cfg, gen=gen, data=data, state=state):
+            for _ in range(steps_per_call):
+                x, y = data[state["i"] % len(data)]
+                state["i"] += 1
+                with autocast(device, cfg.precision):
+                    loss, _ = adversarial_loss(net, x, y, cfg, cfg.eps, gen)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            return loss.detach()
+
+        out[name] = with_threads(threads, step)
+    return out
+
+
+# --- section 3: evaluation protocol --------------------------------------------------------------
+
+def naive_protocol(model, data, attack, alphas, *, batch_size, device):
+    """One attack per metric and per alpha_test: A_rob, then A_sa and A_tr each with its own attack."""
+    kw = dict(batch_size=batch_size, device=device, seed=0, progress=False)
+    clean = attack_record(model, data, None, **kw)
+    rob = attack_record(model, data, attack, 0.0, **kw)
+    out = {"a_nat": 100 * metrics.a_nat(clean.correct), "a_rob": 100 * metrics.a_rob(rob.correct)}
+    for a in alphas:
+        sa = attack_record(model, data, attack, 0.0, **kw)
+        tr = attack_record(model, data, attack, float(a), **kw)
+        out[f"a_sa@{a:g}"] = 100 * metrics.a_sa(sa.correct, sa.margin, a)
+        out[f"a_tr@{a:g}"] = 100 * metrics.a_tr(tr.correct, tr.margin, a)
+    return out
+
+
+# --- section 4: FLOPs ----------------------------------------------------------------------------
+
+def pgd_step_flops(model, shape, device, batch: int = 8) -> float:
+    """FLOPs of one PGD step per image: forward + gradient w.r.t. the input only."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.rand(batch, *shape, device=device)
+    y = torch.zeros(batch, dtype=torch.long, device=device)
+    was = model.training
+    model.eval()
+    # FlopCounterMode's module hooks need .backward(); with the parameters frozen it computes the
+    # input gradient only, like torch.autograd.grad(loss, x_adv) in the attack.
+    frozen = [p for p in model.parameters() if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        with FlopCounterMode(display=False) as counter:
+            x_adv = x.clone().requires_grad_(True)
+            F.cross_entropy(model(x_adv), y, reduction="sum").backward()
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+        model.train(was)
+    return counter.get_total_flops() / batch
+
+
+# --- section 5: estimate -------------------------------------------------------------------------
+
+def eval_units(plan) -> list[tuple[AttackConfig | None, float]]:
+    """The distinct evaluation units the notebooks request per model (clean, attacks x alpha)."""
+    units = {("clean",): (None, 0.0)}
+    attacks = [plan.attack, *plan.sensitivity_attacks()]
+    for att in attacks:
+        for a in (0.0, *plan.alpha_tests):
+            units[(att.key(), float(a))] = (att, float(a))
+    for att in plan.other_attacks:
+        units[(att.key(), 0.0)] = (att, 0.0)
+    return list(units.values())
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="short run (about 2 minutes)")
+    ap.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+    ap.add_argument("--out", default=None, help="also write the markdown report to this file")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
+    args = ap.parse_args(argv)
+
+    device = default_device(args.device)
+    quick = args.quick
+    cpu = device.type == "cpu"
+    rep = Report()
+    t_start = time.perf_counter()
+    load_start = load_avg()
+    # Sizes: a few timed calls per variant keep the full run near 10 minutes on 2 CPU cores.
+    P = dict(prep_batches=40 if quick else 150,
+             small_steps=2 if quick else 5, small_rounds=2 if quick else 4,
+             r18_batches=(32,) if quick else (128, 256), r18_steps=1, r18_rounds=1 if quick else 2,
+             tr_batch=64 if quick else 128, tr_steps=1, tr_rounds=1 if quick else 3,
+             ev_n=64 if quick else 256, ev_steps=2 if quick else 5, ev_rounds=1 if quick else 2,
+             mm_n=1024 if quick else 2048, mm_rounds=3 if quick else 5,
+             sweep_batches=(128, 500) if quick else (64, 128, 256, 500),
+             sweep_steps=2 if quick else 3, sweep_rounds=1 if quick else 3)
+    section_start = [time.perf_counter()]
+
+    def section_done():
+        rep.add(f"_(section wall time {time.perf_counter() - section_start[0]:.0f} s, load "
+                f"{load_avg()})_")
+        rep.add()
+        section_start[0] = time.perf_counter()
+    compile_ok = not args.no_compile and not quick
+    flags = cpu_flags()
+    bf16_flags = sorted(f for f in flags if "bf16" in f or f.startswith("amx"))
+
+    command = "python " + " ".join([os.path.relpath(sys.argv[0])] + list(argv if argv is not None
+                                                                          else sys.argv[1:]))
+    rep.add(f"# wmrlib benchmark ({'--quick' if quick else 'full run'})")
+    rep.add()
+    rep.table(["item", "value"], [
+        ["command", f"`{command}`"],
+        ["date", time.strftime("%Y-%m-%d %H:%M:%S %Z")],
+        ["device", str(device) + (f" ({torch.cuda.get_device_name(device)})" if not cpu else "")],
+        ["CPU", f"{cpu_name()}, {os.cpu_count()} logical CPUs"],
+        ["CPU bf16 / AMX flags (/proc/cpuinfo)", ", ".join(bf16_flags) or "none"],
+        ["torch / torchattacks", f"{torch.__version__} / {getattr(torchattacks, '__version__', 'absent')}"],
+        ["torch.get_num_threads() (default, not changed)", torch.get_num_threads()],
+        ["torch CPU capability / oneDNN bf16", f"{torch.backends.cpu.get_cpu_capability()} / "
+                                               f"{torch.ops.mkldnn._is_mkldnn_bf16_supported()}"],
+        ["load average at start (1/5/15 min)", load_start],
+    ])
+
+    # ---------------------------------------------------------------- models and data
+    train_set, real = mnist_or_synthetic(train=True)
+    test_set, _ = mnist_or_synthetic(train=False)
+    if real:
+        small, secs = train_smallcnn(train_set, device, P["prep_batches"])
+        small_desc = (f"SmallCNN trained naturally on MNIST ({P['prep_batches']} Adam steps of "
+                      f"batch 128, {secs:.0f} s, seed 0)")
+    else:
+        torch.manual_seed(0)
+        small = SmallCNN().to(device).eval()
+        small_desc = "SmallCNN random init (seed 0) on synthetic data (MNIST not found)"
+    x500, y500 = (t.to(device) for t in test_set.to_float(torch.arange(500)))
+    xs, ys = x500[:256], y500[:256]
+    torch.manual_seed(0)
+    r18 = ResNet18().to(device).eval()
+    xr = wdata.synthetic("cifar10", 256, train=False, seed=0).to_float(torch.arange(256))[0].to(device)
+    with torch.no_grad():
+        yr = r18(xr).argmax(1)  # its own predictions: clean accuracy 100 % by construction
+    rep.add(f"Models: {small_desc}, clean accuracy {100 * accuracy(small, xs, ys):.1f} % on the "
+            "first 256 MNIST test images used below; ResNet-18 random init (seed 0) on 256 "
+            "synthetic 3×32×32 images labelled with its own clean predictions (no CIFAR-10 on this "
+            "machine; clean accuracy 100 % by construction). fp32, NCHW.")
+    rep.add()
+
+    # ---------------------------------------------------------------- 1. PGD
+    rep.add("## 1. PGD image-steps/s (fp32)")
+    rep.add()
+    small_att = dict(eps=0.3, step_size=0.01, steps=P["small_steps"])
+    r18_att = dict(eps=0.1, step_size=0.05, steps=P["r18_steps"])
+    pgd_rows = bench_pgd(small, xs, ys, "SmallCNN", (128, 256), rounds=P["small_rounds"],
+                         device=device, rep=rep, **small_att)
+    pgd_rows += bench_pgd(r18, xr, yr, "ResNet-18", P["r18_batches"], rounds=P["r18_rounds"],
+                          device=device, rep=rep, **r18_att)
+    rep.add()
+    rep.add(f"SmallCNN (1×28×28): ε 0.3, step 0.01, {small_att['steps']} steps. ResNet-18 "
+            f"(3×32×32): ε 0.1, step 0.05, {r18_att['steps']} step (a random network needs a large "
+            "ε to change its predictions at all). Uniform random start for all three. Median of "
+            f"{P['small_rounds']} (SmallCNN) / {P['r18_rounds']} (ResNet-18) interleaved calls after "
+            "one warm-up call each. Adversarial accuracy: mean over all calls (same images, new "
+            "random start each call); 'agree' = within 3 binomial standard errors.")
+    rep.add()
+    rows = []
+    for r in pgd_rows:
+        w, t, f = (r.rates.get(k) for k in ("wmrlib", "torchattacks", "reference"))
+        accs = [r.acc.get(k) for k in ("wmrlib", "torchattacks", "reference")]
+        agree = accs[0] is not None and all(acc_agree(accs[0], o, r.n) for o in accs[1:] if o is not None)
+        r.agree = agree
+        rows.append([r.model, r.batch, fmt(w), fmt(t), fmt(f), fmt(ratio(w, t), 2),
+                     fmt(ratio(w, f), 2),
+                     " / ".join(fmt(100 * a) if a is not None else "n/a" for a in accs),
+                     "yes" if agree else "NO"])
+    rep.table(["model", "batch", "wmrlib", "torchattacks", "reference", "wmrlib / torchattacks",
+               "wmrlib / reference", "adv. acc. % (wmrlib / ta / ref)", "agree"], rows)
+    for r in pgd_rows:
+        for k, e in r.errors.items():
+            rep.add(f"- {r.model} batch {r.batch} {k}: n/a ({e})")
+
+    # wmrlib's attack over 500 images in chunks of each batch size, at both thread counts: the
+    # evaluation store attacks in batches of 500 (Store.eval_batch_size), so section 5 needs it.
+    sweep_variants = {}
+    for b in P["sweep_batches"]:
+        def chunks(b=b):
+            return [pgd(small, x500[i:i + b], y500[i:i + b], eps=0.3, step_size=0.01,
+                        steps=P["sweep_steps"], generator=gen_sweep) for i in range(0, 500, b)]
+        sweep_variants[(b, "default")] = chunks
+        if cpu:
+            sweep_variants[(b, "1 thread")] = with_threads(1, chunks)
+    gen_sweep = torch.Generator(device=device).manual_seed(0)
+    med, err, _ = interleaved({f"{b}|{t}": fn for (b, t), fn in sweep_variants.items()},
+                              P["sweep_rounds"], device)
+    sweep = {tuple(k.split("|")): 500 * P["sweep_steps"] / v for k, v in med.items()}
+    sweep = {(int(b), t): v for (b, t), v in sweep.items()}
+    threads_cols = ["default"] + (["1 thread"] if cpu else [])
+    rep.add(f"wmrlib PGD on SmallCNN vs batch size (500 MNIST test images in chunks, "
+            f"{P['sweep_steps']} steps, median of {P['sweep_rounds']} interleaved calls), "
+            f"image-steps/s at the default {torch.get_num_threads()} threads and at 1 thread:")
+    rep.add()
+    best = max(sweep.get((b, "default"), 0) for b in P["sweep_batches"])
+    rep.table(["batch"] + [f"{t} threads" if t == "default" else t for t in threads_cols]
+              + ["default / best batch"],
+              [[b] + [fmt(sweep.get((b, t))) for t in threads_cols]
+               + [fmt(ratio(sweep.get((b, "default")), best), 2)] for b in P["sweep_batches"]])
+    for k, e in err.items():
+        rep.add(f"- {k}: n/a ({e})")
+
+    # ---------------------------------------------------------------- 2. training
+    section_done()
+    rep.add(f"## 2. Training images/s (SmallCNN, MNIST batches of {P['tr_batch']})")
+    rep.add()
+    cpu_plan = profile("cpu").plan("mnist")
+    tb = P["tr_batch"]
+    batches = [train_set.to_float(torch.arange(i * tb, (i + 1) * tb)) for i in range(4)]
+    batches = [(x.to(device), y.to(device)) for x, y in batches]
+    torch.manual_seed(0)
+    init = SmallCNN()
+    defenses = {"PGD-AT+ours α=0.5": cpu_plan.run("pgd", 0.5),
+                "TRADES+ours α=2": cpu_plan.run("trades", 2.0)}
+    variants = {}
+    for label, cfg in defenses.items():
+        for k, fn in train_variants(init, batches, cfg, device, steps_per_call=P["tr_steps"],
+                                    compile_ok=compile_ok, threads_ok=cpu).items():
+            variants[f"{label}|{k}"] = fn
+    medians, errors, first = interleaved(variants, P["tr_rounds"], device)
+    train_rates: dict[str, dict[str, float]] = {d: {} for d in defenses}
+    notes: dict[str, dict[str, str]] = {d: {} for d in defenses}
+    for key in variants:
+        d, v = key.split("|")
+        if key in medians:
+            train_rates[d][v] = tb * P["tr_steps"] / medians[key]
+            if "compile" in v:
+                notes[d][v] = f"first call incl. compilation {first.get(key, float('nan')):.0f} s"
+        else:
+            notes[d][v] = f"n/a: {errors.get(key, 'not run')}"
+        if v in TRAIN_MODEL_PATH:
+            notes[d][v] = (TRAIN_MODEL_PATH[v] + "; " + notes[d].get(v, "")).rstrip("; ")
+    for d in defenses:
+        for v, _, _, compiled, threads in TRAIN_SPECS:
+            if compiled and not compile_ok:
+                notes[d][v] = "n/a: skipped (" + ("--quick" if quick else "--no-compile") + ")"
+            if threads is not None and not cpu:
+                notes[d][v] = "n/a: CPU only"
+    rep.add(f"Config: the `cpu` profile's training settings ({cpu_plan.base.attack_steps}-step "
+            f"attack, ε {cpu_plan.base.eps}, step {cpu_plan.base.step_size}, "
+            f"{cpu_plan.base.random_start} random start, Adam): `wmrlib.train.adversarial_loss` "
+            "under `wmrlib.device.autocast`, backward, optimizer step, as in `train_model`, on 4 "
+            f"fixed batches; {P['tr_steps']} step per timed call, median of {P['tr_rounds']} "
+            "interleaved calls (all variants of both defenses in one rotation) after a warm-up "
+            "call. CL = channels_last model and inputs; `train_model` trains bf16 in "
+            "channels_last and fp32 in NCHW (`wmrlib.train.training_memory_format`). Ratios are "
+            "against fp32 at the same thread count.")
+    rep.add()
+    rows = []
+    for d in defenses:
+        for v, _, _, _, threads in TRAIN_SPECS:
+            base = train_rates[d].get("fp32" if threads is None else "fp32 @1 thread")
+            rate = train_rates[d].get(v)
+            rows.append([d, v, fmt(rate), fmt(ratio(rate, base), 2), notes[d].get(v, "")])
+    rep.table(["defense", "variant", "images/s", "ratio vs fp32", "note"], rows)
+
+    # ---------------------------------------------------------------- 3. evaluation protocol
+    section_done()
+    rep.add("## 3. Evaluation cost for k = 3 α_test values")
+    rep.add()
+    alphas = (1.0, 1.5, 2.0)
+    ev_data = test_set.subset(P["ev_n"], seed=0)
+    ev_attack = AttackConfig(eps=0.3, step_size=0.01, steps=P["ev_steps"])
+    results = {}
+    ev_variants = {
+        "wmrlib": lambda: evaluate_model(small, ev_data, ev_attack, alphas, batch_size=256,
+                                         device=device, seed=0, progress=False).summary(),
+        "naive": lambda: naive_protocol(small, ev_data, ev_attack, alphas, batch_size=256,
+                                        device=device),
+    }
+    ev_med, ev_err, _ = interleaved(ev_variants, P["ev_rounds"], device, warmup=False,
+                                    on_result=lambda k, m: results.setdefault(k, m))
+    same = results.get("wmrlib") is not None and results.get("wmrlib") == results.get("naive")
+    w, n = ev_med.get("wmrlib"), ev_med.get("naive")
+    rep.add(f"SmallCNN, {len(ev_data)} MNIST test images, {ev_attack.name} (ε 0.3, step 0.01), "
+            f"α_test ∈ {alphas}, batch 256, median of {P['ev_rounds']} interleaved runs. wmrlib = "
+            "`evaluate_model`: a clean pass, one unweighted attack (A_rob and A_sa at every α_test) "
+            "and one weighted attack per α_test (A_tr). Naive: a clean pass, one attack for A_rob, "
+            "k unweighted attacks for A_sa and k weighted attacks for A_tr. 'identical' checks "
+            "that both give the same A_nat, A_rob, A_sa, A_tr (same seeds).")
+    rep.add()
+    rep.table(["protocol", "attacks", "seconds", "naive / wmrlib", "metrics identical"],
+              [["wmrlib", 1 + len(alphas), fmt(w, 2), "", ""],
+               ["naive", 1 + 2 * len(alphas), fmt(n, 2), fmt(ratio(n, w), 2),
+                "yes" if same else "NO"]])
+    for k, e in ev_err.items():
+        rep.add(f"- {k}: n/a ({e})")
+
+    # ---------------------------------------------------------------- 4. FLOP rate
+    section_done()
+    rep.add("## 4. Achieved GFLOP/s")
+    rep.add()
+    flops_small = pgd_step_flops(small, (1, 28, 28), device)
+    flops_r18 = pgd_step_flops(r18, (3, 32, 32), device)
+    mm_variants = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        g = torch.Generator().manual_seed(0)
+        a = torch.randn(P["mm_n"], P["mm_n"], generator=g).to(device=device, dtype=dtype)
+        b = torch.randn(P["mm_n"], P["mm_n"], generator=g).to(device=device, dtype=dtype)
+        mm_variants[f"mm {name}"] = lambda a=a, b=b: torch.mm(a, b)
+        if cpu:
+            mm_variants[f"mm {name} @1 thread"] = with_threads(1, mm_variants[f"mm {name}"])
+    gen = torch.Generator(device=device).manual_seed(0)
+
+    def pgd_prec(precision):
+        def fn():
+            with autocast(device, precision):
+                return pgd(small, xs, ys, eps=0.3, step_size=0.01, steps=P["small_steps"],
+                           generator=gen)
+        return fn
+
+    step_variants = {"pgd fp32": pgd_prec("fp32"), "pgd bf16": pgd_prec("bf16")}
+    if cpu:
+        step_variants["pgd fp32 @1 thread"] = with_threads(1, pgd_prec("fp32"))
+        step_variants["pgd bf16 @1 thread"] = with_threads(1, pgd_prec("bf16"))
+    med, err, _ = interleaved({**mm_variants, **step_variants}, P["mm_rounds"], device)
+    peak = {k[3:]: 2 * P["mm_n"] ** 3 / t / 1e9 for k, t in med.items() if k.startswith("mm ")}
+    steps_rate = {k[4:]: 256 * P["small_steps"] / t for k, t in med.items() if k.startswith("pgd ")}
+    rows = []
+    for key in ("fp32", "bf16", "fp32 @1 thread", "bf16 @1 thread"):
+        rate = steps_rate.get(key)
+        if rate is None:
+            continue
+        gf = rate * flops_small / 1e9
+        rows.append([f"SmallCNN PGD step, batch 256, {key}", fmt(flops_small / 1e6, 2), fmt(rate),
+                     fmt(gf), fmt(peak.get(key)), fmt(ratio(100 * gf, peak.get(key)))])
+    r18_first = next((r for r in pgd_rows if r.model == "ResNet-18"), None)
+    if r18_first is not None and r18_first.rates.get("wmrlib"):
+        gf = r18_first.rates["wmrlib"] * flops_r18 / 1e9
+        rows.append([f"ResNet-18 PGD step, batch {r18_first.batch}, fp32 (rate from §1)",
+                     fmt(flops_r18 / 1e6, 1), fmt(r18_first.rates["wmrlib"]), fmt(gf),
+                     fmt(peak.get("fp32")), fmt(ratio(100 * gf, peak.get("fp32")))])
+    rep.add("FLOPs per image-step counted with `torch.utils.flop_counter.FlopCounterMode` "
+            "(convolutions and matmuls; forward plus the gradient w.r.t. the input only, which "
+            f"is what a PGD step computes). Peak = `torch.mm` of two {P['mm_n']}×{P['mm_n']} "
+            f"matrices; the mm and PGD timings are one interleaved rotation, median of "
+            f"{P['mm_rounds']}.")
+    rep.add()
+    rep.table(["workload", "MFLOP / image-step", "image-steps/s", "achieved GFLOP/s",
+               "matmul GFLOP/s (same dtype, threads)", "% of matmul"], rows)
+    rep.add("Matmul GFLOP/s: " + ", ".join(f"{k} {fmt(v)}" for k, v in peak.items())
+            + f". bf16/fp32 matmul = {fmt(ratio(peak.get('bf16'), peak.get('fp32')), 2)}; "
+            f"SmallCNN PGD bf16-autocast / fp32 = "
+            f"{fmt(ratio(steps_rate.get('bf16'), steps_rate.get('fp32')), 2)}"
+            + (f" (1 thread: {fmt(ratio(steps_rate.get('bf16 @1 thread'), steps_rate.get('fp32 @1 thread')), 2)})"
+               if cpu else "") + ".")
+    rep.add()
+    for k, e in err.items():
+        rep.add(f"- {k}: n/a ({e})")
+
+    # ---------------------------------------------------------------- 5. cpu profile estimate
+    section_done()
+    plan = cpu_plan
+    rep.add("## 5. Estimated time of the `cpu` profile's MNIST suite on this machine")
+    rep.add()
+    models = plan.models()
+    n_def = {d: sum(1 for m in models if m.defense == d) for d in ("pgd", "trades")}
+    n_train = plan.base.train_size or wdata.DATASETS["mnist"].train_size
+    epoch_imgs = n_train * plan.base.epochs
+    units = eval_units(plan)
+    eval_n = plan.eval_size or wdata.DATASETS["mnist"].test_size
+    labels = list(defenses)
+    store_batch = 500  # wmrlib.store.Store's default eval_batch_size
+    fast_batch = max(P["sweep_batches"], key=lambda b: sweep.get((b, "default"), 0))
+
+    def train_at(variant):
+        return {"pgd": train_rates[labels[0]].get(variant),
+                "trades": train_rates[labels[1]].get(variant)}
+
+    rates = {  # scenario: (training images/s per defense, evaluation attack image-steps/s)
+        "as configured: fp32, eval batch 500": (train_at("fp32"),
+                                                sweep.get((store_batch, "default"))),
+        "same, 1 thread": (train_at("fp32 @1 thread"), sweep.get((store_batch, "1 thread"))),
+        f"bf16 training, eval batch {fast_batch}": (train_at("bf16+CL"),
+                                                   sweep.get((fast_batch, "default"))),
+    }
+    if not cpu:
+        rates.pop("same, 1 thread")
+    groups = {"main ε (uniform + each α_test)": [], "sensitivity sweep (other ε_test)": [],
+              "other attacks (uniform)": [], "clean": []}
+    for att, a in units:
+        if att is None:
+            groups["clean"].append((att, a))
+        elif att == plan.attack:
+            groups["main ε (uniform + each α_test)"].append((att, a))
+        elif att in plan.other_attacks:
+            groups["other attacks (uniform)"].append((att, a))
+        else:
+            groups["sensitivity sweep (other ε_test)"].append((att, a))
+
+    def unit_steps(att):  # image-steps per example: the attack, plus the outcome forward (≈ ½ step)
+        return 0.5 if att is None else att.steps * att.restarts + 0.5
+
+    rows, totals = [], {k: 0.0 for k in rates}
+    for d, name in (("pgd", "PGD-AT"), ("trades", "TRADES")):
+        passes = plan.base.attack_steps + (1 if d == "pgd" else 2)
+        mins = {}
+        for k, (tr, _) in rates.items():
+            mins[k] = n_def[d] * epoch_imgs / tr[d] / 60 if tr[d] else None
+            totals[k] += mins[k] or float("nan")
+        rows.append([f"train {n_def[d]} {name} models",
+                     f"{n_def[d]} × {n_train:,} × {plan.base.epochs} epochs ÷ training images/s "
+                     f"({passes} fwd/bwd passes per image: {n_def[d] * epoch_imgs * passes / 1e6:.1f} M)"]
+                    + [fmt(mins[k]) for k in rates])
+    for gname, us in groups.items():
+        steps = sum(unit_steps(att) for att, _ in us)
+        work = len(models) * eval_n * steps
+        mins = {}
+        for k, (_, atk) in rates.items():
+            mins[k] = work / atk / 60 if atk else None
+            totals[k] += mins[k] or float("nan")
+        what = sorted({"clean" if att is None else f"{att.name} ε {att.eps:g}" for att, _ in us})
+        rows.append([f"evaluate: {gname}, {len(us)} units",
+                     f"{len(models)} models × {eval_n} images × {steps:g} image-steps "
+                     f"({work / 1e6:.2f} M; {', '.join(what)})"] + [fmt(mins[k]) for k in rates])
+    rows.append(["**total**", ""] + [f"**{fmt(totals[k])}**" for k in rates])
+    rep.add(f"`profile('cpu').plan('mnist')`: {len(models)} models ({n_def['pgd']} PGD-AT, "
+            f"{n_def['trades']} TRADES; seeds {plan.seeds}), {plan.base.epochs} epochs of "
+            f"{n_train:,} images with a {plan.base.attack_steps}-step attack; evaluation of every "
+            f"model on {eval_n} test images in {len(units)} distinct units (what the notebooks "
+            "request, each computed once by the store: clean; the main attack and each ε_test of "
+            f"the sensitivity sweep, unweighted and at each α_test ∈ {plan.alpha_tests}; each "
+            "other attack unweighted).")
+    rep.add()
+    rep.add("minutes = [Σ_defenses models × train_size × epochs ÷ training images/s (§2) + "
+            "models × eval_size × Σ_units (steps × restarts + ½ for the outcome forward pass) ÷ "
+            "wmrlib PGD image-steps/s at the evaluation batch size (§1, batch-size table)] ÷ 60. "
+            "The training rate includes the attack, TRADES' clean pass, weight gradients and the "
+            "optimizer step. Scenarios: as configured (fp32; the store attacks in batches of "
+            f"{store_batch}; default threads); the same on 1 thread; and with two settings that "
+            f"need no code change: `RunConfig.precision='bf16'` and `Store(eval_batch_size="
+            f"{fast_batch})`.")
+    rep.add()
+    rep.table(["part", "work"] + [f"minutes ({k})" for k in rates], rows)
+    rep.add("To fit 120 (60) minutes the work must shrink by "
+            + "; ".join(f"÷{fmt(totals[k] / 120, 1)} (÷{fmt(totals[k] / 60, 1)}) {k}" for k in rates)
+            + f". One model costs {fmt(list(totals.values())[0] / len(models))} min as configured.")
+    rep.add()
+
+    # ---------------------------------------------------------------- targets
+    rep.add("## Targets")
+    rep.add()
+    pgd_ratios = [(r, ratio(r.rates.get("wmrlib"), r.rates.get("torchattacks"))) for r in pgd_rows]
+    pgd_pass = all(q is not None and q >= 1.2 and r.agree for r, q in pgd_ratios)
+    bf16_rows = []
+    for tag, fp, bf in (("default threads", "fp32", "bf16+CL"),
+                        ("default threads", "fp32", "bf16 NCHW"),
+                        ("1 thread", "fp32 @1 thread", "bf16+CL @1 thread"),
+                        ("1 thread", "fp32 @1 thread", "bf16 NCHW @1 thread")):
+        vals = [ratio(train_rates[d].get(bf), train_rates[d].get(fp)) for d in defenses]
+        if all(v is not None for v in vals):
+            what = bf.replace(" @1 thread", "")
+            what += " (= train_model's bf16)" if what == "bf16+CL" else ""
+            bf16_rows.append([f"bf16 training ≥ 1.8× fp32: {what} vs fp32, {tag}", " / ".join(fmt(v, 2) for v in vals) + " (PGD-AT / TRADES)",
+                              "PASS" if min(vals) >= 1.8 else "FAIL"])
+    rep.table(["target", "measured", "status"], [
+        ["wmrlib PGD ≥ 1.2× torchattacks (fp32, same accuracy)",
+         ", ".join(f"{r.model} b{r.batch}: {fmt(q, 2)}" for r, q in pgd_ratios)
+         + "; accuracies agree: " + ("yes" if all(r.agree for r in pgd_rows) else "NO"),
+         "PASS" if pgd_pass else "FAIL"],
+        *bf16_rows,
+        ["cpu profile MNIST suite within 60–120 min",
+         "; ".join(f"{fmt(v)} min ({k})" for k, v in totals.items()),
+         "fits" if list(totals.values())[0] <= 120 else "does not fit as configured"],
+    ])
+    rep.add(f"Load average at end (1/5/15 min): {load_avg()}; wall time of this run "
+            f"{(time.perf_counter() - t_start) / 60:.1f} min.")
+
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(rep.lines) + "\n")
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The command line: bad input is one ``error:`` line with exit status 2; a smoke training run works.
+
+Every case is a real ``python -m wmrlib`` subprocess; they start together to share the import cost.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from wmrlib.profiles import profile
+
+from conftest import mnist_root
+
+SMOKE_PGD = ["--profile", "smoke", "--defense", "pgd", "--quiet"]
+
+
+def cases(tmp):
+    empty = tmp / "empty-data"
+    empty.mkdir()
+    afile = tmp / "afile"
+    afile.write_text("a regular file")
+    out = str(tmp / "results")
+    return {  # name -> (argv, substrings the error line must contain)
+        "profile": (["train", "--profile", "nope", "--defense", "pgd", "--out", out],
+                     ["'nope'", "smoke", "cpu", "paper"]),
+        "dataset": (["train", "--profile", "smoke", "--dataset", "svhn", "--defense", "pgd",
+                     "--out", out], ["'svhn'", "mnist"]),
+        "defense": (["train", "--profile", "smoke", "--defense", "mart", "--out", out],
+                    ["defense", "'mart'", "pgd", "trades"]),
+        "alpha": (["train", *SMOKE_PGD, "--alpha", "-1", "--out", out], ["alpha_train", "-1"]),
+        "loss": (["evaluate", *SMOKE_PGD, "--loss", "cw", "--out", out], ["loss", "'cw'"]),
+        "notebook": (["reproduce", "--profile", "smoke", "--only", "nope", "--out", out],
+                     ["notebook", "'nope'", "quickstart"]),
+        "data": (["train", *SMOKE_PGD, "--data-root", str(empty), "--out", out],
+                 ["mnist", str(empty)]),
+        "out": (["train", *SMOKE_PGD, "--out", str(afile / "results")],
+                [str(afile / "results"), "writable"]),
+        "usage": (["train", "--profile", "smoke", "--defense", "pgd", "--alpha", "abc", "--out", out],
+                  ["--alpha", "'abc'"]),
+        "debug": (["train", "--profile", "smoke", "--defense", "mart", "--out", out, "--debug"], []),
+        "train": (["train", *SMOKE_PGD, "--out", str(tmp / "good")], []),
+    }
+
+
+def run_all(argvs):
+    env = dict(os.environ, WMR_DATA_ROOT=str(mnist_root()), PYTHONWARNINGS="ignore")
+    procs = {name: subprocess.Popen([sys.executable, "-m", "wmrlib", *argv], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name, argv in argvs.items()}
+    results = {}
+    for name, proc in procs.items():
+        try:
+            stdout, stderr = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        results[name] = (proc.returncode, stdout, stderr)
+    return results
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory):
+    if mnist_root() is None:
+        pytest.skip("MNIST files not found (set WMR_DATA_ROOT)")
+    tmp = tmp_path_factory.mktemp("cli")
+    table = cases(tmp)
+    return tmp, table, run_all({name: argv for name, (argv, _) in table.items()})
+
+
+BAD = ["profile", "dataset", "defense", "alpha", "loss", "notebook", "data", "out", "usage"]
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_input_is_one_error_line_with_status_2(cli, name):
+    _, table, results = cli
+    status, stdout, stderr = results[name]
+    assert status == 2, (stdout, stderr)
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert "Traceback" not in stderr and stdout == ""
+    for part in table[name][1]:
+        assert part in lines[0], (part, lines[0])
+
+
+def test_debug_shows_the_traceback(cli):
+    status, _, stderr = cli[2]["debug"]
+    assert status not in (0, 2)
+    assert "Traceback (most recent call last)" in stderr
+    assert "ValueError" in stderr and "'mart'" in stderr
+
+
+def test_smoke_training_prints_its_run_and_is_found_again(cli):
+    tmp, _, results = cli
+    status, stdout, stderr = results["train"]
+    assert status == 0, stderr
+    assert "Traceback" not in stderr
+    out = json.loads(stdout)
+    config = profile("smoke").plan("mnist").run("pgd")
+    assert out["run"] == config.key()
+    assert (out["label"], out["alpha_train"], out["seed"]) == ("PGD", 0.0, 0)
+    assert out["wall_time_s"] > 0 and out["final"]["epoch"] == config.epochs
+    assert (tmp / "good" / "smoke" / "runs" / config.key() / "provenance.json").exists()
+    # The same command again finds the stored run and trains nothing: identical output.
+    again = run_all({"again": ["train", *SMOKE_PGD, "--out", str(tmp / "good")]})["again"]
+    assert again[0] == 0 and json.loads(again[1]) == out
