@@ -15,9 +15,13 @@ Everything in the printed table is measured in this one run, on this machine:
 Variants are timed interleaved (A, B, C, A, B, C, ... with the starting variant rotated each
 round) and reported as medians, so a shared, noisy machine biases no variant. Usage::
 
-    python benchmarks/bench.py              # full run (about 10 minutes on 2 idle CPU cores)
-    python benchmarks/bench.py --quick      # short run (about 2 minutes)
-    python benchmarks/bench.py --out benchmarks/results.md --device cuda
+    WMR_DATA_ROOT=/work/shared/data python benchmarks/bench.py   # full: ~4 min on 2 quiet cores
+    python benchmarks/bench.py --quick      # short run: under a minute on 2 quiet cores
+    python benchmarks/bench.py --out report.md --device cuda
+
+Without MNIST under $WMR_DATA_ROOT (or ./data) SmallCNN runs random-init on synthetic data.
+On a machine shared with other jobs the default-thread numbers can swing several-fold; the
+"@1 thread" rows are the robust ones then (see benchmarks/README.md).
 """
 from __future__ import annotations
 
@@ -221,12 +225,12 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 # --- section 1: PGD ------------------------------------------------------------------------------
 
 def reference_pgd(model, x, y, *, eps, step_size, steps, generator, alpha=0.0):
-    """Reference-style PGD as the official code is written.
+    """Reference-style PGD loop, written for this benchmark after the official code's pattern.
 
     The model's parameters keep requires_grad, so ``loss.backward()`` computes parameter
-    gradients too, and the clean output is recomputed every step for the margin weights
-    (weights are 1 at alpha = 0 but still computed, as there). Same uniform start and
-    projection as the other two.
+    gradients too, and the clean output is recomputed every step for the margin weights, as
+    the official code does (weights are 1 at alpha = 0 but still computed). Same uniform start
+    and projection as the other two.
     """
     model.eval()
     noise = (torch.rand(x.shape, generator=generator, device=generator.device) * 2 - 1) * eps
@@ -251,6 +255,7 @@ class PgdRow:
     acc: dict              # variant -> mean adversarial accuracy over repeats
     errors: dict
     n: int
+    agree: bool = False
 
 
 def bench_pgd(model, x_all, y_all, name, batches, *, eps, step_size, steps, rounds, device,
@@ -310,7 +315,7 @@ TRAIN_MODEL_PATH = {"fp32": "= train_model, precision fp32", "bf16+CL": "= train
 
 
 def train_variants(base_model, batches, config: RunConfig, device, *, steps_per_call: int,
-                   compile_ok: bool, threads_ok: bool):
+                   compile_ok: bool, threads_ok: bool, only=None):
     """Return {variant: callable running ``steps_per_call`` real training steps} for one defense.
 
     Each variant owns a copy of the same initial model, its optimizer and attack generator; a
@@ -319,6 +324,8 @@ def train_variants(base_model, batches, config: RunConfig, device, *, steps_per_
     out = {}
     for name, precision, channels_last, compiled, threads in TRAIN_SPECS:
         if (compiled and not compile_ok) or (threads is not None and not threads_ok):
+            continue
+        if only is not None and name not in only:
             continue
         cfg = config.replace(precision=precision)
         model = copy.deepcopy(base_model).to(device).train()
@@ -410,7 +417,7 @@ def ratio(a, b):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="short run (about 2 minutes)")
+    ap.add_argument("--quick", action="store_true", help="short run (under a minute when quiet)")
     ap.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
     ap.add_argument("--out", default=None, help="also write the markdown report to this file")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
@@ -424,9 +431,9 @@ def main(argv=None) -> int:
     load_start = load_avg()
     # Sizes: a few timed calls per variant keep the full run near 10 minutes on 2 CPU cores.
     P = dict(prep_batches=40 if quick else 150,
-             small_steps=2 if quick else 5, small_rounds=2 if quick else 4,
+             small_steps=2 if quick else 5, small_rounds=2 if quick else 5,
              r18_batches=(32,) if quick else (128, 256), r18_steps=1, r18_rounds=1 if quick else 2,
-             tr_batch=64 if quick else 128, tr_steps=1, tr_rounds=1 if quick else 3,
+             tr_batch=64 if quick else 128, tr_steps=1, tr_rounds=1 if quick else 5,
              ev_n=64 if quick else 256, ev_steps=2 if quick else 5, ev_rounds=1 if quick else 2,
              mm_n=1024 if quick else 2048, mm_rounds=3 if quick else 5,
              sweep_batches=(128, 500) if quick else (64, 128, 256, 500),
@@ -559,7 +566,8 @@ def main(argv=None) -> int:
     variants = {}
     for label, cfg in defenses.items():
         for k, fn in train_variants(init, batches, cfg, device, steps_per_call=P["tr_steps"],
-                                    compile_ok=compile_ok, threads_ok=cpu).items():
+                                    compile_ok=compile_ok, threads_ok=cpu,
+                                    only=TRAIN_MODEL_PATH if quick else None).items():
             variants[f"{label}|{k}"] = fn
     medians, errors, first = interleaved(variants, P["tr_rounds"], device)
     train_rates: dict[str, dict[str, float]] = {d: {} for d in defenses}
@@ -595,6 +603,8 @@ def main(argv=None) -> int:
         for v, _, _, _, threads in TRAIN_SPECS:
             base = train_rates[d].get("fp32" if threads is None else "fp32 @1 thread")
             rate = train_rates[d].get(v)
+            if quick and v not in TRAIN_MODEL_PATH:
+                continue  # --quick measures only train_model's own paths
             rows.append([d, v, fmt(rate), fmt(ratio(rate, base), 2), notes[d].get(v, "")])
     rep.table(["defense", "variant", "images/s", "ratio vs fp32", "note"], rows)
 
@@ -654,12 +664,16 @@ def main(argv=None) -> int:
         return fn
 
     step_variants = {"pgd fp32": pgd_prec("fp32"), "pgd bf16": pgd_prec("bf16")}
+    r18_batch = P["r18_batches"][0]
+    step_variants["r18"] = lambda: pgd(r18, xr[:r18_batch], yr[:r18_batch], eps=0.1,
+                                       step_size=0.05, steps=1, generator=gen)
     if cpu:
         step_variants["pgd fp32 @1 thread"] = with_threads(1, pgd_prec("fp32"))
         step_variants["pgd bf16 @1 thread"] = with_threads(1, pgd_prec("bf16"))
     med, err, _ = interleaved({**mm_variants, **step_variants}, P["mm_rounds"], device)
     peak = {k[3:]: 2 * P["mm_n"] ** 3 / t / 1e9 for k, t in med.items() if k.startswith("mm ")}
     steps_rate = {k[4:]: 256 * P["small_steps"] / t for k, t in med.items() if k.startswith("pgd ")}
+    r18_rate = r18_batch / med["r18"] if "r18" in med else None
     rows = []
     for key in ("fp32", "bf16", "fp32 @1 thread", "bf16 @1 thread"):
         rate = steps_rate.get(key)
@@ -668,12 +682,11 @@ def main(argv=None) -> int:
         gf = rate * flops_small / 1e9
         rows.append([f"SmallCNN PGD step, batch 256, {key}", fmt(flops_small / 1e6, 2), fmt(rate),
                      fmt(gf), fmt(peak.get(key)), fmt(ratio(100 * gf, peak.get(key)))])
-    r18_first = next((r for r in pgd_rows if r.model == "ResNet-18"), None)
-    if r18_first is not None and r18_first.rates.get("wmrlib"):
-        gf = r18_first.rates["wmrlib"] * flops_r18 / 1e9
-        rows.append([f"ResNet-18 PGD step, batch {r18_first.batch}, fp32 (rate from §1)",
-                     fmt(flops_r18 / 1e6, 1), fmt(r18_first.rates["wmrlib"]), fmt(gf),
-                     fmt(peak.get("fp32")), fmt(ratio(100 * gf, peak.get("fp32")))])
+    if r18_rate:
+        gf = r18_rate * flops_r18 / 1e9
+        rows.append([f"ResNet-18 PGD step, batch {r18_batch}, fp32", fmt(flops_r18 / 1e6, 1),
+                     fmt(r18_rate), fmt(gf), fmt(peak.get("fp32")),
+                     fmt(ratio(100 * gf, peak.get("fp32")))])
     rep.add("FLOPs per image-step counted with `torch.utils.flop_counter.FlopCounterMode` "
             "(convolutions and matmuls; forward plus the gradient w.r.t. the input only, which "
             f"is what a PGD step computes). Peak = `torch.mm` of two {P['mm_n']}×{P['mm_n']} "
