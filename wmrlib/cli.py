@@ -63,9 +63,14 @@ def cmd_reproduce(args) -> None:
     """Run the notebooks with papermill at a profile, into the copies the book renders."""
     from .reproduce import reproduce
 
+    slurm = {"timeout_min": args.timeout_min}
+    if args.partition:
+        slurm["slurm_partition"] = args.partition
     for path in reproduce(args.profile, only=args.only, results=args.out,
                           data_root=args.data_root, device=args.device, timeout=args.timeout,
-                          readonly=args.readonly):
+                          readonly=args.readonly, workers=args.workers, threads=args.threads,
+                          executor=args.executor, cluster=args.cluster, slurm=slurm,
+                          datasets=args.datasets, notebooks=not args.no_notebooks):
         print(path)
 
 
@@ -112,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="*", default=None, help="notebook names to run")
     p.add_argument("--timeout", type=int, default=None, help="seconds per notebook cell")
     p.add_argument("--readonly", action="store_true", help="use stored results only; train nothing")
+    p.add_argument("--datasets", nargs="*", default=None, help="compute only these datasets")
+    p.add_argument("--no-notebooks", action="store_true", help="compute the results only")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
+    p.add_argument("--executor", default="local", help="local or submitit (one job per run)")
+    p.add_argument("--cluster", default=None,
+                   help="submitit cluster: slurm (default when sbatch exists), local or debug")
+    p.add_argument("--partition", default=None, help="Slurm partition for submitit jobs")
+    p.add_argument("--timeout-min", type=int, default=180, help="Slurm time limit per job")
     p.set_defaults(func=cmd_reproduce)
     return parser
 

@@ -23,15 +23,27 @@ def notebook_path(name: str) -> Path:
 def reproduce(profile: str, *, only=None, results: str | Path = "results",
               data_root: str | Path | None = None, device: str | None = None,
               timeout: int | None = None, readonly: bool = False,
-              output_dir: str | Path | None = None) -> list[Path]:
-    """Execute the notebooks at ``profile``; return the executed copies' paths.
+              output_dir: str | Path | None = None, workers: int = 1, threads: int | None = None,
+              executor: str = "local", cluster: str | None = None, slurm: dict | None = None,
+              datasets=None, notebooks: bool = True) -> list[Path]:
+    """Compute a profile's missing results, then execute the notebooks; return their paths.
 
-    The executed copies go to ``<results>/<profile>/notebooks/`` (or ``output_dir``), beside the
-    results they used. Missing results are trained and evaluated unless ``readonly``.
+    Unless ``readonly``, every run and evaluation unit the notebooks read is first computed as one
+    job per run (:func:`wmrlib.jobs.compute`: in this process, in ``workers`` local processes, or
+    through submitit). The executed notebooks go to ``<results>/<profile>/notebooks/`` (or
+    ``output_dir``), beside the results they used.
     """
+    check_choice("profile", profile, PROFILES)
+    if not readonly:
+        from .jobs import compute
+
+        compute(profile, results=results, datasets=datasets, data_root=data_root, device=device,
+                workers=workers, threads=threads, executor=executor, cluster=cluster, slurm=slurm,
+                progress=sys.stderr.isatty())
+    if not notebooks:
+        return []
     import papermill
 
-    check_choice("profile", profile, PROFILES)
     names = list(only) if only else list(NOTEBOOKS)
     for name in names:
         check_choice("notebook", name, NOTEBOOKS)

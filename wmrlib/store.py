@@ -40,7 +40,8 @@ class MissingResult(LookupError):
     """A result is not in a read-only store."""
 
 
-def _write_json(path: Path, value) -> None:
+def write_json(path: Path, value) -> None:
+    """Write ``value`` as JSON to ``path`` atomically (temporary file, then rename)."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(value, indent=1, sort_keys=True, default=str) + "\n")
 
@@ -63,7 +64,7 @@ class Store:
 
     def __init__(self, root: str | Path, *, data_root: str | Path | None = None,
                  device: str | torch.device | None = None, readonly: bool = False,
-                 progress: bool = True, eval_batch_size: int = 500) -> None:
+                 progress: bool = True, eval_batch_size: int = 250) -> None:
         self.root = Path(root)
         self.data_root = data_root
         self.device = default_device(device)
@@ -103,7 +104,7 @@ class Store:
         if self.readonly:
             raise MissingResult(f"run {config.key()} ({config.label} α={config.alpha_train:g}, "
                                 f"seed {config.seed}) is not in {self.root}")
-        _write_json(folder / "config.json", dataclasses.asdict(config))
+        write_json(folder / "config.json", dataclasses.asdict(config))
         result = train_model(config, self.data(config, train=True), device=self.device,
                              checkpoint=folder / "checkpoint.pt", progress=self.progress)
         save_checkpoint({"config_key": config.key(), "model_name": config.model,
@@ -111,7 +112,7 @@ class Store:
         info = provenance(self.device, result.wall_time_s, kind="train", config_key=config.key(),
                           config=dataclasses.asdict(config), history=result.history,
                           resumed_from=result.resumed_from)
-        _write_json(folder / "provenance.json", info)
+        write_json(folder / "provenance.json", info)
         (folder / "checkpoint.pt").unlink(missing_ok=True)
         return Run(config, result.model, info)
 
@@ -129,11 +130,22 @@ class Store:
         return _hash({"attack": attack_part, "alpha": 0.0 if attack is None else float(alpha),
                       "eval_size": eval_size, "eval_seed": eval_seed})
 
+    def unit_path(self, config: RunConfig, attack: AttackConfig | None, alpha: float = 0.0, *,
+                  eval_size: int | None = None, eval_seed: int = 0) -> Path:
+        """Return the .npz path of one evaluation unit."""
+        unit = self._unit_key(attack, alpha, eval_size, eval_seed)
+        return self.root / "evals" / config.key() / f"{unit}.npz"
+
+    def has_unit(self, config: RunConfig, attack: AttackConfig | None, alpha: float = 0.0, *,
+                 eval_size: int | None = None, eval_seed: int = 0) -> bool:
+        """Return whether one evaluation unit is stored."""
+        return self.unit_path(config, attack, alpha, eval_size=eval_size,
+                              eval_seed=eval_seed).exists()
+
     def get_or_attack(self, config: RunConfig, attack: AttackConfig | None, alpha: float = 0.0,
                       *, eval_size: int | None = None, eval_seed: int = 0) -> AttackRecord:
         """Return one evaluation unit (clean when ``attack`` is None), computing it if needed."""
-        unit = self._unit_key(attack, alpha, eval_size, eval_seed)
-        path = self.root / "evals" / config.key() / f"{unit}.npz"
+        path = self.unit_path(config, attack, alpha, eval_size=eval_size, eval_seed=eval_seed)
         if path.exists():
             with np.load(path, allow_pickle=False) as z:
                 return AttackRecord(*(z[f] for f in FIELDS))
@@ -151,7 +163,7 @@ class Store:
                             **{f: getattr(record, f) for f in FIELDS})
         # The provenance goes first: the .npz marks the unit as done, so a crash between the two
         # writes leaves a unit that is recomputed, never one without provenance.
-        _write_json(path.with_suffix(".json"), provenance(
+        write_json(path.with_suffix(".json"), provenance(
             self.device, wall, kind="evaluate", config_key=config.key(),
             attack=None if attack is None else dataclasses.asdict(attack), alpha_test=alpha,
             eval_size=len(data), eval_seed=eval_seed, synthetic=data.synthetic))

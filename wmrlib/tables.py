@@ -41,13 +41,14 @@ SPECS = {
 SWEEP_ALPHA_TEST = {"mnist": 2.0, "cifar10": 2.0, "tinyimagenet": 1.0}
 
 
-def _groups(plan: DatasetPlan, defenses, headline_only: bool = False) -> list[list[RunConfig]]:
+def _groups(plan: DatasetPlan, defenses, headline_only: bool = False,
+            keep=lambda config: True) -> list[list[RunConfig]]:
     """Return the plan's models grouped by (defense, alpha_train): one list of seeds per group."""
     groups: dict[tuple, list[RunConfig]] = {}
     for config in plan.models():
-        if config.defense not in defenses:
+        if config.defense not in defenses or not keep(config):
             continue
-        if headline_only and config.alpha_train not in (0.0, plan.headline[config.defense == "trades"]):
+        if headline_only and not plan.is_headline(config):
             continue
         groups.setdefault((config.defense, config.alpha_train), []).append(config)
     return list(groups.values())
@@ -91,13 +92,13 @@ def ours(store: Store, plan: DatasetPlan, kind: str, defenses=("pgd", "trades"))
     elif kind == "sensitivity":
         for attack in plan.sensitivity_attacks():
             for alpha in plan.alpha_tests:
-                for group in _groups(plan, defenses):
+                for group in _groups(plan, defenses, keep=plan.in_sweep):
                     values = [_metrics(store, plan, c, attack, alpha) for c in group]
                     rows.append(_row(group, values) | {"eps_test": attack.eps, "alpha_test": alpha})
     elif kind == "attacks":
         alpha = 1.0
         for attack in (plan.attack, *plan.other_attacks):
-            for group in _groups(plan, defenses):
+            for group in _groups(plan, defenses, keep=plan.in_other_attacks):
                 values = [_metrics(store, plan, c, attack, alpha, with_tr=False) for c in group]
                 rows.append(_row(group, values) | {"attack": attack.name, "alpha_test": alpha})
     else:

@@ -1,0 +1,172 @@
+"""Compute a profile's results as independent jobs: one job per run (train it, then evaluate it).
+
+Every job writes into the shared store, which keys results by config hash and writes atomically,
+so jobs can run in this process, in a pool of local worker processes, or on a Slurm cluster
+through submitit, and a job that was interrupted resumes from its checkpoint when run again.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm.std import tqdm
+
+from ._checks import check_choice, check_int
+from .config import AttackConfig, RunConfig
+from .profiles import profile as get_profile
+
+EXECUTORS = ("local", "submitit")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of a profile and every evaluation unit the notebooks read from it."""
+
+    config: RunConfig
+    units: tuple[tuple[AttackConfig | None, float], ...]
+    eval_size: int | None
+    eval_seed: int
+
+    @property
+    def cost(self) -> float:
+        """Return a rough relative cost (attack image-steps), used to start long jobs first."""
+        n = self.eval_size or 10_000
+        train = (self.config.train_size or 60_000) * self.config.epochs
+        train *= self.config.attack_steps + 1 + (self.config.defense == "trades")
+        train *= 2 if self.config.precision == "fp32" else 1  # bf16 trains about 2x faster
+        return train + n * sum(a.steps * a.restarts for a, _ in self.units if a is not None)
+
+    def describe(self) -> str:
+        """Return a short label for progress bars and logs."""
+        c = self.config
+        return (f"{c.dataset} {c.label} α={c.alpha_train:g} seed {c.seed} {c.precision} "
+                f"({len(self.units)} units)")
+
+
+def plan_jobs(profile_name: str, datasets=None) -> list[Job]:
+    """Return the jobs of a profile (all its datasets, or ``datasets``), longest first."""
+    prof = get_profile(profile_name)
+    names = list(datasets) if datasets else list(prof.plans)
+    jobs = []
+    for name in names:
+        plan = prof.plan(name)
+        for config in plan.models() + plan.precision_models():
+            jobs.append(Job(config, tuple(plan.units(config)), plan.eval_size, plan.eval_seed))
+    return sorted(jobs, key=lambda j: -j.cost)
+
+
+@dataclass
+class JobResult:
+    """What a finished job reports back."""
+
+    key: str
+    label: str
+    wall_time_s: float
+    trained: bool
+    units_computed: int
+    pid: int = field(default_factory=os.getpid)
+
+
+def run_job(job: Job, results: str, profile_name: str, data_root: str | None = None,
+            device: str | None = None, threads: int | None = None) -> JobResult:
+    """Train ``job``'s run if needed and compute its missing evaluation units (idempotent)."""
+    import torch
+
+    from .store import Store
+
+    if threads:
+        torch.set_num_threads(threads)
+    store = Store(Path(results) / profile_name, data_root=data_root, device=device,
+                  progress=False)
+    started = time.perf_counter()
+    trained = not store.has_run(job.config)
+    store.get_or_train(job.config, need_model=False)
+    computed = 0
+    for attack, alpha in job.units:
+        if not store.has_unit(job.config, attack, alpha, eval_size=job.eval_size,
+                              eval_seed=job.eval_seed):
+            store.get_or_attack(job.config, attack, alpha, eval_size=job.eval_size,
+                                eval_seed=job.eval_seed)
+            computed += 1
+    return JobResult(job.config.key(), job.describe(), time.perf_counter() - started, trained,
+                     computed)
+
+
+def _submitit_executor(folder: Path, cluster: str | None, slurm: dict | None):
+    try:
+        import submitit
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ModuleNotFoundError("executor 'submitit' needs the submitit package: "
+                                  "pip install 'wmr-companion[cluster]'") from exc
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    executor.update_parameters(**(slurm or {"timeout_min": 180}))
+    return executor
+
+
+def compute(profile_name: str, *, results: str | Path = "results", datasets=None,
+            data_root: str | Path | None = None, device: str | None = None, workers: int = 1,
+            threads: int | None = None, executor: str = "local", cluster: str | None = None,
+            slurm: dict | None = None, progress: bool = True) -> dict:
+    """Run every job of a profile; return a summary with the wall time, also saved as JSON.
+
+    ``executor="local"`` runs the jobs in this process (``workers=1``) or in a pool of
+    ``workers`` processes with ``threads`` torch threads each; ``executor="submitit"`` submits one
+    job per run through submitit (``cluster="slurm"``, or ``"local"`` / ``"debug"`` to test).
+    """
+    check_choice("executor", executor, EXECUTORS)
+    check_int("workers", workers, low=1)
+    if threads is not None:
+        check_int("threads", threads, low=1)
+    jobs = plan_jobs(profile_name, datasets)
+    results = Path(results).resolve()
+    (results / profile_name).mkdir(parents=True, exist_ok=True)
+    root = None if data_root is None else str(Path(data_root).resolve())
+    args = (str(results), profile_name, root, device, threads)
+    started, done = time.perf_counter(), []
+    log = results / profile_name / "compute.json"
+    history = json.loads(log.read_text()) if log.exists() else []
+    header = dict(kind="compute", profile=profile_name,
+                  datasets=list(datasets) if datasets else None, executor=executor,
+                  workers=workers, threads=threads, jobs=len(jobs),
+                  load_average_start=os.getloadavg())
+
+    def record(finished: bool) -> dict:
+        # Rewritten after every job, so an invocation that is killed still counts its time.
+        from .device import default_device
+        from .provenance import provenance
+        from .store import write_json
+
+        entry = provenance(default_device(device), time.perf_counter() - started, **header,
+                           finished=finished, jobs_done=len(done),
+                           load_average_end=os.getloadavg(), results=[asdict(r) for r in done])
+        write_json(log, history + [entry])
+        return entry
+
+    record(False)
+    bar = tqdm(total=len(jobs), desc=f"compute {profile_name}", disable=not progress)
+    if executor == "submitit":
+        ex = _submitit_executor(results / profile_name / "submitit", cluster, slurm)
+        futures = [ex.submit(run_job, job, *args) for job in jobs]
+        for future in futures:
+            done.append(future.result())
+            bar.update()
+            record(False)
+    elif workers == 1:
+        for job in jobs:
+            done.append(run_job(job, *args))
+            bar.update()
+            record(False)
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(run_job, job, *args) for job in jobs]
+            for future in as_completed(futures):
+                done.append(future.result())
+                bar.update()
+                record(False)
+    bar.close()
+    return record(True)
