@@ -48,6 +48,7 @@ from wmrlib.models import ResNet18, SmallCNN
 from wmrlib.profiles import profile
 from wmrlib.risk import importance_weights
 from wmrlib.train import adversarial_loss, make_optimizer
+from _report import Report, cpu_name, fmt, load_avg  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
 try:
     import torchattacks
@@ -56,37 +57,6 @@ except ImportError:  # the `bench` extra is not installed
 
 
 # --- output --------------------------------------------------------------------------------------
-
-class Report:
-    """Collects markdown lines, printing each as it is added."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def add(self, text: str = "") -> None:
-        print(text, flush=True)
-        self.lines.append(text)
-
-    def table(self, header: list[str], rows: list[list]) -> None:
-        self.add("| " + " | ".join(header) + " |")
-        self.add("|" + "|".join("---" for _ in header) + "|")
-        for row in rows:
-            self.add("| " + " | ".join(str(c) for c in row) + " |")
-        self.add()
-
-
-def fmt(x, digits: int = 1) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
-    return f"{x:,.{digits}f}"
-
-
-def load_avg() -> str:
-    try:
-        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    except OSError:
-        return "n/a"
-
 
 def cpu_flags() -> set[str]:
     try:
@@ -97,17 +67,6 @@ def cpu_flags() -> set[str]:
     except OSError:
         pass
     return set()
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 # --- timing --------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from conftest import mnist_root
 
 # notebook -> least number of HTML tables it must display at the smoke profile
 TABLES = {"nonuniform": 6 + 3, "uniform": 3, "sensitivity": 3, "attacks": 2, "dro": 2,
-          "quickstart": 2}
+          "claims": 1 + 7, "quickstart": 2}
 FIGURES = {"histograms": 4, "sensitivity": 2, "dro": 2, "quickstart": 1}
 
 
@@ -69,6 +69,10 @@ def test_every_notebook_ran_without_errors(executed):
         stderr = "".join(o.get("text", "") for o in outputs(nb)
                          if o.output_type == "stream" and o.name == "stderr")
         assert "Traceback" not in stderr, (name, stderr)
+        # reproduce computes the job list, then runs the notebooks read-only: a result the job
+        # list missed would show as "No stored results".
+        shown = "".join(str(o.get("data", {})) for o in outputs(nb))
+        assert "No stored results" not in shown, name
 
 
 def test_table_notebooks_display_html_tables(executed):

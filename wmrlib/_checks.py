@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 
@@ -13,10 +14,12 @@ def check_number(name: str, value: float, *, low: float = 0.0, high: float = mat
         raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
     value = float(value)
     too_low = value < low if low_inclusive else value <= low
-    if math.isnan(value) or too_low or value > high:
+    # inf is refused even without an upper bound: no setting of the library means "infinite".
+    if not math.isfinite(value) or too_low or value > high:
         bound = "≥" if low_inclusive else ">"
         upper = f" and ≤ {high:g}" if high != math.inf else ""
-        raise ValueError(f"{name} must be {bound} {low:g}{upper}, got {value:g}")
+        kind = "number" if high != math.inf else "finite number"
+        raise ValueError(f"{name} must be a {kind} {bound} {low:g}{upper}, got {value:g}")
     return value
 
 
@@ -32,7 +35,7 @@ def check_int(name: str, value: int, *, low: int = 0) -> int:
 def check_choice(name: str, value: str, choices) -> str:
     """Return ``value`` if it is one of ``choices``, else raise naming the valid ones."""
     if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(map(repr, choices))}")
+        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(repr, choices))}")
     return value
 
 
@@ -41,10 +44,11 @@ def check_images(x: torch.Tensor) -> None:
     if not torch.is_tensor(x) or not x.is_floating_point():
         raise TypeError("inputs must be a floating-point tensor with values in [0, 1]")
     if x.numel() == 0:
-        raise ValueError("inputs are empty (batch size 0)")
+        raise ValueError("inputs are empty (batch size 0); pass a batch of at least one image")
     lo, hi, nan = torch.stack([x.min(), x.max(), x.isnan().any().to(x.dtype)]).tolist()
     if nan:
-        raise ValueError("inputs contain NaN")
+        raise ValueError("inputs contain NaN; pass images with finite values in [0, 1] "
+                         "(check the data pipeline that produced them)")
     if lo < 0.0 or hi > 1.0:
         raise ValueError(f"inputs must lie in [0, 1] (got min {lo:.4g}, max {hi:.4g}); "
                          "feed unnormalised images, the models normalise nothing")
@@ -59,3 +63,57 @@ def check_labels(y: torch.Tensor, num_classes: int, batch: int) -> None:
     lo, hi = torch.stack([y.min(), y.max()]).tolist()
     if lo < 0 or hi >= num_classes:
         raise ValueError(f"labels must lie in [0, {num_classes - 1}], got range [{lo}, {hi}]")
+
+
+# name -> what the notebooks accept for it (every notebook's parameters cell uses a subset)
+NOTEBOOK_PARAMETERS = {
+    "profile": "a profile name", "fallback_profile": "a profile name or None",
+    "results": "a path", "data_root": "a path or None", "device": "a device name or 'auto'",
+    "readonly": "True or False", "progress": "True or False", "download": "True or False",
+    "n_train": "an integer ≥ 1", "epochs": "an integer ≥ 1", "n_test": "an integer ≥ 1",
+    "alpha_train": "a number ≥ 0",
+}
+
+
+def check_notebook_parameters(**params) -> dict:
+    """Check a notebook's (papermill) parameters; return them, or raise TypeError / ValueError.
+
+    papermill's ``-p name value`` turns ``True``/``False``/``None`` and numbers into Python values
+    and leaves anything else a string, so ``-p readonly yes`` arrives as the (truthy) string
+    ``'yes'`` and ``-p profile 123`` as the integer 123. A notebook calls this right after its
+    parameters cell, so a wrong type stops it there, before any result is read or written.
+    """
+    from .device import default_device
+    from .profiles import PROFILES
+
+    def wrong(name, value, fix):
+        return TypeError(f"notebook parameter {name} must be {NOTEBOOK_PARAMETERS[name]}, got "
+                         f"{type(value).__name__} ({value!r}); {fix}")
+
+    for name, value in params.items():
+        if name not in NOTEBOOK_PARAMETERS:
+            raise TypeError(f"unknown notebook parameter {name!r}; known: "
+                            f"{', '.join(sorted(NOTEBOOK_PARAMETERS))}")
+        if name in ("readonly", "progress", "download"):
+            if not isinstance(value, bool):
+                raise wrong(name, value, f"pass `-p {name} True` or `-p {name} False` to papermill")
+        elif name in ("profile", "fallback_profile"):
+            if value is None and name == "fallback_profile":
+                continue
+            if not isinstance(value, str):
+                raise wrong(name, value, f"pass one of {', '.join(PROFILES)}, e.g. `-p {name} cpu`")
+            check_choice(name, value, PROFILES)
+        elif name in ("results", "data_root"):
+            if value is None and name == "data_root":
+                continue
+            if not isinstance(value, (str, os.PathLike)):
+                raise wrong(name, value, f"pass a folder, e.g. `-p {name} ../results`")
+        elif name == "device":
+            if not isinstance(value, str):
+                raise wrong(name, value, "pass e.g. `-p device cpu` or `-p device auto`")
+            default_device(value)
+        elif name == "alpha_train":
+            check_number(name, value)
+        else:
+            check_int(name, value, low=1)
+    return params

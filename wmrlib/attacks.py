@@ -48,15 +48,20 @@ def attack_objective(logits: torch.Tensor, y: torch.Tensor, *, loss: str = "ce",
     return value
 
 
-def _random_start(x: torch.Tensor, eps: float, kind: str, generator: torch.Generator | None):
+def _random_start(x: torch.Tensor, eps: float, kind: str, generator: torch.Generator | None,
+                  shard: tuple[int, int] | None = None):
     if kind == "none":
         return x.clone()
     device = generator.device if generator is not None else x.device
+    index, count = shard or (0, 1)
+    shape = (len(x) * count, *x.shape[1:])  # the noise of the whole batch when x is a shard
     if kind == "uniform":
-        noise = torch.rand(x.shape, generator=generator, device=device, dtype=x.dtype) * 2 - 1
+        noise = torch.rand(shape, generator=generator, device=device, dtype=x.dtype) * 2 - 1
         noise = noise * eps
     else:  # "normal": Algorithm 1, line 6
-        noise = 0.001 * torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype)
+        noise = 0.001 * torch.randn(shape, generator=generator, device=device, dtype=x.dtype)
+    if shard is not None:
+        noise = noise[index * len(x):(index + 1) * len(x)]
     return project(x + noise.to(x.device), x, eps)
 
 
@@ -75,11 +80,15 @@ def _check_attack_args(eps: float, step_size: float, steps: int) -> tuple[float,
 def pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
         step_size: float, steps: int, loss: str = "ce", alpha: float = 0.0,
         random_start: str = "uniform", restarts: int = 1,
-        generator: torch.Generator | None = None) -> torch.Tensor:
+        generator: torch.Generator | None = None,
+        shard: tuple[int, int] | None = None) -> torch.Tensor:
     """Return L-inf PGD adversarial examples maximising sum_i s_i(alpha) * loss_i (eq. 23).
 
     ``alpha = 0`` is plain PGD. With ``restarts > 1`` each example keeps the restart whose final
     point has the highest attack objective. The model is left in the mode it came in.
+    ``shard = (i, n)`` says that ``x`` is the i-th of n equal contiguous slices of a batch: the
+    random start is drawn for the whole batch and sliced, so n sharded attacks (one per process
+    of data-parallel training) start where one attack on the whole batch would.
     """
     eps, step_size, steps = _check_attack_args(eps, step_size, steps)
     alpha = check_number("alpha", alpha)
@@ -92,7 +101,7 @@ def pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
     with eval_mode(model):
         best, best_value = None, None
         for _ in range(restarts):
-            x_adv = _random_start(x, eps, random_start, generator)
+            x_adv = _random_start(x, eps, random_start, generator, shard)
             for step in range(steps):
                 x_adv.requires_grad_(True)
                 logits = model(x_adv)
@@ -127,11 +136,12 @@ def kl_per_example(logits_nat: torch.Tensor, logits_adv: torch.Tensor) -> torch.
 def trades_attack(model: torch.nn.Module, x: torch.Tensor, *, eps: float, step_size: float,
                   steps: int, y: torch.Tensor | None = None, alpha: float = 0.0,
                   random_start: str = "normal",
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+                  generator: torch.Generator | None = None,
+                  shard: tuple[int, int] | None = None) -> torch.Tensor:
     """Return x' maximising sum_i s_i(alpha) * KL(f(x_i) || f(x'_i)) by L-inf sign-gradient ascent.
 
     The clean forward pass runs once per call. With ``alpha > 0`` the weights are
-    importance_weights(f(x'), y, alpha) and ``y`` is required.
+    importance_weights(f(x'), y, alpha) and ``y`` is required. ``shard`` is as in ``pgd``.
     """
     eps, step_size, steps = _check_attack_args(eps, step_size, steps)
     alpha = check_number("alpha", alpha)
@@ -145,7 +155,7 @@ def trades_attack(model: torch.nn.Module, x: torch.Tensor, *, eps: float, step_s
             logits_nat = model(x)
         if y is not None:
             check_labels(y, logits_nat.shape[1], x.shape[0])
-        x_adv = _random_start(x, eps, random_start, generator)
+        x_adv = _random_start(x, eps, random_start, generator, shard)
         for _ in range(steps):
             x_adv.requires_grad_(True)
             logits_adv = model(x_adv)

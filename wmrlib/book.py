@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from .profiles import PROFILES, DatasetPlan, profile as get_profile
@@ -67,13 +68,13 @@ def first_available(dataset: str, profiles, compute: Callable[[Source], object],
 def provenance_table(source: Source) -> pd.DataFrame:
     """Return one row per stored run of the source: commit, device, versions and wall time."""
     rows = []
-    for config in source.plan.models():
+    for config in source.plan.models() + source.plan.precision_models():
         path = source.store.run_dir(config) / "provenance.json"
         if not path.exists():
             continue
         info = json.loads(path.read_text())
         rows.append({"model": config.label, "alpha_train": config.alpha_train, "seed": config.seed,
-                     "run": config.key(), "commit": info["git_commit"][:12],
+                     "precision": config.precision, "run": config.key(), "commit": info["git_commit"][:12],
                      "device": info["device"], "torch": info["torch"], "date": info["date"],
                      "train_wall_s": info["wall_time_s"]})
     return pd.DataFrame(rows)
@@ -82,7 +83,7 @@ def provenance_table(source: Source) -> pd.DataFrame:
 def evaluation_wall_time(source: Source) -> float:
     """Return the total wall time of the stored evaluation units of the source's runs, in seconds."""
     total = 0.0
-    for config in source.plan.models():
+    for config in source.plan.models() + source.plan.precision_models():
         for path in (source.store.root / "evals" / config.key()).glob("*.json"):
             total += json.loads(path.read_text())["wall_time_s"]
     return total
@@ -145,7 +146,8 @@ def wall_time_table(results: str | Path, names=PROFILES) -> pd.DataFrame:
                     continue
                 train, evaluation = runs["train_wall_s"].sum(), evaluation_wall_time(source)
                 rows.append({"profile": name, "dataset": DATASET_NAMES[dataset],
-                             "runs stored": len(runs), "runs planned": len(source.plan.models()),
+                             "runs stored": len(runs),
+                             "runs planned": len(source.plan.models() + source.plan.precision_models()),
                              "device": ", ".join(sorted(runs["device"].unique())),
                              "train_min": train / 60, "eval_min": evaluation / 60,
                              "total_min": (train + evaluation) / 60})
@@ -214,3 +216,61 @@ def dro_plot(curves: pd.DataFrame):
     from .figures import dro_figure
 
     return dro_figure(curves)
+
+
+def compute_log(results: str | Path, name: str) -> pd.DataFrame:
+    """Return one row per ``reproduce`` invocation of a profile, from ``compute.json``.
+
+    A suite interrupted and resumed has several rows; its wall time is their sum.
+    """
+    path = Path(results) / name / "compute.json"
+    columns = ["date", "commit", "device", "executor", "workers", "threads", "jobs done",
+               "jobs", "finished", "wall_min", "load avg start", "load avg end"]
+    if not path.exists():
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for entry in json.loads(path.read_text()):
+        rows.append({"date": entry["date"], "commit": entry["git_commit"][:12],
+                     "device": entry["device_name"], "executor": entry["executor"],
+                     "workers": entry["workers"], "threads": entry["threads"] or "default",
+                     "jobs done": entry["jobs_done"], "jobs": entry["jobs"],
+                     "finished": entry["finished"], "wall_min": entry["wall_time_s"] / 60,
+                     "load avg start": " ".join(f"{x:.1f}" for x in entry["load_average_start"]),
+                     "load avg end": " ".join(f"{x:.1f}" for x in entry["load_average_end"])})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def precision_check(source: Source) -> pd.DataFrame:
+    """Compare the fp32 twin of the first PGD-AT baseline with its bf16 seeds (A_nat, A_rob, A_sa).
+
+    ``within_2_std`` says whether the fp32 model lies within two seed standard deviations of the
+    bf16 seeds' mean, i.e. whether bf16 training costs robust accuracy beyond seed noise.
+    """
+    from .tables import _metrics
+
+    plan = source.plan
+    (fp32,) = plan.precision_models()
+    bf16 = [c for c in plan.models() if c.defense == "pgd" and c.alpha_train == 0.0]
+    alpha = plan.alpha_tests[-1]
+    values = {c.key(): _metrics(source.store, plan, c, plan.attack, alpha) for c in bf16 + [fp32]}
+    rows = []
+    for metric in ("a_nat", "a_rob", "a_sa", "a_tr"):
+        seeds = np.array([values[c.key()][metric] for c in bf16])
+        std = seeds.std(ddof=1) if len(seeds) > 1 else np.nan
+        diff = values[fp32.key()][metric] - seeds.mean()
+        rows.append({"metric": metric + (f" (α_test {alpha:g})" if metric in ("a_sa", "a_tr") else ""),
+                     "bf16 mean": seeds.mean(), "bf16 seed std": std, "bf16 seeds": len(seeds),
+                     "fp32 (seed 0)": values[fp32.key()][metric], "fp32 − bf16": diff,
+                     "within_2_std": bool(abs(diff) <= 2 * std) if len(seeds) > 1 else None})
+    return pd.DataFrame(rows)
+
+
+def show_report(path: str | Path) -> None:
+    """Display a markdown report file inside the page, its headings turned into bold lines."""
+    import re
+
+    from IPython.display import Markdown, display
+
+    text = Path(path).read_text()
+    text = re.sub(r"^#{1,6}\s+(.*)$", r"**\1**", text, flags=re.M)
+    display(Markdown(text))

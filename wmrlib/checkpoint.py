@@ -15,6 +15,20 @@ class CheckpointError(ValueError):
     """A checkpoint is corrupt, carries code, or belongs to another model or configuration."""
 
 
+class NonFiniteWeightsError(FloatingPointError, ValueError):
+    """Weights became NaN or infinite (training diverged): such a state is never saved."""
+
+
+def _non_finite(weights) -> str | None:
+    """Return the name of the first floating tensor of ``weights`` holding NaN or inf, else None."""
+    if not isinstance(weights, dict):
+        return None
+    for name, tensor in weights.items():
+        if torch.is_tensor(tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            return str(name)
+    return None
+
+
 def _read_umask() -> int:
     mask = os.umask(0)  # the umask can only be read by setting it; done once, at import
     os.umask(mask)
@@ -47,7 +61,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
-    """Write ``state`` with torch.save through a temporary file and an atomic rename."""
+    """Write ``state`` with torch.save through a temporary file and an atomic rename.
+
+    A state whose ``model`` weights hold NaN or inf is refused (NonFiniteWeightsError) and the
+    file at ``path`` is left as it was, so a diverged run never replaces its last good checkpoint
+    and cannot be resumed into a "finished" model with NaN weights.
+    """
+    bad = _non_finite(state.get("model"))
+    if bad is not None:
+        raise NonFiniteWeightsError(f"weight {bad!r} is NaN or infinite: training diverged; not "
+                                    f"saving {path} (the previous file, if any, is kept); lower "
+                                    "the learning rate or check the inputs")
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
@@ -73,5 +97,9 @@ def load_checkpoint(path: str | os.PathLike, *, config_key: str | None = None,
         found = state.get(name)
         if expected is not None and found != expected:
             raise CheckpointError(f"checkpoint {path} has {name} {found!r} but {expected!r} was "
-                                  "expected; it belongs to another run")
+                                  "expected; it belongs to another run (move or delete it)")
+    bad = _non_finite(state["model"])
+    if bad is not None:
+        raise CheckpointError(f"checkpoint {path} holds NaN or infinite weights ({bad!r}): its run "
+                              "diverged; delete it and train again with a lower learning rate")
     return state

@@ -19,9 +19,16 @@ class CliError(Exception):
 
 
 def _plan(args):
+    from ._checks import check_choice
+    from .config import DATASETS
     from .profiles import profile
 
-    return profile(args.profile).plan(args.dataset)
+    prof = profile(args.profile)
+    check_choice("dataset", args.dataset, DATASETS)
+    if args.dataset not in prof.plans:
+        raise CliError(f"profile {args.profile!r} does not cover dataset {args.dataset!r}; choose "
+                       f"one of {', '.join(map(repr, prof.plans))} or another profile")
+    return prof.plan(args.dataset)
 
 
 def _store(args, readonly=False):
@@ -32,10 +39,19 @@ def _store(args, readonly=False):
 
 
 def cmd_train(args) -> None:
-    """Train (or resume, or find stored) one model of a profile."""
+    """Train (or resume, or find stored) one model; data-parallel under ``torchrun``."""
+    from . import distributed
+
     plan = _plan(args)
     config = plan.run(args.defense, args.alpha, args.seed)
-    run = _store(args).get_or_train(config, need_model=False)
+    distributed.init_from_env(args.device)
+    main = distributed.is_main()
+    try:
+        run = _store(args).get_or_train(config, need_model=False)
+    finally:
+        distributed.shutdown()
+    if not main:
+        return
     print(json.dumps({"run": config.key(), "label": config.label, "alpha_train": config.alpha_train,
                       "seed": config.seed, "wall_time_s": run.provenance["wall_time_s"],
                       "final": (run.provenance.get("history") or [{}])[-1]}, indent=1))

@@ -57,7 +57,7 @@ def default_root() -> Path:
 
 def _spec(name: str) -> DatasetSpec:
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(map(repr, DATASETS))}")
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(map(repr, DATASETS))}")
     return DATASETS[name]
 
 
@@ -77,6 +77,12 @@ class ImageData:
         if self.labels.dtype != torch.int64 or self.labels.shape != (self.images.shape[0],):
             raise ValueError(f"labels must be int64 [{self.images.shape[0]}], got "
                              f"{self.labels.dtype} {tuple(self.labels.shape)}")
+        if self.labels.numel():
+            lo, hi = int(self.labels.min()), int(self.labels.max())
+            if lo < 0 or hi >= self.num_classes:
+                raise ValueError(f"{self.name}: labels must lie in [0, {self.num_classes - 1}] "
+                                 f"({self.num_classes} classes), got range [{lo}, {hi}]; fix the "
+                                 "labels or num_classes")
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])

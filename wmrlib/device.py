@@ -5,10 +5,24 @@ import torch
 
 
 def default_device(device: str | torch.device | None = None) -> torch.device:
-    """Return ``device`` if given (``"auto"`` counts as not given), else CUDA if available, else CPU."""
+    """Return ``device`` if given (``"auto"`` counts as not given), else CUDA if available, else CPU.
+
+    An unknown device name, or CUDA / MPS where there is none, raises ValueError now rather than
+    at the first tensor moved there.
+    """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda, cuda:<index>, mps or auto") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; "
+                         "use cpu or auto")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} asked for, but MPS is not available here; "
+                         "use cpu or auto")
+    return dev
 
 
 def autocast(device: torch.device, precision: str):

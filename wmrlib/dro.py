@@ -61,7 +61,8 @@ def _to_numpy(losses: ArrayLike) -> np.ndarray:
     if arr.size == 0:
         raise ValueError("losses are empty (need at least one loss)")
     if not np.all(np.isfinite(arr)):
-        raise ValueError("losses contain NaN/inf")
+        raise ValueError("losses contain NaN/inf; pass finite per-example losses "
+                         "(check the model outputs that produced them)")
     return arr
 
 

@@ -111,18 +111,19 @@ def _submitit_executor(folder: Path, cluster: str | None, slurm: dict | None):
 def compute(profile_name: str, *, results: str | Path = "results", datasets=None,
             data_root: str | Path | None = None, device: str | None = None, workers: int = 1,
             threads: int | None = None, executor: str = "local", cluster: str | None = None,
-            slurm: dict | None = None, progress: bool = True) -> dict:
+            slurm: dict | None = None, progress: bool = True, jobs: list[Job] | None = None) -> dict:
     """Run every job of a profile; return a summary with the wall time, also saved as JSON.
 
     ``executor="local"`` runs the jobs in this process (``workers=1``) or in a pool of
     ``workers`` processes with ``threads`` torch threads each; ``executor="submitit"`` submits one
     job per run through submitit (``cluster="slurm"``, or ``"local"`` / ``"debug"`` to test).
+    ``jobs`` replaces the profile's job list (e.g. a subset of :func:`plan_jobs`).
     """
     check_choice("executor", executor, EXECUTORS)
     check_int("workers", workers, low=1)
     if threads is not None:
         check_int("threads", threads, low=1)
-    jobs = plan_jobs(profile_name, datasets)
+    jobs = plan_jobs(profile_name, datasets) if jobs is None else list(jobs)
     results = Path(results).resolve()
     (results / profile_name).mkdir(parents=True, exist_ok=True)
     root = None if data_root is None else str(Path(data_root).resolve())

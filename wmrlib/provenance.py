@@ -14,7 +14,13 @@ from . import __version__
 
 
 def git_commit(path: str | Path | None = None) -> str:
-    """Return the git commit of the code (with ``-dirty`` if the work tree has changes), or 'unknown'."""
+    """Return the git commit of the code (with ``-dirty`` if the work tree has changes), or 'unknown'.
+
+    Without ``path`` this is the commit of the wmrlib this process imported: it is read once, at
+    import, so editing the work tree while a long run goes on does not change what the run records.
+    """
+    if path is None and _IMPORTED_COMMIT is not None:
+        return _IMPORTED_COMMIT
     cwd = Path(path) if path else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
@@ -25,6 +31,10 @@ def git_commit(path: str | Path | None = None) -> str:
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+_IMPORTED_COMMIT: str | None = None
+_IMPORTED_COMMIT = git_commit()
 
 
 def device_name(device: torch.device) -> str:

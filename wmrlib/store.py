@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import distributed
+from ._checks import check_int, check_number
 from .checkpoint import atomic_path, load_checkpoint, save_checkpoint
 from .config import AttackConfig, RunConfig
 from .data import ImageData, load, synthetic
@@ -70,7 +72,7 @@ class Store:
         self.device = default_device(device)
         self.readonly = readonly
         self.progress = progress
-        self.eval_batch_size = eval_batch_size
+        self.eval_batch_size = check_int("eval_batch_size", eval_batch_size, low=1)
         self._data: dict[tuple, ImageData] = {}
 
     # --- data ---------------------------------------------------------------------------------
@@ -95,7 +97,11 @@ class Store:
         return (self.run_dir(config) / "provenance.json").exists()
 
     def get_or_train(self, config: RunConfig, *, need_model: bool = True) -> Run:
-        """Return the stored run for ``config``, training (or resuming) it first if needed."""
+        """Return the stored run for ``config``, training (or resuming) it first if needed.
+
+        Under ``torchrun`` every process trains (data-parallel, see ``train_model``); rank 0 writes
+        the run's files, the others wait for it and read them.
+        """
         folder = self.run_dir(config)
         if self.has_run(config):
             info = json.loads((folder / "provenance.json").read_text())
@@ -104,16 +110,25 @@ class Store:
         if self.readonly:
             raise MissingResult(f"run {config.key()} ({config.label} α={config.alpha_train:g}, "
                                 f"seed {config.seed}) is not in {self.root}")
-        write_json(folder / "config.json", dataclasses.asdict(config))
-        result = train_model(config, self.data(config, train=True), device=self.device,
+        distributed.init_from_env(self.device)  # a no-op unless under torchrun
+        main = distributed.is_main()
+        train_data = self.data(config, train=True)  # a missing dataset fails before any write
+        if main:
+            write_json(folder / "config.json", dataclasses.asdict(config))
+        result = train_model(config, train_data, device=self.device,
                              checkpoint=folder / "checkpoint.pt", progress=self.progress)
-        save_checkpoint({"config_key": config.key(), "model_name": config.model,
-                         "model": result.model.state_dict()}, folder / "model.pt")
-        info = provenance(self.device, result.wall_time_s, kind="train", config_key=config.key(),
-                          config=dataclasses.asdict(config), history=result.history,
-                          resumed_from=result.resumed_from)
-        write_json(folder / "provenance.json", info)
-        (folder / "checkpoint.pt").unlink(missing_ok=True)
+        if main:
+            save_checkpoint({"config_key": config.key(), "model_name": config.model,
+                             "model": result.model.state_dict()}, folder / "model.pt")
+            info = provenance(self.device, result.wall_time_s, kind="train",
+                              config_key=config.key(), config=dataclasses.asdict(config),
+                              history=result.history, resumed_from=result.resumed_from,
+                              world_size=distributed.world_size())
+            write_json(folder / "provenance.json", info)
+            (folder / "checkpoint.pt").unlink(missing_ok=True)
+        distributed.barrier()
+        if not main:
+            info = json.loads((folder / "provenance.json").read_text())
         return Run(config, result.model, info)
 
     def _load_model(self, config: RunConfig) -> torch.nn.Module:
@@ -145,6 +160,7 @@ class Store:
     def get_or_attack(self, config: RunConfig, attack: AttackConfig | None, alpha: float = 0.0,
                       *, eval_size: int | None = None, eval_seed: int = 0) -> AttackRecord:
         """Return one evaluation unit (clean when ``attack`` is None), computing it if needed."""
+        check_number("alpha_test", alpha)  # before anything is trained or written
         path = self.unit_path(config, attack, alpha, eval_size=eval_size, eval_seed=eval_seed)
         if path.exists():
             with np.load(path, allow_pickle=False) as z:
@@ -174,6 +190,8 @@ class Store:
     def get_or_evaluate(self, config: RunConfig, attack: AttackConfig, alpha_tests=(), *,
                         eval_size: int | None = None, eval_seed: int = 0) -> EvalRecord:
         """Return the EvalRecord of ``config`` under ``attack``: clean, unweighted, each alpha_test."""
+        for alpha in alpha_tests:  # all of them before anything is trained or written
+            check_number("alpha_test", alpha)
         kw = dict(eval_size=eval_size, eval_seed=eval_seed)
         clean = self.get_or_attack(config, None, **kw)
         uniform = self.get_or_attack(config, attack, 0.0, **kw)

@@ -1,0 +1,390 @@
+"""Faults: a training process killed with SIGKILL resumes bitwise-identically; writes stay atomic
+under crashes, kills and concurrent writers; checkpoints load safely (weights only, identity checked).
+
+The processes here are real subprocesses with one torch thread each, so their floating-point
+results can be compared bit for bit. They train on synthetic tensors and need no dataset files.
+"""
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from wmrlib.checkpoint import (CheckpointError, NonFiniteWeightsError, atomic_path,
+                               load_checkpoint, save_checkpoint)
+from wmrlib.config import AttackConfig, RunConfig
+from wmrlib.data import num_batches
+from wmrlib.evaluate import AttackRecord, EvalRecord
+from wmrlib.models import build_model
+from wmrlib.store import Store, write_json
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+ENV.pop("WORLD_SIZE", None)  # never data-parallel here
+needs_posix = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+
+# 128 synthetic images in batches of 16: 8 batches per epoch, about 0.2 s each on one core.
+# TRADES with alpha > 0, SGD with momentum and a multistep schedule: every piece of state the
+# checkpoint must carry (model, optimizer, LR position, torch RNG, attack RNG, data position).
+KILL_CONFIG = RunConfig(dataset="mnist", synthetic=True, defense="trades", alpha_train=1.0,
+                        eps=0.3, step_size=0.1, attack_steps=2, epochs=2, batch_size=16,
+                        train_size=128, optimizer="sgd", lr=0.01, momentum=0.9,
+                        schedule="multistep", milestones=(0.5,), seed=3)
+
+TRAIN_CHILD = textwrap.dedent("""
+    import json, sys, torch
+    torch.set_num_threads(1)
+    from wmrlib.config import RunConfig
+    from wmrlib.data import synthetic
+    from wmrlib.train import train_model
+    config = RunConfig.from_dict(json.loads(sys.argv[1]))
+    checkpoint, out = sys.argv[2] or None, sys.argv[3]
+    data = synthetic(config.dataset, config.train_size, train=True, seed=0)
+    result = train_model(config, data, device="cpu", checkpoint=checkpoint,
+                         checkpoint_every_s=0.0, progress=False)
+    torch.save(result.model.state_dict(), out)
+    print(json.dumps({"resumed_from": result.resumed_from, "epochs": len(result.history)}))
+""")
+
+
+def python(script, *args, **kw):
+    return subprocess.Popen([sys.executable, "-c", script, *map(str, args)], env=ENV, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def finish(proc, timeout=300):
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 0, err
+    return out
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].dtype == b[name].dtype and torch.equal(a[name], b[name]), name
+
+
+# --- 1. SIGKILL in the middle of an epoch, then resume -----------------------------------------
+
+@needs_posix
+def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(tmp_path):
+    config_json = json.dumps(dataclasses.asdict(KILL_CONFIG))
+    per_epoch = num_batches(KILL_CONFIG.train_size, KILL_CONFIG.batch_size, drop_last=False)
+    assert per_epoch == 8
+
+    reference = json.loads(finish(python(TRAIN_CHILD, config_json, "", tmp_path / "ref.pt")))
+    assert reference == {"resumed_from": None, "epochs": 2}
+
+    run = tmp_path / "run"
+    run.mkdir()
+    ckpt = run / "checkpoint.pt"
+    proc = python(TRAIN_CHILD, config_json, ckpt, tmp_path / "killed.pt")
+    deadline = time.monotonic() + 120
+    try:
+        while True:  # kill as soon as a checkpoint two batches into the first epoch exists
+            assert proc.poll() is None, "training finished before it could be killed"
+            assert time.monotonic() < deadline, "no mid-epoch checkpoint appeared"
+            if ckpt.exists():
+                seen = torch.load(ckpt, map_location="cpu", weights_only=True)
+                if (seen["epoch"], seen["batch"]) >= (0, 2):
+                    os.kill(proc.pid, signal.SIGKILL)
+                    break
+            time.sleep(0.01)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (tmp_path / "killed.pt").exists()
+
+    # The kill really landed mid-epoch: the checkpoint left behind is inside epoch 1.
+    state = load_checkpoint(ckpt, config_key=KILL_CONFIG.key(), model_name="smallcnn")
+    assert state["epoch"] == 0 and 0 < state["batch"] < per_epoch, (state["epoch"], state["batch"])
+    assert len(state["history"]) == 0
+    # Besides the checkpoint there can only be the temporary file of a write the kill cut short.
+    assert all(p.name.startswith(".checkpoint.pt.") and p.suffix == ".tmp"
+               for p in run.iterdir() if p != ckpt), list(run.iterdir())
+
+    resumed = json.loads(finish(python(TRAIN_CHILD, config_json, ckpt, tmp_path / "resumed.pt")))
+    assert resumed == {"resumed_from": [state["epoch"], state["batch"]], "epochs": 2}
+    assert_same_weights(torch.load(tmp_path / "ref.pt", weights_only=True),
+                        torch.load(tmp_path / "resumed.pt", weights_only=True))
+    final = load_checkpoint(ckpt, config_key=KILL_CONFIG.key())
+    assert (final["epoch"], final["batch"]) == (2, 0)
+
+
+# --- 2a. A write that fails half-way keeps the previous version ----------------------------------
+
+def _half_then_fail(real):
+    """Wrap a writer so that it writes half of what it would, then fails like a full disk."""
+    def writer(path, data, *args, **kwargs):
+        real(path, data[: len(data) // 2], *args, **kwargs)
+        raise OSError(28, "No space left on device")
+    return writer
+
+
+def _record(value: float) -> EvalRecord:
+    rec = AttackRecord(np.array([True, False]), np.array([value, -value]), np.array([0.1, 0.2]))
+    return EvalRecord(AttackConfig(), np.array([3, 4]), rec, rec, {1.0: rec})
+
+
+def _rewrite_json(path, monkeypatch):
+    write_json(path, {"version": 1, "rows": list(range(50))})
+    monkeypatch.setattr(Path, "write_text", _half_then_fail(Path.write_text))
+    return lambda: write_json(path, {"version": 2, "rows": list(range(80))}), \
+        lambda: json.loads(path.read_text())["version"] == 1
+
+
+def _rewrite_checkpoint(path, monkeypatch):
+    save_checkpoint({"config_key": "old", "model": {"w": torch.ones(1000)}}, path)
+    real = torch.save
+
+    def half_save(obj, f, *args, **kwargs):
+        real(obj, f, *args, **kwargs)
+        blob = Path(f).read_bytes()
+        Path(f).write_bytes(blob[: len(blob) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", half_save)
+    return lambda: save_checkpoint({"config_key": "new", "model": {"w": torch.zeros(1000)}}, path), \
+        lambda: load_checkpoint(path, config_key="old")["model"]["w"].sum().item() == 1000
+
+
+def _rewrite_record(path, monkeypatch):
+    _record(1.0).save(path)
+    monkeypatch.setattr(Path, "write_bytes", _half_then_fail(Path.write_bytes))
+    return lambda: _record(2.0).save(path), \
+        lambda: EvalRecord.load(path).uniform.margin[0] == 1.0
+
+
+@pytest.mark.parametrize("writer, name", [
+    (_rewrite_json, "provenance.json"), (_rewrite_checkpoint, "model.pt"),
+    (_rewrite_record, "record.npz"),
+], ids=["json", "checkpoint", "eval-record"])
+def test_write_failing_half_way_keeps_the_previous_version(tmp_path, monkeypatch, writer, name):
+    path = tmp_path / "store" / name
+    rewrite, is_old = writer(path, monkeypatch)
+    before = path.read_bytes()
+    with pytest.raises(OSError, match="No space"):
+        rewrite()
+    monkeypatch.undo()
+    assert path.read_bytes() == before and is_old()
+    assert sorted(p.name for p in path.parent.iterdir()) == [name]  # no temporary file left
+
+
+@needs_posix
+def test_sigkill_during_a_write_keeps_the_previous_version(tmp_path):
+    path = tmp_path / "unit.npz"
+    _record(1.0).save(path)
+    before = path.read_bytes()
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from wmrlib.checkpoint import atomic_path
+        with atomic_path(sys.argv[1]) as tmp:
+            tmp.write_bytes(b"half of a new version")
+            os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = python(script, path)
+    proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    assert path.read_bytes() == before and EvalRecord.load(path).uniform.margin[0] == 1.0
+    # A killed process cannot remove its temporary file; it is hidden and never read as a result.
+    leftovers = [p for p in tmp_path.iterdir() if p != path]
+    assert [p.name.startswith(".unit.npz.") and p.suffix == ".tmp" for p in leftovers] == [True]
+    assert list(tmp_path.glob("*.npz")) == [path]
+    _record(2.0).save(path)  # and the next write goes through
+    assert EvalRecord.load(path).uniform.margin[0] == 2.0
+
+
+# --- 2b. Two processes computing the same results into one store at once -----------------------
+
+STORE_CONFIG = RunConfig(dataset="mnist", synthetic=True, train_size=128, batch_size=32,
+                         attack_steps=2, epochs=1, eps=0.3, step_size=0.1, optimizer="adam",
+                         lr=1e-3, schedule="constant", milestones=(), seed=0)
+STORE_ATTACK = AttackConfig(eps=0.3, step_size=0.1, steps=3)
+
+STORE_CHILD = textwrap.dedent("""
+    import json, os, sys, time, torch
+    torch.set_num_threads(1)
+    from pathlib import Path
+    from wmrlib.config import AttackConfig, RunConfig
+    from wmrlib.store import Store
+    root, gate = sys.argv[1], Path(sys.argv[2])
+    config = RunConfig.from_dict(json.loads(sys.argv[3]))
+    attack = AttackConfig(**json.loads(sys.argv[4]))
+    store = Store(root, device="cpu", progress=False)
+    (gate.parent / f"ready-{os.getpid()}").touch()
+    while not gate.exists():  # start the real work together with the other process
+        time.sleep(0.002)
+    record = store.get_or_evaluate(config, attack, (1.0,), eval_size=64)
+    print(json.dumps(record.summary()))
+""")
+
+
+def _files(root: Path) -> dict[str, Path]:
+    return {str(p.relative_to(root)): p for p in root.rglob("*") if p.is_file()}
+
+
+def test_two_processes_computing_the_same_key_at_once_do_not_corrupt_the_store(tmp_path):
+    args = (json.dumps(dataclasses.asdict(STORE_CONFIG)), json.dumps(dataclasses.asdict(STORE_ATTACK)))
+    alone, shared = tmp_path / "alone", tmp_path / "shared"
+    (tmp_path / "gate-alone").mkdir()
+    (tmp_path / "gate-alone" / "go").touch()
+    single = json.loads(finish(python(STORE_CHILD, alone, tmp_path / "gate-alone" / "go", *args)))
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    procs = [python(STORE_CHILD, shared, gate / "go", *args) for _ in range(2)]
+    deadline = time.monotonic() + 120
+    while len(list(gate.glob("ready-*"))) < 2:
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        time.sleep(0.01)
+    (gate / "go").touch()
+    summaries = [json.loads(finish(p)) for p in procs]
+    assert summaries == [single, single]
+
+    files, expected = _files(shared), _files(alone)
+    assert sorted(files) == sorted(expected)  # same files: no temporary or checkpoint left over
+    assert not [n for n in files if n.endswith(".tmp") or n.endswith("checkpoint.pt")]
+    for name, path in files.items():
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as a, np.load(expected[name], allow_pickle=False) as b:
+                assert sorted(a.files) == sorted(b.files)
+                for key in a.files:
+                    assert np.array_equal(a[key], b[key]), (name, key)
+        if path.name == "model.pt":
+            got = load_checkpoint(path, config_key=STORE_CONFIG.key(), model_name="smallcnn")
+            want = load_checkpoint(expected[name], config_key=STORE_CONFIG.key())
+            assert_same_weights(got["model"], want["model"])
+        if path.name == "config.json":
+            assert path.read_bytes() == expected[name].read_bytes()
+    info = json.loads((shared / "runs" / STORE_CONFIG.key() / "provenance.json").read_text())
+    assert info["config_key"] == STORE_CONFIG.key() and len(info["history"]) == 1
+    # A fresh reader finds every result stored and computes nothing.
+    reader = Store(shared, device="cpu", progress=False, readonly=True)
+    again = reader.get_or_evaluate(STORE_CONFIG, STORE_ATTACK, (1.0,), eval_size=64)
+    assert again.summary() == pytest.approx(single)
+
+
+# --- 3. Checkpoint loading ------------------------------------------------------------------------
+
+class _Payload:
+    """Pickles to a call of os.mkdir: loading it with plain pickle would create a folder."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return os.mkdir, (self.target,)
+
+
+def _small_state(config_key="k" * 16, model_name="smallcnn"):
+    torch.manual_seed(0)
+    return {"config_key": config_key, "model_name": model_name,
+            "model": build_model(model_name, 10).state_dict()}
+
+
+def test_checkpoints_are_loaded_with_weights_only(tmp_path, monkeypatch):
+    path = tmp_path / "model.pt"
+    save_checkpoint(_small_state(), path)
+    calls = []
+    real = torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    load_checkpoint(path)
+    assert calls == [True]
+
+
+def test_checkpoint_carrying_code_is_refused_and_the_code_never_runs(tmp_path):
+    path, marker = tmp_path / "evil.pt", tmp_path / "code-ran"
+    torch.save({**_small_state(), "extra": _Payload(marker)}, path)
+    torch.load(path, weights_only=False)  # the payload is live: a plain load runs it
+    assert marker.is_dir()
+    marker.rmdir()
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert str(path) in message and "pickled" in message and "weights_only" in message
+    assert not marker.exists()
+
+    # The results store refuses it too when it loads a stored model.
+    store = Store(tmp_path / "store", device="cpu", progress=False, readonly=True)
+    folder = store.run_dir(STORE_CONFIG)
+    folder.mkdir(parents=True)
+    torch.save({**_small_state(STORE_CONFIG.key()), "extra": _Payload(marker)}, folder / "model.pt")
+    write_json(folder / "provenance.json", {"config_key": STORE_CONFIG.key()})
+    with pytest.raises(CheckpointError, match="pickled"):
+        store.get_or_train(STORE_CONFIG)
+    assert not marker.exists()
+
+
+def test_checkpoint_of_another_architecture_is_refused_naming_both(tmp_path):
+    path = tmp_path / "model.pt"
+    save_checkpoint(_small_state(model_name="smallcnn"), path)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, model_name="resnet18")
+    message = str(info.value)
+    assert "model_name 'smallcnn'" in message and "'resnet18' was expected" in message
+
+    # Through the store: a run whose config names ResNet-18 but whose model.pt holds a SmallCNN.
+    config = STORE_CONFIG.replace(model="resnet18")
+    store = Store(tmp_path / "store", device="cpu", progress=False, readonly=True)
+    folder = store.run_dir(config)
+    folder.mkdir(parents=True)
+    save_checkpoint(_small_state(config.key(), "smallcnn"), folder / "model.pt")
+    write_json(folder / "provenance.json", {"config_key": config.key()})
+    with pytest.raises(CheckpointError) as info:
+        store.get_or_train(config)
+    assert "'smallcnn'" in str(info.value) and "'resnet18'" in str(info.value)
+
+
+def test_checkpoint_of_another_config_is_refused_naming_both(tmp_path):
+    other = STORE_CONFIG.replace(seed=5)
+    store = Store(tmp_path / "store", device="cpu", progress=False, readonly=True)
+    folder = store.run_dir(STORE_CONFIG)
+    folder.mkdir(parents=True)
+    save_checkpoint(_small_state(other.key()), folder / "model.pt")  # copied from another run
+    write_json(folder / "provenance.json", {"config_key": STORE_CONFIG.key()})
+    with pytest.raises(CheckpointError) as info:
+        store.get_or_train(STORE_CONFIG)
+    message = str(info.value)
+    assert f"config_key {other.key()!r}" in message
+    assert f"{STORE_CONFIG.key()!r} was expected" in message
+    assert str(folder / "model.pt") in message and "\n" not in message
+
+
+def test_non_finite_weights_are_never_saved_and_never_loaded(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    good = _small_state()
+    save_checkpoint(good, path)
+    before = path.read_bytes()
+    bad = {**good, "model": {**good["model"]}}
+    name = next(iter(bad["model"]))
+    bad["model"][name] = bad["model"][name].clone()
+    bad["model"][name].view(-1)[0] = float("nan")
+    with pytest.raises(NonFiniteWeightsError) as info:
+        save_checkpoint(bad, path)
+    assert isinstance(info.value, FloatingPointError) and isinstance(info.value, ValueError)
+    assert name in str(info.value) and "learning rate" in str(info.value)
+    assert path.read_bytes() == before and sorted(tmp_path.iterdir()) == [path]
+
+    torch.save(bad, path)  # written by something else, e.g. an older version
+    with pytest.raises(CheckpointError, match="NaN or infinite") as info:
+        load_checkpoint(path)
+    assert name in str(info.value) and "delete it" in str(info.value)

@@ -1,0 +1,259 @@
+"""The paper's claims C1-C7 as comparisons computed from the store, each with a verdict.
+
+Every claim is a set of comparisons ``estimate (op) threshold``. An estimate is a difference of
+seed means (percentage points unless stated); its spread is the standard error over seeds, 2·SE
+on each side gives an interval, and:
+
+* ``>`` / ``>=`` (``<``): *holds* if the whole interval is above (below) the threshold, *does
+  not hold* if it lies entirely on the other side, *inconclusive* otherwise;
+* ``within``: *holds* if the interval lies inside ±threshold, *does not hold* if it lies
+  entirely outside, *inconclusive* otherwise.
+
+A claim holds if every comparison holds, does not hold if any comparison does not hold, and is
+inconclusive otherwise. Models trained with one seed borrow the seed standard deviation of the
+same quantity pooled over the models that have several seeds (``se_from`` says which).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from .config import RunConfig
+from .dro import chi2_dro_curve
+from .figures import normalized_test_weights
+from .profiles import DatasetPlan
+from .store import Store
+from .tables import _metrics
+
+CLAIMS = {
+    "C1": "Baselines lose much more under non-uniform attacks: A_sa and A_tr of PGD-AT and TRADES "
+          "fall far below their A_rob (by more than {c1_gap:g} pp) at every α_test.",
+    "C2": "Ours beats the baseline on A_sa and A_tr at every α_test (headline α_train).",
+    "C3": "A_nat and A_rob of ours stay within about {c3_tol:g} pp of the baseline.",
+    "C4": "A_tr ≤ A_sa ≤ A_rob for every model and α_test.",
+    "C5": "A larger α_train gives a larger A_sa and A_tr (positive slope over α_train, "
+          "baseline = α_train 0, at every α_test).",
+    "C6": "Ours has a lower worst-case χ² adversarial loss than the baseline at every ρ.",
+    "C7": "The weight histograms spread out as α_test grows and concentrate as α_train grows "
+          "(spread = standard deviation of N·s̃ over the test set).",
+}
+C1_GAP = 5.0   # pp: what "lose much more" means here
+C3_TOL = 1.0   # pp: "within about 1 pp"
+Z = 2.0        # interval half-width in standard errors
+NAMES = {"a_nat": "A_nat", "a_rob": "A_rob", "a_sa": "A_sa", "a_tr": "A_tr"}
+RHOS = (0.01, 0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+def _groups(plan: DatasetPlan) -> dict[tuple[str, float], list[RunConfig]]:
+    groups: dict[tuple[str, float], list[RunConfig]] = {}
+    for config in plan.models():
+        groups.setdefault((config.defense, config.alpha_train), []).append(config)
+    return groups
+
+
+class _Quantity:
+    """Per-seed values of one quantity for every group, and its pooled seed standard deviation."""
+
+    def __init__(self, values: dict[tuple[str, float], np.ndarray]):
+        self.values = values
+        multi = [v for v in values.values() if len(v) > 1]
+        pooled = [np.var(v, ddof=1) * (len(v) - 1) for v in multi]
+        dof = sum(len(v) - 1 for v in multi)
+        self.pooled_std = float(np.sqrt(sum(pooled) / dof)) if dof else np.nan
+
+    def mean_se(self, group) -> tuple[float, float, int]:
+        v = self.values[group]
+        std = np.std(v, ddof=1) if len(v) > 1 else self.pooled_std
+        return float(np.mean(v)), float(std / np.sqrt(len(v))), len(v)
+
+
+def _verdict(estimate: float, se: float, op: str, threshold: float) -> str:
+    low, high = estimate - Z * se, estimate + Z * se
+    if np.isnan(se):
+        return "inconclusive"
+    if op in (">", ">="):
+        return "holds" if low >= threshold else "does not hold" if high < threshold else "inconclusive"
+    if op == "<":
+        return "holds" if high <= threshold else "does not hold" if low > threshold else "inconclusive"
+    if op == "within":
+        inside = -threshold <= low and high <= threshold
+        outside = high < -threshold or low > threshold
+        return "holds" if inside else "does not hold" if outside else "inconclusive"
+    raise ValueError(f"unknown comparison {op!r}")
+
+
+def _row(claim, what, a: _Quantity, ga, b: _Quantity | None = None, gb=None, op=">",
+         threshold=0.0, unit="pp") -> dict:
+    """One comparison: mean(a[ga]) - mean(b[gb]) (or mean(a[ga]) alone) against a threshold."""
+    ma, sa, na = a.mean_se(ga)
+    if b is None:
+        estimate, se, seeds = ma, sa, f"{na}"
+    else:
+        mb, sb, nb = b.mean_se(gb)
+        estimate, se, seeds = ma - mb, float(np.hypot(sa, sb)), f"{na} vs {nb}"
+    single = (len(a.values[ga]) == 1) or (b is not None and len(b.values[gb]) == 1)
+    return {"claim": claim, "comparison": what, "estimate": estimate, "se": se,
+            "interval_low": estimate - Z * se, "interval_high": estimate + Z * se,
+            "test": f"{op} {threshold:g}" if op != "within" else f"within ±{threshold:g}",
+            "unit": unit, "seeds": seeds, "se_from": "pooled seed std" if single else "own seeds",
+            "verdict": _verdict(estimate, se, op, threshold)}
+
+
+def _label(defense: str, alpha: float) -> str:
+    name = "PGD" if defense == "pgd" else "TRADES"
+    return f"{name}+ours α={alpha:g}" if alpha else name
+
+
+def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
+    """Return every comparison behind claims C1-C7 with its estimate, interval and verdict."""
+    groups = _groups(plan)
+    defenses = [d for d in ("pgd", "trades") if (d, 0.0) in groups]
+    headline = {d: plan.headline[d == "trades"] for d in defenses}
+
+    def quantity(fn, only=None) -> _Quantity:
+        return _Quantity({g: np.array([fn(c) for c in cs], dtype=float) for g, cs in groups.items()
+                          if only is None or g in only})
+
+    cache: dict = {}
+
+    def metric(config, alpha_test, name):
+        key = (config.key(), alpha_test)
+        if key not in cache:
+            cache[key] = _metrics(store, plan, config, plan.attack, alpha_test)
+        return cache[key][name]
+
+    rows = []
+    alphas = plan.alpha_tests
+    base_metrics = {(m, a): quantity(lambda c, m=m, a=a: metric(c, a, m))
+                    for m in ("a_nat", "a_rob", "a_sa", "a_tr") for a in alphas}
+
+    def gap(top, bottom, a):
+        return quantity(lambda c: metric(c, a, top) - metric(c, a, bottom))
+
+    for a in alphas:
+        for d in defenses:
+            for m in ("a_sa", "a_tr"):
+                rows.append(_row("C1", f"{_label(d, 0)}: A_rob − {NAMES[m]} "
+                                 f"at α_test {a:g}", gap("a_rob", m, a), (d, 0.0),
+                                 op=">", threshold=C1_GAP))
+    for a in alphas:
+        for d in defenses:
+            for m in ("a_sa", "a_tr"):
+                q = base_metrics[(m, a)]
+                rows.append(_row("C2", f"{_label(d, headline[d])} − {_label(d, 0)}: {NAMES[m]} at "
+                                 f"α_test {a:g}", q, (d, headline[d]), q, (d, 0.0), op=">"))
+    for d in defenses:
+        for m in ("a_nat", "a_rob"):
+            q = base_metrics[(m, alphas[0])]
+            rows.append(_row("C3", f"{_label(d, headline[d])} − {_label(d, 0)}: {NAMES[m]}", q,
+                             (d, headline[d]), q, (d, 0.0), op="within", threshold=C3_TOL))
+    for a in alphas:
+        for g in groups:
+            rows.append(_row("C4", f"{_label(*g)}: A_sa − A_tr at α_test {a:g}",
+                             gap("a_sa", "a_tr", a), g, op=">=", threshold=0.0))
+            rows.append(_row("C4", f"{_label(*g)}: A_rob − A_sa at α_test {a:g}",
+                             gap("a_rob", "a_sa", a), g, op=">=", threshold=0.0))
+    for d in defenses:
+        trained = sorted(a for (dd, a) in groups if dd == d)
+        if len(trained) < 2:
+            continue
+        for a in alphas:
+            for m in ("a_sa", "a_tr"):
+                rows.append(_slope_row("C5", base_metrics[(m, a)], d, trained,
+                                       f"{_label(d, 0)} family: slope of {NAMES[m]} over "
+                                       f"α_train {trained} at α_test {a:g}",
+                                       "pp per unit α_train"))
+    for d in defenses:
+        losses = {}
+        for g in ((d, 0.0), (d, headline[d])):
+            for config in groups[g]:
+                rec = store.get_or_attack(config, plan.attack, 0.0, eval_size=plan.eval_size,
+                                          eval_seed=plan.eval_seed)
+                losses[config.key()] = chi2_dro_curve(rec.loss, RHOS)["loss"]
+        for i, rho in enumerate(RHOS):
+            q = quantity(lambda c, i=i: losses[c.key()][i], only=((d, 0.0), (d, headline[d])))
+            rows.append(_row("C6", f"{_label(d, 0)} − {_label(d, headline[d])}: worst-case "
+                             f"loss at ρ {rho:g}", q, (d, 0.0), q, (d, headline[d]), op=">",
+                             unit="loss"))
+    rows += _histogram_rows(store, plan, groups)
+    return pd.DataFrame(rows)
+
+
+def _slope_row(claim: str, q: _Quantity, defense: str, trained: list[float], what: str,
+               unit: str, op: str = ">") -> dict:
+    """Least-squares slope of the seed means over alpha_train, with its standard error."""
+    x = np.array(trained, dtype=float)
+    means, ses = zip(*[q.mean_se((defense, a))[:2] for a in trained])
+    means, ses = np.array(means), np.array(ses)
+    xc = x - x.mean()
+    slope = float(np.sum(xc * means) / np.sum(xc ** 2))
+    se = float(np.sqrt(np.sum((xc / np.sum(xc ** 2)) ** 2 * ses ** 2)))
+    steps = np.diff(means) if op == ">" else -np.diff(means)
+    shape = "monotone" if np.all(steps > 0) else "not monotone"
+    return {"claim": claim, "comparison": f"{what} ({shape})", "estimate": slope, "se": se,
+            "interval_low": slope - Z * se, "interval_high": slope + Z * se, "test": f"{op} 0",
+            "unit": unit, "seeds": "/".join(str(len(q.values[(defense, a)])) for a in trained),
+            "se_from": "own seeds and pooled seed std", "verdict": _verdict(slope, se, op, 0.0)}
+
+
+def weight_spread(margins: np.ndarray, alpha_test: float) -> float:
+    """Return the standard deviation of N·s̃ over the test set (0 = uniform weights)."""
+    return float(np.std(normalized_test_weights(margins, alpha_test) * len(margins)))
+
+
+def _histogram_rows(store: Store, plan: DatasetPlan, groups) -> list[dict]:
+    """C7 on the TRADES models at the main ε (the histograms' models), all seeds stored."""
+    trades = {g: cs for g, cs in groups.items() if g[0] == "trades"}
+    if not trades:
+        return []
+    alphas = plan.alpha_tests
+    spread = {}
+    for cs in trades.values():
+        for config in cs:
+            for a in alphas:
+                rec = store.get_or_attack(config, plan.attack, a, eval_size=plan.eval_size,
+                                          eval_seed=plan.eval_seed)
+                spread[(config.key(), a)] = weight_spread(rec.margin, a)
+
+    def quantity(fn) -> _Quantity:
+        return _Quantity({g: np.array([fn(c) for c in cs]) for g, cs in trades.items()})
+
+    rows = []
+    for g in sorted(trades):
+        for lo, hi in zip(alphas[:-1], alphas[1:]):
+            q = quantity(lambda c, lo=lo, hi=hi: spread[(c.key(), hi)] - spread[(c.key(), lo)])
+            row = _row("C7", f"{_label(*g)}: spread at α_test {hi:g} − at {lo:g}", q, g, op=">",
+                       unit="std of N·s̃")
+            rows.append(row)
+    trained = sorted(a for (_, a) in trades)
+    if len(trained) >= 2:
+        for a in alphas:
+            q = quantity(lambda c, a=a: spread[(c.key(), a)])
+            rows.append(_slope_row("C7", q, "trades", trained, f"TRADES family: slope of the "
+                                   f"spread over α_train {trained} at α_test {a:g}",
+                                   "std of N·s̃ per unit α_train", op="<"))
+    return rows
+
+
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per claim: its statement, verdict, and how many comparisons hold."""
+    rows = []
+    for claim, text in CLAIMS.items():
+        part = frame[frame["claim"] == claim]
+        if part.empty:
+            verdict = "not evaluated"
+        elif (part["verdict"] == "does not hold").any():
+            verdict = "does not hold"
+        elif (part["verdict"] == "holds").all():
+            verdict = "holds"
+        else:
+            verdict = "inconclusive"
+        counts = part["verdict"].value_counts()
+        rows.append({"claim": claim, "statement": text.format(c1_gap=C1_GAP, c3_tol=C3_TOL),
+                     "verdict": verdict, "comparisons": len(part),
+                     "hold": int(counts.get("holds", 0)),
+                     "do not hold": int(counts.get("does not hold", 0)),
+                     "inconclusive": int(counts.get("inconclusive", 0))})
+    return pd.DataFrame(rows)
