@@ -43,13 +43,6 @@ BAD_RUN = [  # (field, bad value, expected exception)
 ]
 
 
-@pytest.mark.parametrize("field, value, error", BAD_RUN)
-def test_bad_run_config_value_raises_naming_the_field(field, value, error):
-    with pytest.raises(error) as info:
-        RunConfig(**{field: value})
-    assert field in str(info.value)
-
-
 BAD_ATTACK = [
     ("eps", -0.01, ValueError),
     ("eps", 1.01, ValueError),
@@ -63,10 +56,12 @@ BAD_ATTACK = [
 ]
 
 
-@pytest.mark.parametrize("field, value, error", BAD_ATTACK)
-def test_bad_attack_config_value_raises_naming_the_field(field, value, error):
+@pytest.mark.parametrize("cls, field, value, error",
+                         [(RunConfig, *case) for case in BAD_RUN]
+                         + [(AttackConfig, *case) for case in BAD_ATTACK])
+def test_bad_config_value_raises_naming_the_field(cls, field, value, error):
     with pytest.raises(error) as info:
-        AttackConfig(**{field: value})
+        cls(**{field: value})
     assert field in str(info.value)
 
 

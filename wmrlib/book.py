@@ -246,13 +246,13 @@ def precision_check(source: Source) -> pd.DataFrame:
     ``within_2_std`` says whether the fp32 model lies within two seed standard deviations of the
     bf16 seeds' mean, i.e. whether bf16 training costs robust accuracy beyond seed noise.
     """
-    from .tables import _metrics
+    from .tables import model_metrics
 
     plan = source.plan
     (fp32,) = plan.precision_models()
     bf16 = [c for c in plan.models() if c.defense == "pgd" and c.alpha_train == 0.0]
     alpha = plan.alpha_tests[-1]
-    values = {c.key(): _metrics(source.store, plan, c, plan.attack, alpha) for c in bf16 + [fp32]}
+    values = {c.key(): model_metrics(source.store, plan, c, plan.attack, alpha) for c in bf16 + [fp32]}
     rows = []
     for metric in ("a_nat", "a_rob", "a_sa", "a_tr"):
         seeds = np.array([values[c.key()][metric] for c in bf16])

@@ -15,8 +15,6 @@ same quantity pooled over the models that have several seeds (``se_from`` says w
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 
@@ -25,7 +23,7 @@ from .dro import chi2_dro_curve
 from .figures import normalized_test_weights
 from .profiles import DatasetPlan
 from .store import Store
-from .tables import _metrics
+from .tables import model_groups, model_metrics
 
 CLAIMS = {
     "C1": "Baselines lose much more under non-uniform attacks: A_sa and A_tr of PGD-AT and TRADES "
@@ -47,10 +45,7 @@ RHOS = (0.01, 0.1, 0.5, 1.0, 2.0, 5.0)
 
 
 def _groups(plan: DatasetPlan) -> dict[tuple[str, float], list[RunConfig]]:
-    groups: dict[tuple[str, float], list[RunConfig]] = {}
-    for config in plan.models():
-        groups.setdefault((config.defense, config.alpha_train), []).append(config)
-    return groups
+    return {(g[0].defense, g[0].alpha_train): g for g in model_groups(plan)}
 
 
 class _Quantity:
@@ -121,7 +116,7 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
     def metric(config, alpha_test, name):
         key = (config.key(), alpha_test)
         if key not in cache:
-            cache[key] = _metrics(store, plan, config, plan.attack, alpha_test)
+            cache[key] = model_metrics(store, plan, config, plan.attack, alpha_test)
         return cache[key][name]
 
     rows = []

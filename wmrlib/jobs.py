@@ -77,10 +77,18 @@ def run_job(job: Job, results: str, profile_name: str, data_root: str | None = N
     """Train ``job``'s run if needed and compute its missing evaluation units (idempotent)."""
     import torch
 
-    from .store import Store
-
+    previous = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
+    try:
+        return _run_job(job, results, profile_name, data_root, device)
+    finally:
+        torch.set_num_threads(previous)  # a job run in the caller's process leaves it as it was
+
+
+def _run_job(job: Job, results: str, profile_name: str, data_root, device) -> JobResult:
+    from .store import Store
+
     store = Store(Path(results) / profile_name, data_root=data_root, device=device,
                   progress=False)
     started = time.perf_counter()

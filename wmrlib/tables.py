@@ -41,8 +41,8 @@ SPECS = {
 SWEEP_ALPHA_TEST = {"mnist": 2.0, "cifar10": 2.0, "tinyimagenet": 1.0}
 
 
-def _groups(plan: DatasetPlan, defenses, headline_only: bool = False,
-            keep=lambda config: True) -> list[list[RunConfig]]:
+def model_groups(plan: DatasetPlan, defenses=("pgd", "trades"), headline_only: bool = False,
+                 keep=lambda config: True) -> list[list[RunConfig]]:
     """Return the plan's models grouped by (defense, alpha_train): one list of seeds per group."""
     groups: dict[tuple, list[RunConfig]] = {}
     for config in plan.models():
@@ -64,8 +64,9 @@ def _row(configs: list[RunConfig], values: list[dict]) -> dict:
     return out
 
 
-def _metrics(store: Store, plan: DatasetPlan, config: RunConfig, attack: AttackConfig,
-             alpha_test: float | None, with_tr: bool = True) -> dict:
+def model_metrics(store: Store, plan: DatasetPlan, config: RunConfig, attack: AttackConfig,
+                  alpha_test: float | None, with_tr: bool = True) -> dict:
+    """Return one model's A_nat and A_rob (and A_sa, A_tr at ``alpha_test``) in %, from the store."""
     alphas = () if alpha_test is None or not with_tr else (alpha_test,)
     record = store.get_or_evaluate(config, attack, alphas, eval_size=plan.eval_size,
                                    eval_seed=plan.eval_seed)
@@ -81,25 +82,25 @@ def ours(store: Store, plan: DatasetPlan, kind: str, defenses=("pgd", "trades"))
     """Return our results for one kind of table (without the paper's columns)."""
     rows = []
     if kind == "uniform":
-        for group in _groups(plan, defenses):
-            rows.append(_row(group, [_metrics(store, plan, c, plan.attack, None) for c in group]))
+        for group in model_groups(plan, defenses):
+            rows.append(_row(group, [model_metrics(store, plan, c, plan.attack, None) for c in group]))
     elif kind in ("nonuniform", "sweep"):
         alphas = plan.alpha_tests if kind == "nonuniform" else (SWEEP_ALPHA_TEST[plan.dataset],)
         for alpha in alphas:
-            for group in _groups(plan, defenses, headline_only=kind == "nonuniform"):
-                values = [_metrics(store, plan, c, plan.attack, alpha) for c in group]
+            for group in model_groups(plan, defenses, headline_only=kind == "nonuniform"):
+                values = [model_metrics(store, plan, c, plan.attack, alpha) for c in group]
                 rows.append(_row(group, values) | {"alpha_test": alpha})
     elif kind == "sensitivity":
         for attack in plan.sensitivity_attacks():
             for alpha in plan.alpha_tests:
-                for group in _groups(plan, defenses, keep=plan.in_sweep):
-                    values = [_metrics(store, plan, c, attack, alpha) for c in group]
+                for group in model_groups(plan, defenses, keep=plan.in_sweep):
+                    values = [model_metrics(store, plan, c, attack, alpha) for c in group]
                     rows.append(_row(group, values) | {"eps_test": attack.eps, "alpha_test": alpha})
     elif kind == "attacks":
         alpha = 1.0
         for attack in (plan.attack, *plan.other_attacks):
-            for group in _groups(plan, defenses, keep=plan.in_other_attacks):
-                values = [_metrics(store, plan, c, attack, alpha, with_tr=False) for c in group]
+            for group in model_groups(plan, defenses, keep=plan.in_other_attacks):
+                values = [model_metrics(store, plan, c, attack, alpha, with_tr=False) for c in group]
                 rows.append(_row(group, values) | {"attack": attack.name, "alpha_test": alpha})
     else:
         raise ValueError(f"unknown table kind {kind!r}")
