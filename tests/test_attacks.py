@@ -34,8 +34,7 @@ def reference_pgd(model, x, y, eps, step_size, steps):
 
 
 @pytest.mark.parametrize("random_start", ["uniform", "normal", "none"])
-@pytest.mark.parametrize("alpha", [0.0, 2.0])
-@pytest.mark.parametrize("loss", ["ce", "margin"])
+@pytest.mark.parametrize("alpha,loss", [(0.0, "ce"), (2.0, "ce"), (0.0, "margin")])
 def test_pgd_stays_in_ball_and_box(random_start, alpha, loss):
     model, (x, y) = tiny_model(), tiny_batch()
     for eps in (0.0, 0.05, 0.3, 1.0):

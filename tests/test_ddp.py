@@ -16,7 +16,7 @@ import torch
 
 import wmrlib.train as wtrain
 from wmrlib import distributed
-from wmrlib.attacks import pgd, trades_attack
+from wmrlib.attacks import pgd, random_start, trades_attack
 from wmrlib.checkpoint import load_checkpoint
 from wmrlib.models import build_model
 from wmrlib.profiles import profile
@@ -47,17 +47,17 @@ def max_diff(a: dict, b: dict) -> float:
     return max((a[k] - b[k]).abs().max().item() for k in a)
 
 
-def test_sharded_random_starts_are_slices_of_the_whole_batch_start():
+def test_slices_of_the_whole_batch_start_give_the_whole_batch_attack():
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
     x, y = torch.rand(6, 1, 4, 4), torch.tensor([0, 1, 2, 0, 1, 2])
     for attack, start in ((pgd, "uniform"), (trades_attack, "normal")):
-        whole = attack(model, x, y=y, eps=0.3, step_size=0.1, steps=0, random_start=start,
+        whole = attack(model, x, y=y, eps=0.3, step_size=0.1, steps=2, random_start=start,
                        generator=torch.Generator().manual_seed(7))
+        x_start = random_start(x, 0.3, start, torch.Generator().manual_seed(7))
         for i in range(3):
             part = attack(model, x[2 * i:2 * i + 2], y=y[2 * i:2 * i + 2], eps=0.3, step_size=0.1,
-                          steps=0, random_start=start, generator=torch.Generator().manual_seed(7),
-                          shard=(i, 3))
-            assert torch.equal(part, whole[2 * i:2 * i + 2])
+                          steps=2, random_start=start, x_start=x_start[2 * i:2 * i + 2])
+            assert torch.allclose(part, whole[2 * i:2 * i + 2], atol=1e-6)
     assert distributed.world_size() == 1 and distributed.is_main()  # no process group here
 
 

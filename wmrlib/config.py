@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 
 from ._checks import check_choice, check_int, check_number
 from .attacks import LOSSES, RANDOM_STARTS
+from .keys import config_key
 
 DATASETS = ("mnist", "cifar10", "tinyimagenet")
 DEFENSES = ("pgd", "trades")
@@ -19,11 +18,6 @@ PRECISIONS = ("fp32", "bf16")
 def _set_number(obj, name: str, **bounds) -> None:
     """Check the number field ``name`` of a frozen dataclass and store it as a float."""
     object.__setattr__(obj, name, check_number(name, getattr(obj, name), **bounds))
-
-
-def _key(obj) -> str:
-    blob = json.dumps(dataclasses.asdict(obj), sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -53,7 +47,7 @@ class AttackConfig:
 
     def key(self) -> str:
         """Return a short stable hash of the configuration."""
-        return _key(self)
+        return config_key(self)
 
 
 @dataclass(frozen=True)
@@ -127,7 +121,7 @@ class RunConfig:
 
     def key(self) -> str:
         """Return a short stable hash of the configuration (the results-store key)."""
-        return _key(self)
+        return config_key(self)
 
     def replace(self, **changes) -> "RunConfig":
         """Return a copy with ``changes`` applied (validated again)."""

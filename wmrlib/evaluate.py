@@ -137,3 +137,27 @@ def evaluate_model(model: torch.nn.Module, data: ImageData, attack: AttackConfig
                       attack_record(model, data, attack, 0.0, **kwargs),
                       {float(a): attack_record(model, data, attack, float(a), **kwargs)
                        for a in alpha_tests})
+
+
+def learning_curve_probe(data: ImageData, attack: AttackConfig, alpha_test: float, *,
+                         batch_size: int = 250, device: str | torch.device | None = None,
+                         seed: int = 0):
+    """Return a ``train_model`` probe: A_nat, A_rob, A_sa(alpha_test), A_tr(alpha_test) on ``data``, in percent.
+
+    The probe attacks ``data`` (a small fixed test subset) with the unweighted attack and the
+    weighted one at ``alpha_test`` after every epoch; its keys are ``curve_a_nat`` and so on.
+    """
+    alpha_test = float(alpha_test)
+
+    def probe(model: torch.nn.Module, epoch: int) -> dict:
+        kw = dict(batch_size=batch_size, device=device, seed=seed, progress=False)
+        clean = attack_record(model, data, None, **kw)
+        uniform = attack_record(model, data, attack, 0.0, **kw)
+        weighted = attack_record(model, data, attack, alpha_test, **kw)
+        return {"curve_n": len(data), "curve_alpha_test": alpha_test,
+                "curve_a_nat": 100 * metrics.a_nat(clean.correct),
+                "curve_a_rob": 100 * metrics.a_rob(uniform.correct),
+                "curve_a_sa": 100 * metrics.a_sa(uniform.correct, uniform.margin, alpha_test),
+                "curve_a_tr": 100 * metrics.a_tr(weighted.correct, weighted.margin, alpha_test)}
+
+    return probe

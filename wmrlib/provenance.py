@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from .device import cpu_info
 
 
 def git_commit(path: str | Path | None = None) -> str:
@@ -58,5 +59,7 @@ def provenance(device: torch.device, wall_time_s: float, **extra) -> dict:
         "platform": platform.platform(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(float(wall_time_s), 3),
+        **({"gpu": torch.cuda.get_device_name(device)} if device.type == "cuda" else {}),
+        "cpu": cpu_info(),
         **extra,
     }

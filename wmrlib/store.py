@@ -16,7 +16,6 @@ goes to a temporary file and is renamed into place.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import time
@@ -31,7 +30,8 @@ from ._checks import check_int, check_number
 from .checkpoint import atomic_path, load_checkpoint, save_checkpoint
 from .config import AttackConfig, RunConfig
 from .data import ImageData, load, synthetic
-from .device import default_device
+from .device import default_device, require_native_bf16
+from .keys import key_fields, stable_hash
 from .evaluate import FIELDS, AttackRecord, EvalRecord, attack_record
 from .models import build_model
 from .provenance import provenance
@@ -46,10 +46,6 @@ def write_json(path: Path, value) -> None:
     """Write ``value`` as JSON to ``path`` atomically (temporary file, then rename)."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(value, indent=1, sort_keys=True, default=str) + "\n")
-
-
-def _hash(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -110,6 +106,8 @@ class Store:
         if self.readonly:
             raise MissingResult(f"run {config.key()} ({config.label} α={config.alpha_train:g}, "
                                 f"seed {config.seed}) is not in {self.root}")
+        if config.precision == "bf16":  # refuse emulated bf16 before anything is written
+            require_native_bf16(self.device)
         distributed.init_from_env(self.device)  # a no-op unless under torchrun
         main = distributed.is_main()
         train_data = self.data(config, train=True)  # a missing dataset fails before any write
@@ -141,8 +139,8 @@ class Store:
 
     # --- evaluations --------------------------------------------------------------------------
     def _unit_key(self, attack: AttackConfig | None, alpha: float, eval_size, eval_seed) -> str:
-        attack_part = None if attack is None else dataclasses.asdict(attack)
-        return _hash({"attack": attack_part, "alpha": 0.0 if attack is None else float(alpha),
+        attack_part = None if attack is None else key_fields(attack)
+        return stable_hash({"attack": attack_part, "alpha": 0.0 if attack is None else float(alpha),
                       "eval_size": eval_size, "eval_seed": eval_seed})
 
     def unit_path(self, config: RunConfig, attack: AttackConfig | None, alpha: float = 0.0, *,
