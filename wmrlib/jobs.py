@@ -110,7 +110,7 @@ def _submitit_executor(folder: Path, cluster: str | None, slurm: dict | None):
         import submitit
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ModuleNotFoundError("executor 'submitit' needs the submitit package: "
-                                  "pip install 'wmr-companion[cluster]'") from exc
+                                  "pip install 'wmrlib[cluster]'") from exc
     executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
     executor.update_parameters(**(slurm or {"timeout_min": 180}))
     return executor
