@@ -80,8 +80,9 @@ def _start(x: torch.Tensor, eps: float, kind: str, generator, x_start) -> torch.
 def fast_layout(model: torch.nn.Module, x: torch.Tensor) -> Iterator[torch.Tensor]:
     """Run the block with ``model`` and image batch ``x`` in channels_last; restore the model after.
 
-    channels_last made SmallCNN PGD about 1.1x faster in fp32 on the CPU (benchmarks/README.md).
-    Only the memory layout changes, so results agree up to the order of floating-point sums.
+    channels_last made fp32 SmallCNN PGD and training 1.07-1.2x faster on the CPUs we measured
+    (not yet in benchmarks/bench.py). Only the memory layout changes, so results agree up to
+    the order of floating-point sums. The attacks return contiguous (NCHW) tensors.
     """
     if x.dim() != 4:
         yield x
@@ -125,7 +126,7 @@ def pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
     keeps the restart whose final point has the highest objective. ``x_start`` replaces the
     random start of the first restart (data-parallel training passes each process its slice of
     the whole batch's start). The model runs in eval mode and is left in the mode it came in;
-    the attack runs in channels_last internally and returns the caller's layout.
+    the attack runs in channels_last internally and returns a contiguous tensor.
 
     Shape:
         - x: :math:`(N, C, H, W)` images in [0, 1].
@@ -150,8 +151,6 @@ def pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
     check_choice("random_start", random_start, RANDOM_STARTS)
     restarts = check_int("restarts", restarts, low=1)
     check_images(x)
-    layout = torch.channels_last if x.dim() == 4 and x.is_contiguous(
-        memory_format=torch.channels_last) and not x.is_contiguous() else torch.contiguous_format
     with eval_mode(model), fast_layout(model, x.detach()) as x:
         y = y.detach()
         best, best_value = None, None
@@ -179,7 +178,7 @@ def pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
                 better = value > best_value
                 best = torch.where(better.view(-1, *([1] * (x.dim() - 1))), x_adv.detach(), best)
                 best_value = torch.maximum(value, best_value)
-    return best.contiguous(memory_format=layout)
+    return best.contiguous()
 
 
 def kl_per_example(logits_nat: torch.Tensor, logits_adv: torch.Tensor) -> torch.Tensor:
