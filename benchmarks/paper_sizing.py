@@ -225,9 +225,9 @@ def plan_totals(plan, costs: ModelCosts, eval_batch: int) -> Totals:
         t.train_attack_steps += images * config.attack_steps
         t.train_flops += images * (config.attack_steps * step.flops + outer.flops)
         t.train_ops += batches * (config.attack_steps * step.ops + outer.ops)
-        n_eval = plan.eval_size or spec.test_size
-        eval_batches = math.ceil(n_eval / eval_batch)
-        for attack, _alpha in plan.units(config):
+        for attack, _alpha, n_eval in plan.units(config):
+            n_eval = n_eval or spec.test_size
+            eval_batches = math.ceil(n_eval / eval_batch)
             t.units += 1
             if attack is None:
                 steps, forwards = 0, 1

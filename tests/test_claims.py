@@ -53,12 +53,15 @@ def test_weight_spread_is_zero_for_uniform_weights_and_grows_with_alpha():
     assert claims.weight_spread(margins, 1.0) < claims.weight_spread(margins, 2.0)
 
 
-def test_summary_combines_comparisons():
+def test_summary_combines_comparisons_overall_and_per_family():
     frame = pd.DataFrame({"claim": ["C1", "C1", "C2", "C2", "C3"],
+                          "family": ["PGD", "TRADES", "PGD", "TRADES", "TRADES"],
                           "verdict": ["holds", "holds", "holds", "inconclusive", "does not hold"]})
-    out = claims.summary(frame).set_index("claim")["verdict"]
-    assert out["C1"] == "holds" and out["C2"] == "inconclusive" and out["C3"] == "does not hold"
-    assert out["C4"] == "not evaluated"
+    out = claims.summary(frame).set_index("claim")
+    assert out.loc["C1", "verdict"] == "holds" and out.loc["C2", "verdict"] == "inconclusive"
+    assert out.loc["C3", "verdict"] == "does not hold" and out.loc["C4", "verdict"] == "not evaluated"
+    assert out.loc["C2", "PGD family"] == "holds" and out.loc["C2", "TRADES family"] == "inconclusive"
+    assert out.loc["C3", "PGD family"] == "not evaluated"
 
 
 def test_estimates_agree_with_metrics_recomputed_from_the_stored_records():
@@ -86,9 +89,55 @@ def test_estimates_agree_with_metrics_recomputed_from_the_stored_records():
     ours, base = values("trades", plan.headline[1], "a_tr"), values("trades", 0.0, "a_tr")
     assert c2["estimate"].item() == pytest.approx(ours.mean() - base.mean())
     se = np.hypot(ours.std(ddof=1) / np.sqrt(len(ours)), base.std(ddof=1) / np.sqrt(len(base)))
-    assert c2["se"].item() == pytest.approx(se)
+    assert c2["se_seed"].item() == pytest.approx(se)
     c4 = frame[(frame["claim"] == "C4")
                & (frame["comparison"] == f"PGD: A_rob − A_sa at α_test {alpha:g}")]
     gap = values("pgd", 0.0, "a_rob") - values("pgd", 0.0, "a_sa")
     assert c4["estimate"].item() == pytest.approx(gap.mean())
     assert frame["verdict"].isin(["holds", "does not hold", "inconclusive"]).all()
+
+
+# --- the paired bootstrap --------------------------------------------------------------------------
+
+def test_bootstrap_se_of_a_paired_difference_matches_the_hand_computed_value():
+    from wmrlib.bootstrap import paired_difference_se, resample_indices, resampled_accuracy
+
+    # Two models on 8 examples; per-example differences d = a - b = [1, 0, 0, -1, 1, 0, 1, 0].
+    a = np.array([1, 1, 0, 0, 1, 1, 1, 0])
+    b = np.array([0, 1, 0, 1, 0, 1, 0, 0])
+    d = (a - b).astype(float)
+    # The bootstrap SE of a mean is the plug-in sd / sqrt(n): sqrt(mean((d - 0.25)^2) / 8) in pp.
+    expected = 100 * np.sqrt(np.mean((d - d.mean()) ** 2) / len(d))
+    idx = resample_indices(len(a), draws=40_000, seed=1)
+    se = paired_difference_se([resampled_accuracy(a, idx)], [resampled_accuracy(b, idx)])
+    assert se == pytest.approx(expected, rel=0.02)  # 22.7 pp; 40,000 draws: ±0.4 %
+    # Identical models differ by exactly 0 on every resample; unpaired draws would not.
+    assert paired_difference_se([resampled_accuracy(a, idx)], [resampled_accuracy(a, idx)]) == 0
+    # Seed means: the SE of the mean over two seeds of a against b.
+    se2 = paired_difference_se([resampled_accuracy(a, idx), resampled_accuracy(a, idx)],
+                               [resampled_accuracy(b, idx)])
+    assert se2 == pytest.approx(se)
+
+
+def test_weighted_resampled_accuracy_is_a_sa_on_the_full_sample():
+    from wmrlib.bootstrap import resampled_accuracy
+
+    rng = np.random.default_rng(0)
+    correct, margin = rng.integers(0, 2, 50), rng.uniform(-1, 1, 50)
+    full = np.arange(50)[None, :]
+    assert resampled_accuracy(correct, full, margin, 2.0)[0] == pytest.approx(
+        100 * metrics.a_sa(correct, margin, 2.0))
+    # A resample that repeats example 0 twice weights it twice.
+    idx = np.array([[0, 0, 1]])
+    w = np.exp(-2.0 * margin[[0, 0, 1]])
+    assert resampled_accuracy(correct, idx, margin, 2.0)[0] == pytest.approx(
+        100 * (w * correct[[0, 0, 1]]).sum() / w.sum())
+
+
+def test_comparisons_combine_seed_and_test_sample_errors():
+    store = Store(REPO / "results" / "smoke", readonly=True, progress=False)
+    frame = claims.comparisons(store, profile("smoke").plan("mnist"))
+    c2 = frame[frame["claim"] == "C2"]
+    assert (c2["se_test"] > 0).all()
+    assert np.allclose(c2["se"], np.hypot(c2["se_seed"], c2["se_test"]))
+    assert set(frame["family"]) == {"PGD", "TRADES"}

@@ -163,7 +163,7 @@ def test_unknown_profile_names_the_valid_ones():
         profile("nope")
     for name in PROFILES:
         assert name in str(info.value)
-    assert set(PROFILES) == {"smoke", "cpu", "paper"}
+    assert set(PROFILES) == {"smoke", "cpu", "paper", "cpu-1epoch"}
 
 
 def test_unknown_dataset_of_a_profile_raises():

@@ -11,13 +11,17 @@ from wmrlib.store import Store
 from conftest import mnist_root
 
 
-def test_plan_jobs_cover_every_model_once_longest_first():
+def test_plan_jobs_cover_every_model_once_by_priority_then_longest_first():
     jobs = plan_jobs("cpu")
     plan = profile("cpu").plan("mnist")
     keys = [j.config.key() for j in jobs]
     assert len(keys) == len(set(keys))
     assert set(keys) == {c.key() for c in plan.models() + plan.precision_models()}
-    assert [j.cost for j in jobs] == sorted((j.cost for j in jobs), reverse=True)
+    order = [(j.priority, -j.cost) for j in jobs]
+    assert order == sorted(order)
+    first = [(j.config.label, j.config.alpha_train) for j in jobs if j.priority == 0]
+    assert sorted(first) == [("PGD", 0.0), ("PGD+ours", 0.5), ("TRADES", 0.0), ("TRADES+ours", 2.0)]
+    assert all(j.config.seed == 0 for j in jobs[:4]) and {j.config.seed for j in jobs[-4:]} == {1, 2}
 
 
 def test_cpu_units_follow_the_plan():
@@ -27,16 +31,20 @@ def test_cpu_units_follow_the_plan():
     sweep = (len(plan.eps_tests) - 1) * (1 + len(plan.alpha_tests))  # eps 0.3 is the main attack
     for config in plan.models():
         units = by_key[config.key()].units
-        expected = main + (sweep if plan.in_sweep(config) else 0)
+        side = plan.in_sweep(config) or plan.in_other_attacks(config)
+        expected = main + (sweep if plan.in_sweep(config) else 0) + side  # + the side subset's clean
         expected += len(plan.other_attacks) if plan.in_other_attacks(config) else 0
         assert len(units) == expected, config.label
-        assert (None, 0.0) in units
+        assert (None, 0.0, plan.eval_size) in units
+        for attack, _alpha, n in units:  # the main attack on the main set, the rest on the side set
+            main_attack = attack is None or attack.key() == plan.attack.key()
+            assert n == (plan.eval_size if main_attack else plan.side_eval_size) or attack is None
+        assert (by_key[config.key()].curve is not None) == plan.is_headline(config)
     headline_seed0 = [c for c in plan.models() if plan.in_other_attacks(c)]
     assert {(c.defense, c.alpha_train) for c in headline_seed0} == {
         ("pgd", 0.0), ("pgd", 0.5), ("trades", 0.0), ("trades", 2.0)}
-    (fp32,) = plan.precision_models()
-    assert fp32.precision == "fp32" and plan.base.precision == "bf16"
-    assert len(by_key[fp32.key()].units) == main
+    assert plan.base.precision == "fp32" and plan.precision_models() == []
+    assert plan.eval_size >= 2000 and plan.curve_size == 500
 
 
 def test_bad_executor_and_workers_are_refused(tmp_path):
@@ -72,10 +80,10 @@ def test_jobs_write_the_shared_store_and_are_idempotent(tmp_path, executor, work
     store = Store(tmp_path / "smoke", readonly=True, progress=False)
     for job in jobs:
         assert store.has_run(job.config)
-        for attack, alpha in job.units:
-            record = store.get_or_attack(job.config, attack, alpha, eval_size=job.eval_size,
+        for attack, alpha, n in job.units:
+            record = store.get_or_attack(job.config, attack, alpha, eval_size=n,
                                          eval_seed=job.eval_seed)
-            assert record.correct.shape == (job.eval_size,)
+            assert record.correct.shape == (n,)
     files = _unit_files(tmp_path)
     assert len(files) == sum(len(j.units) for j in jobs)
     # Run again: nothing is trained or evaluated twice, and the log keeps both invocations.

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .profiles import PROFILES, DatasetPlan, profile as get_profile
+from .profiles import PREDECESSORS, PROFILES, DatasetPlan, profile as get_profile
 from .store import MissingResult, Store
 
 DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "tinyimagenet": "Tiny ImageNet"}
@@ -31,20 +31,37 @@ class Source:
         return self.plan.base.synthetic
 
     @property
+    def superseded(self) -> bool:
+        """Whether a newer profile replaces this one once its results exist (e.g. ``cpu-1epoch``)."""
+        return self.profile in PREDECESSORS.values()
+
+    @property
     def label(self) -> str:
         """Return a caption fragment such as ``MNIST, profile cpu`` or ``CIFAR-10 (SYNTHETIC data)``."""
         text = f"{DATASET_NAMES[self.dataset]}, profile `{self.profile}`"
         if self.synthetic:
             text += " — SYNTHETIC random tensors, not the real dataset: the numbers test the code only"
+        if self.superseded:
+            newer = next(k for k, v in PREDECESSORS.items() if v == self.profile)
+            text += (f" — the earlier {self.plan.base.epochs}-epoch models, shown until the "
+                     f"`{newer}` campaign's models replace them")
         return text
 
 
 def candidate_sources(dataset: str, profiles, *, results: str | Path, readonly: bool,
                       device: str | None = None, progress: bool = True) -> list[Source]:
-    """Return a Source for each of ``profiles`` (in order) that covers ``dataset``."""
-    out = []
+    """Return a Source for each of ``profiles`` (in order) that covers ``dataset``.
+
+    A profile after the first is a fallback: it is used for ``dataset`` only when no earlier
+    profile covers it, or when it is the predecessor of one that does (``cpu`` → ``cpu-1epoch``).
+    So a page on MNIST never falls back from ``cpu`` to ``smoke``.
+    """
+    out: list[Source] = []
     for name in profiles:
         prof = get_profile(name)
+        covered = [s.profile for s in out]
+        if covered and name not in {PREDECESSORS.get(c) for c in covered}:
+            continue
         if dataset in prof.plans:
             store = Store(Path(results) / name, device=device, readonly=readonly, progress=progress)
             out.append(Source(dataset, name, prof.plan(dataset), store))
@@ -162,8 +179,23 @@ def show(frame: pd.DataFrame, digits: int = 2):
 
 
 def profiles_of(profile: str, fallback_profile: str | None) -> list[str]:
-    """Return the profiles a page tries, in order: the requested one, then the fallback."""
-    return [profile] + ([fallback_profile] if fallback_profile and fallback_profile != profile else [])
+    """Return the profiles a page tries, in order: the requested one, its predecessors, the fallback."""
+    chain = [profile]
+    while chain[-1] in PREDECESSORS:
+        chain.append(PREDECESSORS[chain[-1]])
+    if fallback_profile and fallback_profile not in chain:
+        chain.append(fallback_profile)
+    return chain
+
+
+def campaign_progress(results: str | Path, name: str) -> tuple[int, int]:
+    """Return (jobs complete, jobs planned) of a profile: a job is complete when its run and every
+    evaluation unit it plans are stored."""
+    from .jobs import estimate_needed, plan_jobs
+
+    store = Store(Path(results) / name, readonly=True, progress=False)
+    jobs = plan_jobs(name)
+    return sum(not estimate_needed(j, store) for j in jobs), len(jobs)
 
 
 def section(title: str, source: Source | None, value, note: str = "") -> None:
@@ -176,6 +208,10 @@ def section(title: str, source: Source | None, value, note: str = "") -> None:
         return
     n = source.plan.eval_size or "all"
     display(Markdown(f"*Results: {source.label}; {n} test examples; {note}*"))
+    done, total = campaign_progress(source.store.root.parent, source.profile)
+    if done < total:
+        display(Markdown(f"```{{warning}}\nPartial results: {done} of {total} jobs of profile "
+                         f"`{source.profile}` are complete; the rows shown are those stored.\n```"))
     if isinstance(value, pd.DataFrame):
         display(show(value))
 
@@ -274,3 +310,39 @@ def show_report(path: str | Path) -> None:
     text = Path(path).read_text()
     text = re.sub(r"^#{1,6}\s+(.*)$", r"**\1**", text, flags=re.M)
     display(Markdown(text))
+
+
+def verdicts_by_profile(dataset: str, names, *, results: str | Path) -> pd.DataFrame:
+    """Return each claim's verdict (overall and per family) for every profile of ``names`` whose
+    results are complete, side by side: how the verdicts move with the training schedule."""
+    from .claims import comparisons, summary
+
+    columns = []
+    for source in candidate_sources(dataset, names, results=results, readonly=True, progress=False):
+        try:
+            frame = summary(comparisons(source.store, source.plan)).set_index("claim")
+        except MissingResult:
+            continue
+        epochs = source.plan.base.epochs
+        label = f"{source.profile} ({epochs} epoch{'s' * (epochs != 1)})"
+        columns.append(frame[["verdict", "PGD family", "TRADES family"]].add_prefix(f"{label}: "))
+    if not columns:
+        return pd.DataFrame()
+    return pd.concat(columns, axis=1).reset_index()
+
+
+def convergence(source: Source):
+    """Return the headline gains against the training epoch (a table) and their figure, from the
+    learning curves stored with the runs; raise MissingResult when no run has curves."""
+    from .figures import curve_gain_figure, curve_gains, learning_curves
+    from .paper import headline_gains
+
+    curves = learning_curves(source.store, source.plan)
+    if curves.empty:
+        raise MissingResult(f"no learning curves stored in {source.store.root}")
+    gains = curve_gains(curves, source.plan)
+    if gains.empty:
+        raise MissingResult(f"no headline pair with learning curves in {source.store.root}")
+    alpha = float(curves["alpha_test"].iloc[0])
+    fig = curve_gain_figure(gains, headline_gains(1, alpha) if source.dataset == "mnist" else None)
+    return gains, fig

@@ -1,8 +1,9 @@
 """The paper's claims C1-C7 as comparisons computed from the store, each with a verdict.
 
 Every claim is a set of comparisons ``estimate (op) threshold``. An estimate is a difference of
-seed means (percentage points unless stated); its spread is the standard error over seeds, 2·SE
-on each side gives an interval, and:
+seed means (percentage points unless stated). Its standard error combines the standard error over
+seeds with a paired bootstrap over the test examples (:mod:`wmrlib.bootstrap`; every model is
+scored on the same resamples), 2·SE on each side gives an interval, and:
 
 * ``>`` / ``>=`` (``<``): *holds* if the whole interval is above (below) the threshold, *does
   not hold* if it lies entirely on the other side, *inconclusive* otherwise;
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .config import RunConfig
+from .bootstrap import resample_indices, resampled_metric
 from .dro import chi2_dro_curve
 from .figures import normalized_test_weights
 from .profiles import DatasetPlan
@@ -49,10 +51,13 @@ def _groups(plan: DatasetPlan) -> dict[tuple[str, float], list[RunConfig]]:
 
 
 class _Quantity:
-    """Per-seed values of one quantity for every group, and its pooled seed standard deviation."""
+    """Per-seed values of one quantity for every group, its pooled seed standard deviation, and
+    (when given) its value on each paired bootstrap resample of the test examples per seed."""
 
-    def __init__(self, values: dict[tuple[str, float], np.ndarray]):
+    def __init__(self, values: dict[tuple[str, float], np.ndarray],
+                 draws: dict[tuple[str, float], np.ndarray] | None = None):
         self.values = values
+        self.draws = draws or {}          # group -> array [seeds, draws]
         multi = [v for v in values.values() if len(v) > 1]
         pooled = [np.var(v, ddof=1) * (len(v) - 1) for v in multi]
         dof = sum(len(v) - 1 for v in multi)
@@ -62,6 +67,11 @@ class _Quantity:
         v = self.values[group]
         std = np.std(v, ddof=1) if len(v) > 1 else self.pooled_std
         return float(np.mean(v)), float(std / np.sqrt(len(v))), len(v)
+
+    def seed_mean_draws(self, group) -> np.ndarray | None:
+        """Return the seed mean on each resample, or None without bootstrap draws."""
+        d = self.draws.get(group)
+        return None if d is None else d.mean(axis=0)
 
 
 def _verdict(estimate: float, se: float, op: str, threshold: float) -> str:
@@ -81,19 +91,35 @@ def _verdict(estimate: float, se: float, op: str, threshold: float) -> str:
 
 def _row(claim, what, a: _Quantity, ga, b: _Quantity | None = None, gb=None, op=">",
          threshold=0.0, unit="pp") -> dict:
-    """One comparison: mean(a[ga]) - mean(b[gb]) (or mean(a[ga]) alone) against a threshold."""
+    """One comparison: mean(a[ga]) - mean(b[gb]) (or mean(a[ga]) alone) against a threshold.
+
+    Its standard error combines the seed standard error with the paired bootstrap standard error
+    over the test examples (when the quantity has bootstrap draws).
+    """
     ma, sa, na = a.mean_se(ga)
+    da = a.seed_mean_draws(ga)
     if b is None:
-        estimate, se, seeds = ma, sa, f"{na}"
+        estimate, se_seed, seeds, draws = ma, sa, f"{na}", da
     else:
         mb, sb, nb = b.mean_se(gb)
-        estimate, se, seeds = ma - mb, float(np.hypot(sa, sb)), f"{na} vs {nb}"
+        db = b.seed_mean_draws(gb)
+        estimate, se_seed, seeds = ma - mb, float(np.hypot(sa, sb)), f"{na} vs {nb}"
+        draws = None if da is None or db is None else da - db
+    se_test = float(np.std(draws, ddof=1)) if draws is not None else np.nan
+    se = float(np.hypot(se_seed, se_test)) if draws is not None else se_seed
     single = (len(a.values[ga]) == 1) or (b is not None and len(b.values[gb]) == 1)
-    return {"claim": claim, "comparison": what, "estimate": estimate, "se": se,
+    return {"claim": claim, "family": _family(ga), "comparison": what, "estimate": estimate,
+            "se_seed": se_seed, "se_test": se_test, "se": se,
             "interval_low": estimate - Z * se, "interval_high": estimate + Z * se,
             "test": f"{op} {threshold:g}" if op != "within" else f"within ±{threshold:g}",
-            "unit": unit, "seeds": seeds, "se_from": "pooled seed std" if single else "own seeds",
+            "unit": unit, "seeds": seeds,
+            "se_from": ("pooled seed std" if single else "own seeds")
+            + (" + paired bootstrap" if draws is not None else ""),
             "verdict": _verdict(estimate, se, op, threshold)}
+
+
+def _family(group) -> str:
+    return "PGD" if group[0] == "pgd" else "TRADES"
 
 
 def _label(defense: str, alpha: float) -> str:
@@ -107,11 +133,16 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
     defenses = [d for d in ("pgd", "trades") if (d, 0.0) in groups]
     headline = {d: plan.headline[d == "trades"] for d in defenses}
 
-    def quantity(fn, only=None) -> _Quantity:
-        return _Quantity({g: np.array([fn(c) for c in cs], dtype=float) for g, cs in groups.items()
-                          if only is None or g in only})
+    def quantity(fn, only=None, draws_fn=None) -> _Quantity:
+        chosen = {g: cs for g, cs in groups.items() if only is None or g in only}
+        draws = None if draws_fn is None else {
+            g: np.stack([draws_fn(c) for c in cs]) for g, cs in chosen.items()}
+        return _Quantity({g: np.array([fn(c) for c in cs], dtype=float)
+                          for g, cs in chosen.items()}, draws)
 
     cache: dict = {}
+    alphas = plan.alpha_tests
+    kw = dict(eval_size=plan.eval_size, eval_seed=plan.eval_seed)
 
     def metric(config, alpha_test, name):
         key = (config.key(), alpha_test)
@@ -119,13 +150,26 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
             cache[key] = model_metrics(store, plan, config, plan.attack, alpha_test)
         return cache[key][name]
 
+    records: dict = {}
+
+    def record(config):
+        if config.key() not in records:
+            records[config.key()] = store.get_or_evaluate(config, plan.attack, alphas, **kw)
+        return records[config.key()]
+
+    first = next(iter(groups.values()))[0]
+    idx = resample_indices(len(record(first).labels), seed=plan.eval_seed)
+
+    def draws(name, a):
+        return lambda c: resampled_metric(record(c), name, a, idx)
+
     rows = []
-    alphas = plan.alpha_tests
-    base_metrics = {(m, a): quantity(lambda c, m=m, a=a: metric(c, a, m))
+    base_metrics = {(m, a): quantity(lambda c, m=m, a=a: metric(c, a, m), draws_fn=draws(m, a))
                     for m in ("a_nat", "a_rob", "a_sa", "a_tr") for a in alphas}
 
     def gap(top, bottom, a):
-        return quantity(lambda c: metric(c, a, top) - metric(c, a, bottom))
+        return quantity(lambda c: metric(c, a, top) - metric(c, a, bottom),
+                        draws_fn=lambda c: draws(top, a)(c) - draws(bottom, a)(c))
 
     for a in alphas:
         for d in defenses:
@@ -178,19 +222,28 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
 
 def _slope_row(claim: str, q: _Quantity, defense: str, trained: list[float], what: str,
                unit: str, op: str = ">") -> dict:
-    """Least-squares slope of the seed means over alpha_train, with its standard error."""
+    """Least-squares slope of the seed means over alpha_train; its standard error combines the
+    seed standard errors with the paired bootstrap over the test examples (when available)."""
     x = np.array(trained, dtype=float)
     means, ses = zip(*[q.mean_se((defense, a))[:2] for a in trained])
     means, ses = np.array(means), np.array(ses)
     xc = x - x.mean()
-    slope = float(np.sum(xc * means) / np.sum(xc ** 2))
-    se = float(np.sqrt(np.sum((xc / np.sum(xc ** 2)) ** 2 * ses ** 2)))
+    coef = xc / np.sum(xc ** 2)
+    slope = float(np.sum(coef * means))
+    se_seed = float(np.sqrt(np.sum(coef ** 2 * ses ** 2)))
+    draws = [q.seed_mean_draws((defense, a)) for a in trained]
+    se_test = (float(np.std(np.tensordot(coef, np.stack(draws), axes=1), ddof=1))
+               if all(d is not None for d in draws) else np.nan)
+    se = float(np.hypot(se_seed, se_test)) if np.isfinite(se_test) else se_seed
     steps = np.diff(means) if op == ">" else -np.diff(means)
     shape = "monotone" if np.all(steps > 0) else "not monotone"
-    return {"claim": claim, "comparison": f"{what} ({shape})", "estimate": slope, "se": se,
+    return {"claim": claim, "family": _family((defense,)), "comparison": f"{what} ({shape})",
+            "estimate": slope, "se_seed": se_seed, "se_test": se_test, "se": se,
             "interval_low": slope - Z * se, "interval_high": slope + Z * se, "test": f"{op} 0",
             "unit": unit, "seeds": "/".join(str(len(q.values[(defense, a)])) for a in trained),
-            "se_from": "own seeds and pooled seed std", "verdict": _verdict(slope, se, op, 0.0)}
+            "se_from": "own seeds and pooled seed std"
+            + (" + paired bootstrap" if np.isfinite(se_test) else ""),
+            "verdict": _verdict(slope, se, op, 0.0)}
 
 
 def weight_spread(margins: np.ndarray, alpha_test: float) -> float:
@@ -232,23 +285,28 @@ def _histogram_rows(store: Store, plan: DatasetPlan, groups) -> list[dict]:
     return rows
 
 
+def _combine(verdicts: pd.Series) -> str:
+    if verdicts.empty:
+        return "not evaluated"
+    if (verdicts == "does not hold").any():
+        return "does not hold"
+    return "holds" if (verdicts == "holds").all() else "inconclusive"
+
+
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return one row per claim: its statement, verdict, and how many comparisons hold."""
+    """Return one row per claim: its statement, verdict overall and per defense family, and how
+    many comparisons hold."""
     rows = []
     for claim, text in CLAIMS.items():
-        part = frame[frame["claim"] == claim]
-        if part.empty:
-            verdict = "not evaluated"
-        elif (part["verdict"] == "does not hold").any():
-            verdict = "does not hold"
-        elif (part["verdict"] == "holds").all():
-            verdict = "holds"
-        else:
-            verdict = "inconclusive"
-        counts = part["verdict"].value_counts()
-        rows.append({"claim": claim, "statement": text.format(c1_gap=C1_GAP, c3_tol=C3_TOL),
-                     "verdict": verdict, "comparisons": len(part),
-                     "hold": int(counts.get("holds", 0)),
-                     "do not hold": int(counts.get("does not hold", 0)),
-                     "inconclusive": int(counts.get("inconclusive", 0))})
+        part = frame[frame["claim"] == claim] if len(frame) else frame
+        counts = part["verdict"].value_counts() if len(part) else pd.Series(dtype=int)
+        row = {"claim": claim, "statement": text.format(c1_gap=C1_GAP, c3_tol=C3_TOL),
+               "verdict": _combine(part["verdict"] if len(part) else pd.Series(dtype=str))}
+        for family in ("PGD", "TRADES"):
+            fam = part[part["family"] == family] if len(part) else part
+            row[f"{family} family"] = _combine(fam["verdict"] if len(fam) else pd.Series(dtype=str))
+        row |= {"comparisons": len(part), "hold": int(counts.get("holds", 0)),
+                "do not hold": int(counts.get("does not hold", 0)),
+                "inconclusive": int(counts.get("inconclusive", 0))}
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m wmrlib {train,evaluate,reproduce} ...``.
+"""Command line: ``python -m wmrlib {train,evaluate,reproduce,plan} ...``.
 
 Errors are one line on stderr with exit status 2; ``--debug`` shows the traceback.
 """
@@ -68,7 +68,7 @@ def cmd_evaluate(args) -> None:
     if overrides:
         attack = AttackConfig(**(attack.__dict__ | overrides))
     alphas = tuple(args.alpha_test) if args.alpha_test is not None else plan.alpha_tests
-    record = _store(args).get_or_evaluate(config, attack, alphas, eval_size=plan.eval_size,
+    record = _store(args).get_or_evaluate(config, attack, alphas, eval_size=plan.eval_size_for(attack),
                                           eval_seed=plan.eval_seed)
     print(json.dumps({"run": config.key(), "attack": attack.name, "eps": attack.eps,
                       "n": int(record.labels.size),
@@ -86,8 +86,18 @@ def cmd_reproduce(args) -> None:
                           data_root=args.data_root, device=args.device, timeout=args.timeout,
                           readonly=args.readonly, workers=args.workers, threads=args.threads,
                           executor=args.executor, cluster=args.cluster, slurm=slurm,
-                          datasets=args.datasets, notebooks=not args.no_notebooks):
+                          datasets=args.datasets, notebooks=not args.no_notebooks,
+                          budget_min=args.budget_min):
         print(path)
+
+
+def cmd_plan(args) -> None:
+    """List a profile's jobs with their expected wall time on this machine (after a calibration)."""
+    from .jobs import compute_plan
+
+    print(compute_plan(args.profile, results=args.out, datasets=args.datasets,
+                       workers=args.workers, threads=args.threads, device=args.device,
+                       data_root=args.data_root))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -142,7 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="submitit cluster: slurm (default when sbatch exists), local or debug")
     p.add_argument("--partition", default=None, help="Slurm partition for submitit jobs")
     p.add_argument("--timeout-min", type=int, default=180, help="Slurm time limit per job")
+    p.add_argument("--budget-min", type=float, default=None,
+                   help="start only the jobs `plan` expects to finish within this many minutes")
     p.set_defaults(func=cmd_reproduce)
+    p = sub.add_parser("plan", help="list a profile's jobs and their expected wall time here")
+    common(p)
+    p.add_argument("--datasets", nargs="*", default=None, help="only these datasets")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
+    p.set_defaults(func=cmd_plan)
     return parser
 
 

@@ -30,7 +30,7 @@ def histogram_figure(store: Store, plan: DatasetPlan, eps_test: float, defense: 
     n = None
     for r, config in enumerate(models):
         for c, alpha in enumerate(plan.alpha_tests):
-            rec = store.get_or_attack(config, attack, alpha, eval_size=plan.eval_size,
+            rec = store.get_or_attack(config, attack, alpha, eval_size=plan.eval_size_for(attack),
                                       eval_seed=plan.eval_seed)
             w = normalized_test_weights(rec.margin, alpha)
             n = len(w)
@@ -99,5 +99,76 @@ def dro_figure(curves: pd.DataFrame):
         ax.set_xlabel("ρ (χ² budget)")
         ax.set_ylabel(name)
     axes[0].legend()
+    fig.tight_layout()
+    return fig
+
+
+CURVE_METRICS = ("a_nat", "a_rob", "a_sa", "a_tr")
+
+
+def learning_curves(store: Store, plan: DatasetPlan) -> pd.DataFrame:
+    """Return the stored learning curves of the headline models: one row per model and epoch."""
+    rows = []
+    for config in plan.models():
+        if not plan.has_curve(config) or not store.has_run(config):
+            continue
+        history = store.get_or_train(config, need_model=False).provenance.get("history") or []
+        for entry in history:
+            if "curve_a_rob" not in entry:
+                continue
+            rows.append({"defense": config.defense, "alpha_train": config.alpha_train,
+                         "seed": config.seed, "epoch": entry["epoch"], "n": entry["curve_n"],
+                         "alpha_test": entry["curve_alpha_test"],
+                         **{m: entry[f"curve_{m}"] for m in CURVE_METRICS}})
+    return pd.DataFrame(rows, columns=["defense", "alpha_train", "seed", "epoch", "n",
+                                       "alpha_test", *CURVE_METRICS])
+
+
+def curve_gains(curves: pd.DataFrame, plan: DatasetPlan) -> pd.DataFrame:
+    """Return, per defense family and epoch, the gain ours − baseline of each metric (pp): the
+    mean over the seeds both models have, its seed std, and the number of seed pairs."""
+    rows = []
+    for defense in ("pgd", "trades"):
+        alpha = plan.headline[defense == "trades"]
+        fam = curves[curves["defense"] == defense]
+        base = fam[fam["alpha_train"] == 0.0].set_index(["seed", "epoch"])
+        ours = fam[fam["alpha_train"] == alpha].set_index(["seed", "epoch"])
+        both = base.index.intersection(ours.index)
+        if both.empty:
+            continue
+        diff = (ours.loc[both, list(CURVE_METRICS)] - base.loc[both, list(CURVE_METRICS)])
+        for epoch, part in diff.groupby(level="epoch"):
+            row = {"family": "PGD" if defense == "pgd" else "TRADES", "alpha_train": alpha,
+                   "epoch": epoch, "seed pairs": len(part)}
+            for m in CURVE_METRICS:
+                row[f"gain_{m}"] = part[m].mean()
+                row[f"gain_{m}_std"] = part[m].std(ddof=1) if len(part) > 1 else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def curve_gain_figure(gains: pd.DataFrame, paper_gains: dict[str, dict[str, float]] | None = None):
+    """Draw the convergence study: each family's gain in A_rob, A_sa and A_tr against the epoch,
+    mean over seed pairs with a ±1 std band; dotted lines mark the paper's gains when given."""
+    families = list(dict.fromkeys(gains["family"]))
+    fig, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.4), squeeze=False,
+                             sharey=True)
+    for ax, family in zip(axes[0], families):
+        part = gains[gains["family"] == family].sort_values("epoch")
+        for i, m in enumerate(("a_rob", "a_sa", "a_tr")):
+            mean, std = part[f"gain_{m}"], part[f"gain_{m}_std"].fillna(0)
+            label = m.replace("a_", "A_")
+            ax.plot(part["epoch"], mean, marker="o", color=f"C{i}", label=f"ours − baseline, {label}")
+            ax.fill_between(part["epoch"], mean - std, mean + std, color=f"C{i}", alpha=0.15)
+            if paper_gains and m in paper_gains.get(family, {}):
+                ax.axhline(paper_gains[family][m], color=f"C{i}", ls=":", lw=1,
+                           label=f"paper (100 epochs), {label}")
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_title(f"{family}+ours α_train {part['alpha_train'].iloc[0]:g} vs {family}")
+        ax.set_xlabel("training epoch")
+        ax.set_xticks(sorted(part["epoch"].unique()))
+    axes[0, 0].set_ylabel("gain (pp)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=7, bbox_to_anchor=(0.5, 1.12))
     fig.tight_layout()
     return fig

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm.std import tqdm
 
-from ._checks import check_choice, check_int
+from ._checks import check_choice, check_int, check_number
 from .config import AttackConfig, RunConfig
 from .profiles import profile as get_profile
 
@@ -28,18 +28,19 @@ class Job:
     """One run of a profile and every evaluation unit the notebooks read from it."""
 
     config: RunConfig
-    units: tuple[tuple[AttackConfig | None, float], ...]
-    eval_size: int | None
+    units: tuple[tuple[AttackConfig | None, float, int | None], ...]  # (attack, alpha_test, examples)
     eval_seed: int
+    curve: tuple[AttackConfig, float, int] | None = None  # learning curves: attack, alpha_test, examples
+    priority: int = 0                     # the order a budget-limited campaign takes (0 first)
 
     @property
     def cost(self) -> float:
         """Return a rough relative cost (attack image-steps), used to start long jobs first."""
-        n = self.eval_size or 10_000
         train = (self.config.train_size or 60_000) * self.config.epochs
         train *= self.config.attack_steps + 1 + (self.config.defense == "trades")
         train *= 2 if self.config.precision == "fp32" else 1  # bf16 trains about 2x faster
-        return train + n * sum(a.steps * a.restarts for a, _ in self.units if a is not None)
+        return train + sum((n or 10_000) * a.steps * a.restarts
+                           for a, _, n in self.units if a is not None)
 
     def describe(self) -> str:
         """Return a short label for progress bars and logs."""
@@ -49,15 +50,18 @@ class Job:
 
 
 def plan_jobs(profile_name: str, datasets=None) -> list[Job]:
-    """Return the jobs of a profile (all its datasets, or ``datasets``), longest first."""
+    """Return the jobs of a profile (all its datasets, or ``datasets``): by priority, longest first."""
     prof = get_profile(profile_name)
     names = list(datasets) if datasets else list(prof.plans)
     jobs = []
     for name in names:
         plan = prof.plan(name)
         for config in plan.models() + plan.precision_models():
-            jobs.append(Job(config, tuple(plan.units(config)), plan.eval_size, plan.eval_seed))
-    return sorted(jobs, key=lambda j: -j.cost)
+            curve = ((plan.attack, plan.alpha_tests[-1], plan.curve_size)
+                     if plan.has_curve(config) else None)
+            jobs.append(Job(config, tuple(plan.units(config)), plan.eval_seed, curve,
+                            plan.priority(config)))
+    return sorted(jobs, key=lambda j: (j.priority, -j.cost))
 
 
 @dataclass
@@ -93,16 +97,56 @@ def _run_job(job: Job, results: str, profile_name: str, data_root, device) -> Jo
                   progress=False)
     started = time.perf_counter()
     trained = not store.has_run(job.config)
-    store.get_or_train(job.config, need_model=False)
+    store.get_or_train(job.config, need_model=False, curve=job.curve, curve_seed=job.eval_seed)
     computed = 0
-    for attack, alpha in job.units:
-        if not store.has_unit(job.config, attack, alpha, eval_size=job.eval_size,
-                              eval_seed=job.eval_seed):
-            store.get_or_attack(job.config, attack, alpha, eval_size=job.eval_size,
-                                eval_seed=job.eval_seed)
+    for attack, alpha, n in job.units:
+        if not store.has_unit(job.config, attack, alpha, eval_size=n, eval_seed=job.eval_seed):
+            store.get_or_attack(job.config, attack, alpha, eval_size=n, eval_seed=job.eval_seed)
             computed += 1
     return JobResult(job.config.key(), job.describe(), time.perf_counter() - started, trained,
                      computed)
+
+
+def warn_oversubscription(workers: int, threads: int | None) -> None:
+    """Warn when ``workers`` × ``threads`` asks for more threads than this machine has cores."""
+    import warnings
+
+    cores = os.cpu_count() or 1
+    wanted = workers * (threads or 1)
+    if wanted > cores:
+        warnings.warn(f"{workers} workers × {threads or 1} threads = {wanted} threads on {cores} "
+                      f"cores: the jobs will slow each other down; use --workers {min(workers, cores)}"
+                      f" --threads {max(1, cores // min(workers, cores))}", stacklevel=3)
+
+
+def _within_budget(jobs, store_root: Path, budget_min: float, workers: int, threads, data_root,
+                   device, progress: bool) -> tuple[list[Job], list[str]]:
+    """Return the jobs expected to finish within ``budget_min`` minutes, and the deferred labels."""
+    import sys
+
+    from .cost import calibrate, estimate, schedule
+    from .store import Store
+
+    store = Store(store_root, data_root=data_root, device=device, readonly=True, progress=False)
+    todo = [j for j in jobs if estimate_needed(j, store)]
+    if not todo:
+        return [], []
+    calibration = calibrate(todo, workers=workers, threads=threads, device=device)
+    estimates = [estimate(j, calibration, store) for j in todo]
+    # The calibration's own time counts against the budget.
+    started, deferred, wall = schedule(estimates, workers,
+                                       budget_min * 60 - calibration.wall_time_s)
+    print(f"budget {budget_min:g} min: starting {len(started)} of {len(todo)} unfinished jobs "
+          f"(expected {wall / 60:.0f} min); {len(deferred)} wait for a later run", file=sys.stderr)
+    return [e.job for e in started], [e.job.describe() for e in deferred]
+
+
+def estimate_needed(job: Job, store) -> bool:
+    """Return whether ``job`` still has anything to train or evaluate in ``store``."""
+    if not store.has_run(job.config):
+        return True
+    return any(not store.has_unit(job.config, a, alpha, eval_size=n, eval_seed=job.eval_seed)
+               for a, alpha, n in job.units)
 
 
 def _submitit_executor(folder: Path, cluster: str | None, slurm: dict | None):
@@ -119,21 +163,31 @@ def _submitit_executor(folder: Path, cluster: str | None, slurm: dict | None):
 def compute(profile_name: str, *, results: str | Path = "results", datasets=None,
             data_root: str | Path | None = None, device: str | None = None, workers: int = 1,
             threads: int | None = None, executor: str = "local", cluster: str | None = None,
-            slurm: dict | None = None, progress: bool = True, jobs: list[Job] | None = None) -> dict:
+            slurm: dict | None = None, progress: bool = True, jobs: list[Job] | None = None,
+            budget_min: float | None = None) -> dict:
     """Run every job of a profile; return a summary with the wall time, also saved as JSON.
 
     ``executor="local"`` runs the jobs in this process (``workers=1``) or in a pool of
     ``workers`` processes with ``threads`` torch threads each; ``executor="submitit"`` submits one
     job per run through submitit (``cluster="slurm"``, or ``"local"`` / ``"debug"`` to test).
-    ``jobs`` replaces the profile's job list (e.g. a subset of :func:`plan_jobs`).
+    ``jobs`` replaces the profile's job list (e.g. a subset of :func:`plan_jobs`). With
+    ``budget_min``, a short calibration (:mod:`wmrlib.cost`) first estimates every job, and only
+    the jobs expected to finish within that many minutes start; the others wait for a later run.
     """
     check_choice("executor", executor, EXECUTORS)
     check_int("workers", workers, low=1)
     if threads is not None:
         check_int("threads", threads, low=1)
+    if budget_min is not None:
+        check_number("budget_min", budget_min, low=0.0, low_inclusive=False)
+    warn_oversubscription(workers, threads)
     jobs = plan_jobs(profile_name, datasets) if jobs is None else list(jobs)
     results = Path(results).resolve()
     (results / profile_name).mkdir(parents=True, exist_ok=True)
+    deferred: list[str] = []
+    if budget_min is not None:
+        jobs, deferred = _within_budget(jobs, results / profile_name, budget_min, workers,
+                                        threads, data_root, device, progress)
     root = None if data_root is None else str(Path(data_root).resolve())
     args = (str(results), profile_name, root, device, threads)
     started, done = time.perf_counter(), []
@@ -141,8 +195,8 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
     history = json.loads(log.read_text()) if log.exists() else []
     header = dict(kind="compute", profile=profile_name,
                   datasets=list(datasets) if datasets else None, executor=executor,
-                  workers=workers, threads=threads, jobs=len(jobs),
-                  load_average_start=os.getloadavg())
+                  workers=workers, threads=threads, jobs=len(jobs), budget_min=budget_min,
+                  deferred=deferred, load_average_start=os.getloadavg())
 
     def record(finished: bool) -> dict:
         # Rewritten after every job, so an invocation that is killed still counts its time.
@@ -179,3 +233,37 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
                 record(False)
     bar.close()
     return record(True)
+
+
+def compute_plan(profile_name: str, *, results: str | Path = "results", datasets=None,
+                 workers: int = 1, threads: int | None = None, device: str | None = None,
+                 data_root: str | Path | None = None) -> str:
+    """Return a text table of a profile's jobs: units, state and expected minutes on this machine."""
+    from .cost import calibrate, estimate, schedule
+    from .device import cpu_kind
+    from .store import Store
+
+    check_int("workers", workers, low=1)
+    if threads is not None:
+        check_int("threads", threads, low=1)
+    warn_oversubscription(workers, threads)
+    jobs = plan_jobs(profile_name, datasets)
+    store = Store(Path(results) / profile_name, data_root=data_root, device=device,
+                  readonly=True, progress=False)
+    calibration = calibrate(jobs, workers=workers, threads=threads, device=device)
+    estimates = [estimate(j, calibration, store) for j in jobs]
+    _, _, wall = schedule(estimates, workers)
+    lines = [f"plan {profile_name}: {len(jobs)} jobs, {workers} worker(s) × "
+             f"{threads or 'default'} thread(s); calibrated in {calibration.wall_time_s:.0f} s on "
+             f"{calibration.cpu['model']} ({cpu_kind(calibration.cpu)})",
+             f"{'job':<44} {'units left':>10} {'train min':>9} {'eval min':>8} {'total min':>9}  state"]
+    for e in estimates:
+        state = ("done" if e.total_s == 0 else "evaluate" if e.trained else
+                 f"resume at epoch {e.resume_at[0] + 1}" if e.resume_at else "train")
+        lines.append(f"{e.job.describe():<44} {e.units_left:>5}/{len(e.job.units):<4} "
+                     f"{e.train_s / 60:>9.1f} {e.eval_s / 60:>8.1f} {e.total_s / 60:>9.1f}  {state}")
+    total = sum(e.total_s for e in estimates)
+    done = sum(e.total_s == 0 for e in estimates)
+    lines.append(f"{done} of {len(jobs)} jobs done; remaining work {total / 60:.0f} worker-minutes, "
+                 f"expected wall time {wall / 60:.0f} min with {workers} worker(s)")
+    return "\n".join(lines)

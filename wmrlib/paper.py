@@ -461,3 +461,19 @@ def table(n: int, corrected: bool = True) -> pd.DataFrame:
         else:
             df[c] = pd.to_numeric(df[c].map(lambda v: math.nan if v is None else v)).astype(float)
     return df
+
+
+def headline_gains(number: int = 1, alpha_test: float = 2.0) -> dict[str, dict[str, float]]:
+    """Return the paper's gain ours − baseline (pp) per family in Table ``number`` at ``alpha_test``.
+
+    Example: ``headline_gains(1, 2.0)["TRADES"]["a_sa"]`` is 66.71 − 52.15 = 14.56.
+    """
+    t = table(number)
+    t = t[t["alpha_test"] == alpha_test]
+    out = {}
+    for family in ("PGD", "TRADES"):
+        base, ours = t[t["defense"] == family], t[t["defense"] == family + "+ours"]
+        if len(base) == 1 and len(ours) == 1:
+            out[family] = {m: float(ours[m].iloc[0] - base[m].iloc[0])
+                           for m in ("a_rob", "a_sa", "a_tr")}
+    return out

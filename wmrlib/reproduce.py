@@ -25,7 +25,7 @@ def reproduce(profile: str, *, only=None, results: str | Path = "results",
               timeout: int | None = None, readonly: bool = False,
               output_dir: str | Path | None = None, workers: int = 1, threads: int | None = None,
               executor: str = "local", cluster: str | None = None, slurm: dict | None = None,
-              datasets=None, notebooks: bool = True) -> list[Path]:
+              datasets=None, notebooks: bool = True, budget_min: float | None = None) -> list[Path]:
     """Compute a profile's missing results, then execute the notebooks; return their paths.
 
     Unless ``readonly``, every run and evaluation unit the notebooks read is first computed as one
@@ -39,7 +39,7 @@ def reproduce(profile: str, *, only=None, results: str | Path = "results",
 
         compute(profile, results=results, datasets=datasets, data_root=data_root, device=device,
                 workers=workers, threads=threads, executor=executor, cluster=cluster, slurm=slurm,
-                progress=sys.stderr.isatty())
+                progress=sys.stderr.isatty(), budget_min=budget_min)
     if not notebooks:
         return []
     import papermill

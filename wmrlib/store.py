@@ -32,7 +32,7 @@ from .config import AttackConfig, RunConfig
 from .data import ImageData, load, synthetic
 from .device import default_device, require_native_bf16
 from .keys import key_fields, stable_hash
-from .evaluate import FIELDS, AttackRecord, EvalRecord, attack_record
+from .evaluate import FIELDS, AttackRecord, EvalRecord, attack_record, learning_curve_probe
 from .models import build_model
 from .provenance import provenance
 from .train import train_model
@@ -92,8 +92,14 @@ class Store:
         """Return whether ``config`` has finished training in this store."""
         return (self.run_dir(config) / "provenance.json").exists()
 
-    def get_or_train(self, config: RunConfig, *, need_model: bool = True) -> Run:
+    def get_or_train(self, config: RunConfig, *, need_model: bool = True,
+                     curve: tuple[AttackConfig, float, int] | None = None,
+                     curve_seed: int = 0) -> Run:
         """Return the stored run for ``config``, training (or resuming) it first if needed.
+
+        ``curve = (attack, alpha_test, n)`` records learning curves while training: A_nat, A_rob,
+        A_sa and A_tr at ``alpha_test`` on ``n`` fixed test examples after every epoch, in the
+        run's history (``curve_*`` keys; see :func:`wmrlib.evaluate.learning_curve_probe`).
 
         Under ``torchrun`` every process trains (data-parallel, see ``train_model``); rank 0 writes
         the run's files, the others wait for it and read them.
@@ -101,7 +107,7 @@ class Store:
         folder = self.run_dir(config)
         if self.has_run(config):
             info = json.loads((folder / "provenance.json").read_text())
-            model = self._load_model(config) if need_model else None
+            model = self.load_model(config) if need_model else None
             return Run(config, model, info)
         if self.readonly:
             raise MissingResult(f"run {config.key()} ({config.label} α={config.alpha_train:g}, "
@@ -113,11 +119,18 @@ class Store:
         train_data = self.data(config, train=True)  # a missing dataset fails before any write
         if main:
             write_json(folder / "config.json", dataclasses.asdict(config))
+        probe = None
+        if curve is not None:
+            attack, alpha_test, n = curve
+            probe = learning_curve_probe(self.data(config, train=False).subset(n, seed=curve_seed),
+                                         attack, alpha_test, batch_size=self.eval_batch_size,
+                                         device=self.device, seed=curve_seed)
         result = train_model(config, train_data, device=self.device,
-                             checkpoint=folder / "checkpoint.pt", progress=self.progress)
+                             checkpoint=folder / "checkpoint.pt", progress=self.progress,
+                             probe=probe)
         if main:
             save_checkpoint({"config_key": config.key(), "model_name": config.model,
-                             "model": result.model.state_dict()}, folder / "model.pt")
+                             "model": result.model.state_dict()}, self.model_path(config))
             info = provenance(self.device, result.wall_time_s, kind="train",
                               config_key=config.key(), config=dataclasses.asdict(config),
                               history=result.history, resumed_from=result.resumed_from,
@@ -129,8 +142,13 @@ class Store:
             info = json.loads((folder / "provenance.json").read_text())
         return Run(config, result.model, info)
 
-    def _load_model(self, config: RunConfig) -> torch.nn.Module:
-        state = load_checkpoint(self.run_dir(config) / "model.pt", config_key=config.key(),
+    def model_path(self, config: RunConfig) -> Path:
+        """Return the path of ``config``'s final weights."""
+        return self.run_dir(config) / "model.pt"
+
+    def load_model(self, config: RunConfig) -> torch.nn.Module:
+        """Return ``config``'s stored model in eval mode (``weights_only`` load, key checked)."""
+        state = load_checkpoint(self.model_path(config), config_key=config.key(),
                                 model_name=config.model)
         data_classes = {"mnist": 10, "cifar10": 10, "tinyimagenet": 200}[config.dataset]
         model = build_model(config.model, data_classes)

@@ -68,7 +68,7 @@ def model_metrics(store: Store, plan: DatasetPlan, config: RunConfig, attack: At
                   alpha_test: float | None, with_tr: bool = True) -> dict:
     """Return one model's A_nat and A_rob (and A_sa, A_tr at ``alpha_test``) in %, from the store."""
     alphas = () if alpha_test is None or not with_tr else (alpha_test,)
-    record = store.get_or_evaluate(config, attack, alphas, eval_size=plan.eval_size,
+    record = store.get_or_evaluate(config, attack, alphas, eval_size=plan.eval_size_for(attack),
                                    eval_seed=plan.eval_seed)
     values = {"a_nat": 100 * record.a_nat(), "a_rob": 100 * record.a_rob()}
     if alpha_test is not None:

@@ -1,0 +1,165 @@
+"""The campaign's machinery: cost estimates and budgets, the shipped-model zoo, the page fallbacks."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from wmrlib import book, zoo
+from wmrlib.config import AttackConfig, RunConfig
+from wmrlib.cost import Calibration, Estimate, calibrate, estimate, schedule
+from wmrlib.jobs import Job, compute, compute_plan, plan_jobs, warn_oversubscription
+from wmrlib.profiles import PREDECESSORS, profile
+from wmrlib.store import Store
+from wmrlib.train import train_model
+
+TINY = RunConfig(dataset="mnist", synthetic=True, train_size=64, batch_size=32, epochs=2,
+                 attack_steps=2, step_size=0.1, optimizer="adam", lr=1e-3, schedule="constant",
+                 milestones=())
+ATTACK = AttackConfig(eps=0.3, step_size=0.1, steps=3)
+JOB = Job(TINY, ((None, 0.0, 16), (ATTACK, 0.0, 16), (ATTACK, 2.0, 16)), 0,
+          curve=(ATTACK, 2.0, 8))
+
+
+def _calibration(batch_s=0.5, step_s=1e-3) -> Calibration:
+    combo = ("mnist", TINY.model, "pgd", 2, 32, "fp32")
+    return Calibration({combo: batch_s}, {("mnist", TINY.model): step_s}, 1, 1, 0.1)
+
+
+def test_estimate_is_the_hand_computed_cost_and_drops_what_is_stored(tmp_path):
+    store = Store(tmp_path, device="cpu", progress=False)
+    est = estimate(JOB, _calibration(), store)
+    # 2 batches × 2 epochs × 0.5 s; curves: 2 epochs × 8 images × (2 × 3 steps + 1) × 1 ms.
+    assert est.train_s == pytest.approx(2 * 2 * 0.5 + 2 * 8 * 7 * 1e-3)
+    # clean: 16 × 1 step; each attack unit: 16 × (3 + 1) steps, at 1 ms per image-step.
+    assert est.eval_s == pytest.approx((16 + 2 * 16 * 4) * 1e-3)
+    assert (est.trained, est.units_left) == (False, 3)
+    store.get_or_train(TINY, need_model=False)
+    store.get_or_attack(TINY, None, eval_size=16)
+    done = estimate(JOB, _calibration(), store)
+    assert done.train_s == 0 and done.units_left == 2
+    assert done.eval_s == pytest.approx(2 * 16 * 4 * 1e-3)
+
+
+def test_a_checkpoint_lowers_the_training_estimate(tmp_path):
+    store = Store(tmp_path, device="cpu", progress=False)
+    folder = store.run_dir(TINY)
+    # Stop the run in its second epoch's probe: the checkpoint holds (epoch 1, batch 0).
+    class Stop(Exception):
+        pass
+
+    def stop(model, epoch):
+        if epoch == 2:
+            raise Stop
+        return {}
+
+    from wmrlib.data import synthetic
+    with pytest.raises(Stop):
+        train_model(TINY, synthetic("mnist", 64), device="cpu", progress=False,
+                    checkpoint=folder / "checkpoint.pt", probe=stop)
+    est = estimate(replace(JOB, curve=None), _calibration(), store)
+    assert est.resume_at == (1, 0)
+    assert est.train_s == pytest.approx(2 * 0.5)  # the second epoch's 2 batches are left
+
+
+def test_schedule_fills_the_first_free_worker_and_defers_past_the_budget():
+    ests = [Estimate(JOB, t, 0.0, False, None, 1) for t in (60, 50, 40, 30, 0)]
+    started, deferred, wall = schedule(ests, workers=2)
+    assert [e.train_s for e in started] == [60, 50, 40, 30] and wall == 90  # 60+30, 50+40
+    started, deferred, wall = schedule(ests, workers=2, budget_s=85)
+    assert [e.train_s for e in started] == [60, 50, 30] and [e.train_s for e in deferred] == [40]
+    assert wall == 90 or wall <= 85
+    assert schedule(ests, 1, budget_s=10)[0] == []
+
+
+def test_calibration_measures_positive_times_for_each_combination():
+    cal = calibrate([JOB], workers=1, threads=1)
+    assert all(v > 0 for v in cal.train_batch_s.values()) and len(cal.train_batch_s) == 1
+    assert all(0 < v < 1 for v in cal.eval_image_step_s.values())
+    assert cal.cpu["model"] and cal.wall_time_s > 0
+
+
+def test_plan_prints_every_job_and_the_total(tmp_path):
+    text = compute_plan("smoke", results=tmp_path, datasets=["mnist"], threads=1)
+    jobs = plan_jobs("smoke", ["mnist"])
+    assert len(text.splitlines()) == len(jobs) + 3
+    assert f"0 of {len(jobs)} jobs done" in text and "expected wall time" in text
+
+
+def test_budget_too_small_starts_nothing_and_records_the_deferred(tmp_path):
+    summary = compute("smoke", results=tmp_path, datasets=["mnist"], progress=False,
+                      budget_min=0.001, threads=1)
+    assert summary["jobs"] == 0 and summary["jobs_done"] == 0
+    assert len(summary["deferred"]) == len(plan_jobs("smoke", ["mnist"]))
+    log = json.loads((tmp_path / "smoke" / "compute.json").read_text())
+    assert log[-1]["budget_min"] == 0.001 and log[-1]["cpu"]["flags"]
+    assert not (tmp_path / "smoke" / "runs").exists()
+
+
+def test_more_workers_than_cores_warns_with_both_numbers(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    with pytest.warns(UserWarning, match=r"3 workers × 1 threads = 3 threads on 2 cores"):
+        warn_oversubscription(3, 1)
+
+
+def test_budget_and_plan_bad_input_is_one_line(capsys):
+    from wmrlib.cli import main
+
+    assert main(["plan", "--profile", "nope"]) == 2
+    assert "profile" in capsys.readouterr().err
+    assert main(["plan", "--profile", "cpu", "--datasets", "cifar10"]) == 2
+    assert "cifar10" in capsys.readouterr().err
+    assert main(["reproduce", "--profile", "smoke", "--budget-min", "-1", "--no-notebooks"]) == 2
+    assert "budget_min" in capsys.readouterr().err
+
+
+# --- the zoo -------------------------------------------------------------------------------------
+
+def test_zoo_loads_a_stored_model_checked_against_its_key(tmp_path, monkeypatch):
+    plan = profile("smoke").plan("mnist")
+    small = replace(plan, base=plan.base.replace(synthetic=True, train_size=32, batch_size=32))
+    fake = replace(profile("smoke"), plans={"mnist": small})
+    monkeypatch.setattr(zoo, "get_profile", lambda name: fake)
+    config = small.run("pgd", 0.0)
+    trained = Store(tmp_path / "smoke", device="cpu", progress=False).get_or_train(config).model
+    model = zoo.load("smoke", "mnist", "pgd", results=tmp_path)
+    assert not model.training
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.equal(model(x), trained.eval()(x))
+    with pytest.raises(LookupError, match=r"weights are not in .*available: pgd alpha_train=0 seed=0"):
+        zoo.load("smoke", "mnist", "trades", alpha_train=2.0, results=tmp_path)
+    with pytest.raises(LookupError, match="does not train it"):
+        zoo.load("smoke", "mnist", "pgd", alpha_train=0.3, results=tmp_path)
+    # Weights of another run under this run's name are refused by the key check.
+    other = small.run("trades", 2.0)
+    Store(tmp_path / "smoke", device="cpu", progress=False).get_or_train(other, need_model=False)
+    store = Store(tmp_path / "smoke", device="cpu", progress=False)
+    store.model_path(config).write_bytes(store.model_path(other).read_bytes())
+    with pytest.raises(Exception, match="config_key"):
+        zoo.load("smoke", "mnist", "pgd", results=tmp_path)
+
+
+# --- page fallbacks -------------------------------------------------------------------------------
+
+def test_mnist_pages_fall_back_to_the_1epoch_results_never_to_smoke(tmp_path):
+    chain = book.profiles_of("cpu", "smoke")
+    assert chain == ["cpu", PREDECESSORS["cpu"], "smoke"]
+    mnist = [s.profile for s in book.candidate_sources("mnist", chain, results=tmp_path, readonly=True)]
+    assert mnist == ["cpu", "cpu-1epoch"]
+    cifar = [s.profile for s in book.candidate_sources("cifar10", chain, results=tmp_path, readonly=True)]
+    assert cifar == ["smoke"]
+    assert book.profiles_of("smoke", "smoke") == ["smoke"]
+
+
+def test_the_1epoch_profile_keeps_the_stored_keys_and_is_labelled():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "results" / "cpu-1epoch"
+    plan = profile("cpu-1epoch").plan("mnist")
+    keys = {c.key() for c in plan.models() + plan.precision_models()}
+    assert keys == {p.name for p in (root / "runs").iterdir()}
+    (source,) = book.candidate_sources("mnist", ["cpu-1epoch"], results=root.parent, readonly=True)
+    assert source.superseded and "1-epoch models" in source.label
+    assert plan.base.precision == "bf16" and profile("cpu").plan("mnist").base.precision == "fp32"

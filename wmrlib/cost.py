@@ -1,0 +1,178 @@
+"""Expected wall time of a profile's jobs on this machine, from a short measured calibration.
+
+``calibrate`` times real training batches (per model, defense, attack steps, batch size and
+precision the jobs use) and real evaluation attack steps, in ``workers`` processes at once so
+that the measurement includes the slow-down of jobs running side by side. ``estimate`` turns
+that into each job's remaining wall time (what is stored costs nothing; a checkpoint resumes),
+and ``schedule`` places the jobs on the workers in the order a local pool starts them.
+"""
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from .jobs import Job
+
+EVAL_STEPS = (2, 6)  # two attack lengths; their difference is the cost of the extra steps
+
+
+def _train_combo(config) -> tuple:
+    return (config.dataset, config.model, config.defense, config.attack_steps, config.batch_size,
+            config.precision)
+
+
+@dataclass
+class Calibration:
+    """Measured seconds per training batch (per combination) and per evaluation image-step."""
+
+    train_batch_s: dict[tuple, float]
+    eval_image_step_s: dict[tuple, float]   # (dataset, model) -> s per image and attack step
+    workers: int
+    threads: int | None
+    wall_time_s: float
+    cpu: dict = field(default_factory=dict)
+
+
+def _measure(combos: list[tuple], evals: list[tuple], eval_batch: int, threads: int | None,
+             device: str | None) -> tuple[dict, dict]:
+    """Time real training batches and attack steps on synthetic tensors of the datasets' shapes."""
+    import torch
+
+    from .attacks import pgd
+    from .config import RunConfig
+    from .data import synthetic
+    from .models import build_model
+    from .train import train_model
+
+    if threads:
+        torch.set_num_threads(threads)
+    train, evaluate = {}, {}
+    for combo in combos:
+        dataset, model, defense, steps, batch, precision = combo
+        config = RunConfig(dataset=dataset, model=model, defense=defense, attack_steps=steps,
+                           batch_size=batch, precision=precision, epochs=1, optimizer="adam",
+                           lr=1e-3, schedule="constant", milestones=(), step_size=0.01,
+                           alpha_train=0.5)
+        times = []
+        for n_batches in (1, 3):
+            data = synthetic(dataset, batch * n_batches, seed=1)
+            started = time.perf_counter()
+            train_model(config.replace(train_size=batch * n_batches), data, device=device,
+                        progress=False, allow_emulated_bf16=True)
+            times.append(time.perf_counter() - started)
+        train[combo] = max(times[1] - times[0], 1e-6) / 2
+    for dataset, model_name in evals:
+        data = synthetic(dataset, eval_batch, train=False, seed=2)
+        x, y = data.to_float(slice(None))
+        model = build_model(model_name, data.num_classes).eval()
+        times = []
+        for steps in EVAL_STEPS:
+            started = time.perf_counter()
+            pgd(model, x, y, eps=0.1, step_size=0.01, steps=steps, alpha=1.0)
+            times.append(time.perf_counter() - started)
+        evaluate[(dataset, model_name)] = max(times[1] - times[0], 1e-9) / (
+            (EVAL_STEPS[1] - EVAL_STEPS[0]) * eval_batch)
+    return train, evaluate
+
+
+def calibrate(jobs: list[Job], *, workers: int = 1, threads: int | None = None,
+              device: str | None = None, eval_batch: int = 250) -> Calibration:
+    """Time the jobs' training and attack steps here, in ``workers`` processes side by side."""
+    from .device import cpu_info
+
+    combos = sorted({_train_combo(j.config) for j in jobs})
+    evals = sorted({(j.config.dataset, j.config.model) for j in jobs})
+    started = time.perf_counter()
+    args = (combos, evals, eval_batch, threads, device)
+    if workers == 1:
+        measured = [_measure(*args)]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            measured = [f.result() for f in [pool.submit(_measure, *args) for _ in range(workers)]]
+    train = {c: sum(m[0][c] for m in measured) / len(measured) for c in combos}
+    evaluate = {e: sum(m[1][e] for m in measured) / len(measured) for e in evals}
+    return Calibration(train, evaluate, workers, threads, time.perf_counter() - started,
+                       cpu_info())
+
+
+@dataclass
+class Estimate:
+    """One job's expected remaining wall time, split into training and evaluation."""
+
+    job: Job
+    train_s: float
+    eval_s: float
+    trained: bool        # already stored
+    resume_at: tuple[int, int] | None  # (epoch, batch) of a checkpoint it would resume from
+    units_left: int
+
+    @property
+    def total_s(self) -> float:
+        """Return the job's expected remaining wall time in seconds."""
+        return self.train_s + self.eval_s
+
+
+def estimate(job: Job, calibration: Calibration, store) -> Estimate:
+    """Return ``job``'s expected remaining wall time in ``store`` (stored parts cost nothing)."""
+    from .data import _spec, num_batches
+
+    config = job.config
+    per_step = calibration.eval_image_step_s[(config.dataset, config.model)]
+    trained = store.has_run(config)
+    resume_at, train_s = None, 0.0
+    if not trained:
+        n_train = config.train_size or _spec(config.dataset).train_size
+        per_epoch = num_batches(n_train, config.batch_size, drop_last=False)
+        done = 0
+        checkpoint = store.run_dir(config) / "checkpoint.pt"
+        if checkpoint.exists():
+            resume_at = _checkpoint_position(checkpoint)
+            if resume_at is not None:
+                done = resume_at[0] * per_epoch + resume_at[1]
+        batches = max(config.epochs * per_epoch - done, 0)
+        train_s = batches * calibration.train_batch_s[_train_combo(config)]
+        if job.curve is not None:  # clean + unweighted + weighted attack after every epoch left
+            attack, _alpha, n = job.curve
+            epochs_left = math.ceil(batches / per_epoch)
+            train_s += epochs_left * n * (2 * attack.steps * attack.restarts + 1) * per_step
+    eval_s, left = 0.0, 0
+    for attack, alpha, n in job.units:
+        if store.has_unit(config, attack, alpha, eval_size=n, eval_seed=job.eval_seed):
+            continue
+        left += 1
+        n = n or _spec(config.dataset).test_size
+        steps = 1 if attack is None else attack.steps * attack.restarts + 1
+        eval_s += n * steps * per_step
+    return Estimate(job, train_s, eval_s, trained, resume_at, left)
+
+
+def _checkpoint_position(path: Path) -> tuple[int, int] | None:
+    from .checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError:
+        return None  # a corrupt checkpoint is replaced by a fresh start
+    return int(state["epoch"]), int(state["batch"])
+
+
+def schedule(estimates: list[Estimate], workers: int, budget_s: float | None = None
+             ) -> tuple[list[Estimate], list[Estimate], float]:
+    """Place jobs on ``workers`` in order (each on the first free worker); return (started,
+    deferred, expected wall time). With ``budget_s``, a job that would end after it is deferred."""
+    free = [0.0] * workers
+    started, deferred = [], []
+    for est in estimates:
+        if est.total_s == 0:
+            continue
+        w = min(range(workers), key=free.__getitem__)
+        if budget_s is not None and free[w] + est.total_s > budget_s:
+            deferred.append(est)
+            continue
+        free[w] += est.total_s
+        started.append(est)
+    return started, deferred, max(free)
