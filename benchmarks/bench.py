@@ -11,6 +11,8 @@ Everything in the printed table is measured in this one run, on this machine:
 3. Evaluation cost for k alpha_test values: wmrlib's protocol vs one attack per metric.
 4. Achieved GFLOP/s of a SmallCNN PGD step vs the fp32 and bf16 matmul rate of this machine.
 5. An estimate of the ``cpu`` profile's MNIST suite time from the measured throughputs.
+6. Training cost of Table 4's extra baselines (Free-AT, YOPO, IAAT) against PGD-AT, on the
+   ``cpu`` profile's MNIST analog settings (``--baselines-only`` runs this section alone).
 
 Variants are timed interleaved (A, B, C, A, B, C, ... with the starting variant rotated each
 round) and reported as medians, so a shared, noisy machine biases no variant. Usage::
@@ -18,6 +20,7 @@ round) and reported as medians, so a shared, noisy machine biases no variant. Us
     WMR_DATA_ROOT=/work/shared/data python benchmarks/bench.py   # full: ~4 min on 2 quiet cores
     python benchmarks/bench.py --quick      # short run: under a minute on 2 quiet cores
     python benchmarks/bench.py --out report.md --device cuda
+    python benchmarks/bench.py --baselines-only   # section 6 only: about 2 minutes
 
 Without MNIST under $WMR_DATA_ROOT (or ./data) SmallCNN runs random-init on synthetic data.
 On a machine shared with other jobs the default-thread numbers can swing several-fold; the
@@ -47,7 +50,7 @@ from wmrlib.evaluate import attack_record, evaluate_model
 from wmrlib.models import ResNet18, SmallCNN
 from wmrlib.profiles import profile
 from wmrlib.risk import importance_weights
-from wmrlib.train import adversarial_loss, make_optimizer
+from wmrlib.train import adversarial_loss, make_optimizer, passes, train_model
 from _report import Report, cpu_name, fmt, load_avg  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
 try:
@@ -368,6 +371,70 @@ def eval_units(plan) -> list[tuple[AttackConfig | None, float]]:
     return list(units.values())
 
 
+# --- section 6: Table 4's extra baselines --------------------------------------------------------
+
+def baseline_configs(plan) -> dict[str, RunConfig]:
+    """PGD-AT and each extra baseline of ``plan`` at its full ε, IAAT in both of its phases."""
+    configs = {"PGD-AT": plan.run("pgd")} | {c.label: c for c in plan.extras}
+    if "IAAT" in configs:
+        iaat = configs.pop("IAAT")
+        configs["IAAT (adaptive)"] = iaat.replace(iaat_warmup=0)
+        configs["IAAT (warm-up)"] = iaat
+    return {k: c.replace(eps_ramp=0.0) for k, c in configs.items()}
+
+
+def one_pass(config: RunConfig, data: wdata.ImageData, batches: int, device):
+    """Return a callable training one pass over ``batches`` minibatches of ``config`` (train_model)."""
+    config = config.replace(train_size=batches * config.batch_size,
+                            epochs=config.replays if config.defense == "free" else 1)
+    return lambda: train_model(config, data, device=device, progress=False)
+
+
+def bench_baselines(rep: Report, train_set: wdata.ImageData, device, *, batches: int,
+                    rounds: int) -> None:
+    """Time one pass of each extra baseline of the cpu plan against PGD-AT; report the ratios."""
+    plan = profile("cpu").plan("mnist")
+    configs = baseline_configs(plan)
+    threads = 1 if device.type == "cpu" else None
+    variants = {k: with_threads(threads, one_pass(c, train_set, batches, device))
+                for k, c in configs.items()}
+    medians, errors, _ = interleaved(variants, rounds, device)
+    per_epoch = math.ceil((plan.base.train_size or wdata.DATASETS["mnist"].train_size)
+                          / plan.base.batch_size)
+    # Seconds per paper-equivalent epoch: one pass costs `passes / epochs` of them (Free-AT: 1/m).
+    per_epoch_s = {k: medians[k] / batches * per_epoch * passes(c) / c.epochs
+                   for k, c in configs.items() if k in medians}
+    base = per_epoch_s.get("PGD-AT")
+    rows = []
+    for k, c in configs.items():
+        if k not in medians:
+            rows.append([k, "", "n/a", "n/a", "n/a", errors.get(k, "")])
+            continue
+        what = {"free": f"m {c.replays}, {passes(c)} pass(es) for {c.epochs} epochs",
+                "yopo": f"m {c.attack_steps} × n {c.inner_steps}, σ {c.step_size:g}",
+                "iaat": f"{c.attack_steps}-step attacks, warm-up {c.iaat_warmup} epoch(s)",
+                }.get(c.defense, f"{c.attack_steps}-step attack, step {c.step_size:g}")
+        rows.append([k, what, fmt(medians[k] / batches, 3), fmt(per_epoch_s[k]),
+                     fmt(ratio(per_epoch_s[k], base), 2), ""])
+    iaat = plan.run("iaat") if any(c.defense == "iaat" for c in plan.extras) else None
+    rep.add(f"One pass over {batches} MNIST minibatches of {plan.base.batch_size} through "
+            f"`train_model` per call, at the `cpu` profile's settings of each model (full ε "
+            f"{plan.base.eps}, no ramp), {'1 thread' if threads else 'default threads'}, "
+            f"median of {rounds} interleaved calls after a warm-up call. An epoch-equivalent is "
+            f"{per_epoch} minibatches (Free-AT replays each m times in one pass, so it costs 1/m "
+            "pass). IAAT's adaptive phase attacks three times per minibatch (ε_i, ε_i + γ, then "
+            "the training attack) and its warm-up once.")
+    rep.add()
+    rep.table(["defense", "settings", "s / minibatch visit", "s / epoch-equivalent",
+               "ratio vs PGD-AT", "note"], rows)
+    if iaat is not None and "IAAT (adaptive)" in per_epoch_s and "IAAT (warm-up)" in per_epoch_s:
+        whole = (iaat.iaat_warmup * per_epoch_s["IAAT (warm-up)"]
+                 + (iaat.epochs - iaat.iaat_warmup) * per_epoch_s["IAAT (adaptive)"])
+        rep.add(f"A whole IAAT run of the cpu profile ({iaat.epochs} epochs, {iaat.iaat_warmup} "
+                f"of warm-up) costs {fmt(ratio(whole, iaat.epochs * base), 2)}× a PGD-AT run.")
+        rep.add()
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 def ratio(a, b):
@@ -380,6 +447,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
     ap.add_argument("--out", default=None, help="also write the markdown report to this file")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
+    ap.add_argument("--baselines-only", action="store_true",
+                    help="run only section 6 (Table 4's extra baselines against PGD-AT)")
     args = ap.parse_args(argv)
 
     device = default_device(args.device)
@@ -410,7 +479,8 @@ def main(argv=None) -> int:
 
     command = "python " + " ".join([os.path.relpath(sys.argv[0])] + list(argv if argv is not None
                                                                           else sys.argv[1:]))
-    rep.add(f"# wmrlib benchmark ({'--quick' if quick else 'full run'})")
+    run_kind = "section 6 only" if args.baselines_only else "--quick" if quick else "full run"
+    rep.add(f"# wmrlib benchmark ({run_kind})")
     rep.add()
     rep.table(["item", "value"], [
         ["command", f"`{command}`"],
@@ -427,6 +497,17 @@ def main(argv=None) -> int:
 
     # ---------------------------------------------------------------- models and data
     train_set, real = mnist_or_synthetic(train=True)
+    if args.baselines_only:
+        rep.add("## 6. Training cost of Table 4's extra baselines against PGD-AT")
+        rep.add()
+        bench_baselines(rep, train_set, device, batches=2 if quick else 4, rounds=1 if quick else 3)
+        rep.add(f"Load average at end (1/5/15 min): {load_avg()}; wall time of this run "
+                f"{(time.perf_counter() - t_start) / 60:.1f} min; data: "
+                f"{'MNIST' if real else 'synthetic (MNIST not found)'}.")
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write("\n".join(rep.lines) + "\n")
+        return 0
     test_set, _ = mnist_or_synthetic(train=False)
     if real:
         small, secs = train_smallcnn(train_set, device, P["prep_batches"])
@@ -753,7 +834,14 @@ def main(argv=None) -> int:
             + f". One model costs {fmt(list(totals.values())[0] / len(models))} min as configured.")
     rep.add()
 
+    # ---------------------------------------------------------------- 6. extra baselines
+    section_done()
+    rep.add("## 6. Training cost of Table 4's extra baselines against PGD-AT")
+    rep.add()
+    bench_baselines(rep, train_set, device, batches=2 if quick else 4, rounds=1 if quick else 3)
+
     # ---------------------------------------------------------------- targets
+    section_done()
     rep.add("## Targets")
     rep.add()
     pgd_ratios = [(r, ratio(r.rates.get("wmrlib"), r.rates.get("torchattacks"))) for r in pgd_rows]

@@ -4,7 +4,6 @@ import torch
 import torch.nn.functional as F
 
 from wmrlib.attacks import attack_objective, kl_per_example, pgd, trades_attack
-from wmrlib.models import SmallCNN
 
 
 def tiny_model(seed=0):

@@ -25,7 +25,7 @@ import torch
 import wmrlib.store as wstore
 import wmrlib.train as wtrain
 from wmrlib import data as wdata
-from wmrlib._checks import check_notebook_parameters
+from wmrlib.params import check_notebook_parameters
 from wmrlib.attacks import pgd, trades_attack
 from wmrlib.checkpoint import load_checkpoint
 from wmrlib.cli import main

@@ -24,7 +24,7 @@ JOB = Job(TINY, ((None, 0.0, 16), (ATTACK, 0.0, 16), (ATTACK, 2.0, 16)), 0,
 
 
 def _calibration(batch_s=0.5, step_s=1e-3) -> Calibration:
-    combo = ("mnist", TINY.model, "pgd", 2, 32, "fp32")
+    combo = ("mnist", TINY.model, "pgd", 2, 32, "fp32", TINY.replays, TINY.inner_steps)
     return Calibration({combo: batch_s}, {("mnist", TINY.model): step_s}, 1, 1, 0.1)
 
 
@@ -45,7 +45,7 @@ def test_estimate_is_the_hand_computed_cost_and_drops_what_is_stored(tmp_path):
 
 def test_a_checkpoint_lowers_the_training_estimate(tmp_path):
     store = Store(tmp_path, device="cpu", progress=False)
-    folder = store.run_dir(TINY)
+
     # Stop the run in its second epoch's probe: the checkpoint holds (epoch 1, batch 0).
     class Stop(Exception):
         pass
@@ -58,7 +58,7 @@ def test_a_checkpoint_lowers_the_training_estimate(tmp_path):
     from wmrlib.data import synthetic
     with pytest.raises(Stop):
         train_model(TINY, synthetic("mnist", 64), device="cpu", progress=False,
-                    checkpoint=folder / "checkpoint.pt", probe=stop)
+                    checkpoint=store.checkpoint_path(TINY), probe=stop)
     est = estimate(replace(JOB, curve=None), _calibration(), store)
     assert est.resume_at == (1, 0)
     assert est.train_s == pytest.approx(2 * 0.5)  # the second epoch's 2 batches are left
@@ -84,7 +84,7 @@ def test_calibration_measures_positive_times_for_each_combination():
 def test_plan_prints_every_job_and_the_total(tmp_path):
     text = compute_plan("smoke", results=tmp_path, datasets=["mnist"], threads=1)
     jobs = plan_jobs("smoke", ["mnist"])
-    assert len(text.splitlines()) == len(jobs) + 3
+    assert len(text.splitlines()) == len(jobs) + 4 and "attack image-steps" in text
     assert f"0 of {len(jobs)} jobs done" in text and "expected wall time" in text
 
 
@@ -93,7 +93,7 @@ def test_budget_too_small_starts_nothing_and_records_the_deferred(tmp_path):
                       budget_min=0.001, threads=1)
     assert summary["jobs"] == 0 and summary["jobs_done"] == 0
     assert len(summary["deferred"]) == len(plan_jobs("smoke", ["mnist"]))
-    log = json.loads((tmp_path / "smoke" / "compute.json").read_text())
+    log = json.loads(Store(tmp_path / "smoke").compute_log_path().read_text())
     assert log[-1]["budget_min"] == 0.001 and log[-1]["cpu"]["flags"]
     assert not (tmp_path / "smoke" / "runs").exists()
 
@@ -163,3 +163,60 @@ def test_the_1epoch_profile_keeps_the_stored_keys_and_is_labelled():
     (source,) = book.candidate_sources("mnist", ["cpu-1epoch"], results=root.parent, readonly=True)
     assert source.superseded and "1-epoch models" in source.label
     assert plan.base.precision == "bf16" and profile("cpu").plan("mnist").base.precision == "fp32"
+
+
+# --- stale results ---------------------------------------------------------------------------------
+
+def test_a_result_is_stale_only_when_compute_code_changed(tmp_path):
+    import subprocess
+
+    from wmrlib.staleness import changed_since, staleness
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    git("init", "-q")
+    git("config", "user.email", "t@t"), git("config", "user.name", "t")
+    (tmp_path / "wmrlib").mkdir()
+    (tmp_path / "wmrlib" / "train.py").write_text("x = 1\n")
+    (tmp_path / "book.md").write_text("text\n")
+    git("add", "."), git("commit", "-qm", "one")
+    commit = git("rev-parse", "HEAD")
+    (tmp_path / "book.md").write_text("new text\n")           # docs change: not stale
+    (tmp_path / "wmrlib" / "book.py").write_text("y = 2\n")   # book code: not stale
+    assert staleness(commit, tmp_path) == "current"
+    assert staleness(commit + "-dirty", tmp_path) == "current"
+    (tmp_path / "wmrlib" / "train.py").write_text("x = 2\n")  # training code: stale
+    changed_since.cache_clear()
+    assert staleness(commit, tmp_path) == "stale: train.py changed"
+    assert staleness("0" * 40, tmp_path) == "unknown" and staleness("unknown", tmp_path) == "unknown"
+
+
+def test_a_job_past_its_latest_start_is_skipped_and_writes_nothing(tmp_path):
+    import time
+
+    from wmrlib.jobs import run_job
+
+    result = run_job(JOB, str(tmp_path), "smoke", start_by=time.time() - 1)
+    assert result.skipped and result.units_computed == 0 and not result.trained
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_partial_campaign_is_shown_cut_to_its_complete_models(tmp_path, monkeypatch):
+    import wmrlib.jobs as wjobs
+
+    plan = profile("cpu").plan("mnist")
+    first = {plan.run(d, a).key() for d, a in (("pgd", 0.0), ("pgd", 0.5), ("trades", 0.0),
+                                                  ("trades", 2.0), ("trades", 1.0))}
+    monkeypatch.setattr(wjobs, "estimate_needed", lambda job, store: job.config.key() not in first)
+    sources = book.candidate_sources("mnist", ["cpu", "cpu-1epoch"], results=tmp_path, readonly=True)
+    assert [(s.profile, s.partial) for s in sources] == [("cpu", False), ("cpu", True),
+                                                          ("cpu-1epoch", False)]
+    cut = sources[1].plan
+    assert cut.seeds == (0,) and cut.pgd_alphas == (0.5,) and cut.trades_alphas == (1.0, 2.0)
+    assert "PARTIAL" in sources[1].label and len(cut.models()) == 5 and cut.extras == ()
+    # Without the first seed's four headline models nothing partial is shown.
+    first.discard(plan.run("trades", 2.0).key())
+    sources = book.candidate_sources("mnist", ["cpu", "cpu-1epoch"], results=tmp_path, readonly=True)
+    assert [s.partial for s in sources] == [False, False]

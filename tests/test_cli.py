@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from wmrlib.cli import main
+from wmrlib.store import Store
 from wmrlib.profiles import profile
 
 from conftest import mnist_root
@@ -101,7 +103,46 @@ def test_smoke_training_prints_its_run_and_is_found_again(cli):
     assert out["run"] == config.key()
     assert (out["label"], out["alpha_train"], out["seed"]) == ("PGD", 0.0, 0)
     assert out["wall_time_s"] > 0 and out["final"]["epoch"] == config.epochs
-    assert (tmp / "good" / "smoke" / "runs" / config.key() / "provenance.json").exists()
+    assert Store(tmp / "good" / "smoke").provenance_path(config).exists()
     # The same command again finds the stored run and trains nothing: identical output.
     again = run_all({"again": ["train", *SMOKE_PGD, "--out", str(tmp / "good")]})["again"]
     assert again[0] == 0 and json.loads(again[1]) == out
+
+
+# --- --set overrides ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("item, words", [
+    ("nonsense=1", ["unknown field 'nonsense'", "epochs", "attack.steps"]),
+    ("epochs=-1", ["epochs must be ≥ 1", "-1"]),
+    ("epochs=abc", ["epochs must be an integer"]),
+    ("attack.steps=0.5", ["steps must be an integer"]),
+    ("milestones=0.5,x", ["comma-separated numbers"]),
+    ("attack.loss=hinge", ["loss", "'ce'"]),
+    ("seed=3", ["--seed"]),
+    ("epochs", ["key=value"]),
+])
+def test_set_bad_values_are_one_line_with_status_2(item, words, capsys, tmp_path):
+    status = main(["train", "--profile", "smoke", "--defense", "pgd", "--out", str(tmp_path),
+                   "--set", item])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and err[0].startswith("error: ")
+    for word in words:
+        assert word in err[0], (word, err[0])
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_set_parses_by_type_and_gives_the_run_its_own_key():
+    from wmrlib.overrides import override_profile, parse_overrides
+    from wmrlib.profiles import profile
+
+    run, attack = parse_overrides(["epochs=3", "lr=0.002", "milestones=0.5,0.75", "augment=true",
+                                   "train_size=none", "steps=7", "attack.eps=0.2"])
+    assert run == {"epochs": 3, "lr": 0.002, "milestones": (0.5, 0.75), "augment": True,
+                   "train_size": None}
+    assert attack == {"steps": 7, "eps": 0.2}
+    plan = profile("smoke").plan("mnist")
+    changed = override_profile(profile("smoke"), {"epochs": 2}, {"steps": 7}).plan("mnist")
+    assert changed.run("pgd").epochs == 2 and changed.attack.steps == 7
+    assert changed.run("pgd").key() != plan.run("pgd").key()
+    assert changed.attack.key() != plan.attack.key()
+    assert parse_overrides([]) == ({}, {})

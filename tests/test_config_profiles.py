@@ -92,7 +92,8 @@ CHANGED = dict(dataset="cifar10", model="resnet18", defense="trades", alpha_trai
                eps=0.2, step_size=0.02, attack_steps=7, epochs=3, batch_size=64, optimizer="adam",
                lr=0.02, momentum=0.5, weight_decay=1e-4, schedule="cosine", milestones=(0.5,),
                eps_ramp=0.3, train_size=128, augment=True, synthetic=True, seed=1,
-               precision="bf16", detach_weights=True, random_start="uniform")
+               precision="bf16", detach_weights=True, random_start="uniform", lr_decay=0.2,
+               replays=4, inner_steps=5, iaat_warmup=2, iaat_gamma=0.01, iaat_beta=0.5)
 
 
 def test_equal_configs_have_equal_keys():
@@ -120,7 +121,8 @@ def test_changing_any_field_changes_the_key():
 
 def test_changing_any_attack_field_changes_the_key():
     base = AttackConfig()
-    changes = dict(eps=0.1, step_size=0.02, steps=20, loss="margin", restarts=2, random_start="none")
+    changes = dict(eps=0.1, step_size=0.02, steps=20, loss="margin", restarts=2, random_start="none",
+                   kind="autoattack", queries=100, scales=(1.0,))
     assert set(changes) == {f.name for f in dataclasses.fields(AttackConfig)}
     keys = {base.key()} | {dataclasses.replace(base, **{k: v}).key() for k, v in changes.items()}
     assert len(keys) == 1 + len(changes)
@@ -260,8 +262,10 @@ def test_profiles_cover_the_documented_datasets():
 
 
 def _expected_models(plan: DatasetPlan) -> int:
-    """Baselines + each +ours alpha for the first seed, then four headline models per extra seed."""
-    return 2 + len(set(plan.pgd_alphas)) + len(set(plan.trades_alphas)) + 4 * (len(plan.seeds) - 1)
+    """Baselines + each +ours alpha for the first seed, four headline models per extra seed,
+    then Table 4's extra baselines."""
+    return (2 + len(set(plan.pgd_alphas)) + len(set(plan.trades_alphas))
+            + 4 * (len(plan.seeds) - 1) + len(plan.extras))
 
 
 @pytest.mark.parametrize("name", PROFILES)
@@ -271,6 +275,7 @@ def test_models_have_unique_keys_and_include_the_baselines(name):
         keys = [m.key() for m in models]
         assert len(keys) == len(set(keys))
         assert len(models) == _expected_models(plan)
+        models = [m for m in models if not plan.is_extra(m)]
         for seed in plan.seeds:
             mine = {(m.defense, m.alpha_train) for m in models if m.seed == seed}
             assert {("pgd", 0.0), ("trades", 0.0), ("pgd", plan.headline[0]),
@@ -304,7 +309,7 @@ def test_small_profiles_change_sizes_not_the_code_path(name):
         # a cheaper training precision is allowed only with an fp32 twin that checks it
         if plan.base.precision != ref.base.precision:
             assert [c.precision for c in plan.precision_models()] == [ref.base.precision]
-        assert {m.defense for m in plan.models()} == {"pgd", "trades"}
+        assert {m.defense for m in plan.models() if not plan.is_extra(m)} == {"pgd", "trades"}
         assert plan.attack.eps == ref.attack.eps
         assert (plan.attack.loss, plan.attack.random_start, plan.attack.restarts) == \
             (ref.attack.loss, ref.attack.random_start, ref.attack.restarts)

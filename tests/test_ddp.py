@@ -40,7 +40,7 @@ def torchrun(*argv: str, timeout: int = 300) -> subprocess.CompletedProcess:
 
 
 def weights(store: Store, config) -> dict[str, torch.Tensor]:
-    return load_checkpoint(store.run_dir(config) / "model.pt", config_key=config.key())["model"]
+    return load_checkpoint(store.model_path(config), config_key=config.key())["model"]
 
 
 def max_diff(a: dict, b: dict) -> float:
@@ -78,7 +78,7 @@ def test_two_processes_train_the_one_process_models_and_resume(tmp_path, monkeyp
         return real(*args, **kwargs)
 
     monkeypatch.setattr(wtrain, "adversarial_loss", interrupt_after_six)
-    checkpoint = Store(two).run_dir(trades) / "checkpoint.pt"
+    checkpoint = Store(two).checkpoint_path(trades)
     with pytest.raises(KeyboardInterrupt):
         wtrain.train_model(trades, one.data(trades, train=True), device="cpu",
                            checkpoint=checkpoint, checkpoint_every_s=0.0, progress=False)
@@ -97,7 +97,7 @@ def test_two_processes_train_the_one_process_models_and_resume(tmp_path, monkeyp
         info = ranks[0]["runs"][name]
         assert info["world_size"] == 2
         assert info["resumed_from"] == ([1, 2] if name == "trades" else None)
-        assert not (store.run_dir(config) / "checkpoint.pt").exists()
+        assert not store.checkpoint_path(config).exists()
         reference, result = weights(one, config), weights(store, config)
         assert max_diff(reference, init) > 100 * ATOL  # training moved the weights
         print(f"{name}: max |1 process - 2 processes| = {max_diff(reference, result):.2e}")
@@ -119,7 +119,7 @@ def test_torchrun_cli_trains_once_and_prints_once(tmp_path):
     out = json.loads(proc.stdout)  # one JSON document: only rank 0 prints
     config = profile("smoke").plan("mnist").run("pgd", 0.5)
     assert out["run"] == config.key()
-    folder = tmp_path / "two" / "smoke" / "runs" / config.key()
+    folder = Store(tmp_path / "two" / "smoke").run_dir(config)
     files = sorted(p.name for p in folder.iterdir())
     assert files == ["config.json", "model.pt", "provenance.json"]
     assert json.loads((folder / "provenance.json").read_text())["world_size"] == 2

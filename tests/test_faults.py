@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from wmrlib.checkpoint import (CheckpointError, NonFiniteWeightsError, atomic_path,
+from wmrlib.checkpoint import (CheckpointError, NonFiniteWeightsError,
                                load_checkpoint, save_checkpoint)
 from wmrlib.config import AttackConfig, RunConfig
 from wmrlib.data import num_batches

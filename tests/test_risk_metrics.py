@@ -44,7 +44,8 @@ def test_alpha_zero_gives_uniform_weights():
     y = torch.randint(0, 10, (7,))
     w = importance_weights(logits, y, 0.0)
     assert torch.equal(w, torch.ones(7))
-    assert torch.allclose(normalized_weights(w), torch.full((7,), 1 / 7))
+    m = margin(logits, y)
+    assert torch.allclose(normalized_weights(m, 0.0), torch.full((7,), 1 / 7))
 
 
 def test_negative_alpha_rejected():
@@ -52,9 +53,14 @@ def test_negative_alpha_rejected():
         importance_weights(torch.randn(2, 3), torch.tensor([0, 1]), -0.1)
 
 
-def test_normalized_weights_sum_to_one():
-    w = torch.tensor([1.0, 3.0, 4.0])
-    assert torch.allclose(normalized_weights(w), torch.tensor([0.125, 0.375, 0.5]))
+def test_normalized_weights_hand_computed_and_overflow_safe():
+    # margins 0, -ln 3 / 2, -ln 4 / 2 at alpha 2 give weights 1, 3, 4: probabilities 1/8, 3/8, 4/8.
+    m = torch.tensor([0.0, -np.log(3) / 2, -np.log(4) / 2], dtype=torch.float32)
+    assert torch.allclose(normalized_weights(m, 2.0), torch.tensor([0.125, 0.375, 0.5]))
+    assert np.allclose(normalized_weights(m.numpy(), 2.0), [0.125, 0.375, 0.5])
+    # A huge alpha overflows exp(-alpha m) but not the normalised weights.
+    big = normalized_weights(np.array([-1.0, -1.0, 1.0]), 1e4)
+    assert np.allclose(big, [0.5, 0.5, 0.0]) and np.isfinite(big).all()
 
 
 def test_weighted_accuracy_hand_computed():

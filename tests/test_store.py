@@ -11,16 +11,17 @@ import pytest
 import torch
 
 import wmrlib.store as wstore
-from wmrlib import data as wdata
 from wmrlib.checkpoint import atomic_path
 from wmrlib.config import AttackConfig, RunConfig
 from wmrlib.store import MissingResult, Store
 
 from conftest import mnist_root
 
+# Synthetic tensors of MNIST's shape: the store's logic does not depend on the data, so these
+# tests run on machines without ../shared too.
 CONFIG = RunConfig(dataset="mnist", train_size=128, attack_steps=1, epochs=1, batch_size=64,
                    eps=0.3, step_size=0.1, optimizer="adam", lr=1e-3, schedule="constant",
-                   milestones=(), seed=0)
+                   milestones=(), seed=0, synthetic=True)
 ATTACK = AttackConfig(eps=0.3, step_size=0.1, steps=2)
 EVAL = 48
 
@@ -32,8 +33,6 @@ def new_store(root, **kw):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A store holding CONFIG's trained run, and the weights it trained."""
-    if mnist_root() is None:
-        pytest.skip("MNIST files not found (set WMR_DATA_ROOT)")
     store = new_store(tmp_path_factory.mktemp("store"))
     run = store.get_or_train(CONFIG)
     weights = {k: v.clone() for k, v in run.model.state_dict().items()}
@@ -41,7 +40,7 @@ def trained(tmp_path_factory):
 
 
 def unit_files(store, config=CONFIG):
-    folder = store.root / "evals" / config.key()
+    folder = store.evals_dir(config)
     return {p.name: p.read_bytes() for p in folder.iterdir()} if folder.exists() else {}
 
 
@@ -49,7 +48,7 @@ def stored_unit(store, attack, alpha, eval_seed, config=CONFIG):
     """Find a unit's .npz through the provenance JSON files, without the store's own lookup."""
     wanted = None if attack is None else json.loads(json.dumps(dataclasses.asdict(attack)))
     found = []
-    for path in (store.root / "evals" / config.key()).glob("*.json"):
+    for path in store.evals_dir(config).glob("*.json"):
         info = json.loads(path.read_text())
         if info["attack"] == wanted and info["alpha_test"] == alpha and info["eval_seed"] == eval_seed:
             found.append(path.with_suffix(".npz"))
@@ -74,11 +73,11 @@ def count_attacks(monkeypatch):
 
 def test_get_or_train_writes_config_weights_and_provenance(trained):
     store, run, _ = trained
-    folder = store.root / "runs" / CONFIG.key()
+    folder = store.run_dir(CONFIG)
     assert folder == store.run_dir(CONFIG)
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.pt", "provenance.json"]
     assert RunConfig.from_dict(json.loads((folder / "config.json").read_text())) == CONFIG
-    info = json.loads((folder / "provenance.json").read_text())
+    info = json.loads(store.provenance_path(CONFIG).read_text())
     assert info == json.loads(json.dumps(run.provenance, default=str))  # tuples become lists
     for field in ("git_commit", "device", "torch", "date", "wall_time_s", "config"):
         assert field in info, field
@@ -133,8 +132,8 @@ def test_readonly_store_raises_missing_result(trained):
     with pytest.raises(MissingResult, match=other.key()):
         readonly.get_or_evaluate(other, ATTACK, (1.0,), eval_size=EVAL)
     assert isinstance(MissingResult("x"), LookupError)
-    assert not (store.root / "runs" / other.key()).exists()
-    assert not (store.root / "evals" / other.key()).exists()
+    assert not store.run_dir(other).exists()
+    assert not store.evals_dir(other).exists()
 
 
 # --- evaluation units -------------------------------------------------------------------------
@@ -164,7 +163,7 @@ def test_evaluation_is_stored_in_units_and_reused(trained, monkeypatch):
     assert readonly.summary() == record.summary()
 
     # The labels are those of the seeded test subset; A_nat is the model's clean accuracy there.
-    subset = wdata.load("mnist", mnist_root(), train=False).subset(EVAL, seed=1)
+    subset = store.data(CONFIG, train=False).subset(EVAL, seed=1)
     assert np.array_equal(record.labels, subset.labels.numpy())
     x, y = subset.to_float(slice(None))
     with torch.no_grad():
@@ -175,7 +174,7 @@ def test_evaluation_is_stored_in_units_and_reused(trained, monkeypatch):
     info = store.provenance_of(CONFIG, ATTACK, 2.0, **kw)
     assert info["attack"] == json.loads(json.dumps(dataclasses.asdict(ATTACK)))
     assert (info["alpha_test"], info["eval_size"], info["eval_seed"]) == (2.0, EVAL, 1)
-    assert info["kind"] == "evaluate" and not info["synthetic"]
+    assert info["kind"] == "evaluate" and info["synthetic"] == CONFIG.synthetic
 
 
 def test_a_sa_for_every_alpha_comes_from_the_one_uniform_unit(trained, monkeypatch):
@@ -240,7 +239,7 @@ def test_crash_while_writing_a_unit_leaves_no_partial_file(trained, monkeypatch)
 def test_crash_while_rewriting_a_file_keeps_the_previous_one(trained):
     store, _, _ = trained
     store.get_or_attack(CONFIG, None, eval_size=EVAL, eval_seed=2)
-    folder = store.root / "evals" / CONFIG.key()
+    folder = store.evals_dir(CONFIG)
     path = sorted(folder.glob("*.npz"))[0]
     good = path.read_bytes()
     with pytest.raises(RuntimeError):

@@ -19,9 +19,10 @@ from wmrlib.store import Store  # noqa: E402
 
 from conftest import mnist_root  # noqa: E402
 
+# Synthetic tensors of MNIST's shape: the tables' logic does not depend on the data.
 BASE = RunConfig(dataset="mnist", train_size=64, attack_steps=1, epochs=1, batch_size=64,
                  eps=0.3, step_size=0.1, optimizer="adam", lr=1e-3, schedule="constant",
-                 milestones=())
+                 milestones=(), synthetic=True)
 ATTACK = AttackConfig(eps=0.3, step_size=0.1, steps=2)
 PLAN = DatasetPlan("mnist", BASE, pgd_alphas=(0.5,), trades_alphas=(2.0,), headline=(0.5, 2.0),
                    seeds=(0, 1), attack=ATTACK, alpha_tests=(1.0, 2.0), eps_tests=(0.1, 0.3),
@@ -31,8 +32,6 @@ GROUPS = {("PGD", 0.0), ("PGD+ours", 0.5), ("TRADES", 0.0), ("TRADES+ours", 2.0)
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    if mnist_root() is None:
-        pytest.skip("MNIST files not found (set WMR_DATA_ROOT)")
     return Store(tmp_path_factory.mktemp("tables"), data_root=mnist_root(), device="cpu",
                  progress=False)
 
@@ -46,7 +45,7 @@ def stored_unit(store, config, attack, alpha):
     """Read a unit's arrays straight from its .npz, found through the provenance JSON files."""
     wanted = json.loads(json.dumps(dataclasses.asdict(attack)))
     hits = []
-    for path in (store.root / "evals" / config.key()).glob("*.json"):
+    for path in store.evals_dir(config).glob("*.json"):
         info = json.loads(path.read_text())
         if (info["attack"], info["alpha_test"], info["eval_size"]) == (wanted, alpha, PLAN.eval_size):
             hits.append(path.with_suffix(".npz"))
@@ -146,7 +145,7 @@ def test_table6_uniform(store):
 
 
 def stored_unit_clean(store, config):
-    hits = [p.with_suffix(".npz") for p in (store.root / "evals" / config.key()).glob("*.json")
+    hits = [p.with_suffix(".npz") for p in store.evals_dir(config).glob("*.json")
             if json.loads(p.read_text())["attack"] is None]
     assert len(hits) == 1
     with np.load(hits[0]) as z:
@@ -196,13 +195,16 @@ def test_table_for_another_dataset_raises(store):
 def test_dro_curves(store):
     rhos = [0.0, 0.01, 0.1, 1.0, 10.0]
     curves = figures.dro_curves(store, PLAN, rhos)
-    assert set(zip(curves.defense, curves.alpha_train)) == {("TRADES", 0.0), ("TRADES+ours", 2.0)}
-    assert len(curves) == 2 * len(PLAN.seeds) * len(rhos)
-    for (_, alpha_train, seed), part in curves.groupby(["defense", "alpha_train", "seed"]):
+    pgd_alpha, trades_alpha = PLAN.headline
+    assert set(zip(curves.defense, curves.alpha_train)) == {
+        ("PGD", 0.0), ("PGD+ours", pgd_alpha), ("TRADES", 0.0), ("TRADES+ours", trades_alpha)}
+    assert len(curves) == 4 * len(PLAN.seeds) * len(rhos)
+    for (defense, alpha_train, seed), part in curves.groupby(["defense", "alpha_train", "seed"]):
         part = part.sort_values("rho")
         assert list(part.rho) == rhos
         assert (np.diff(part.worst_case_loss.to_numpy()) >= -1e-9).all()
-        unit = stored_unit(store, PLAN.run("trades", alpha_train, seed), ATTACK, 0.0)
+        family = "trades" if defense.startswith("TRADES") else "pgd"
+        unit = stored_unit(store, PLAN.run(family, alpha_train, seed), ATTACK, 0.0)
         at_zero = part[part.rho == 0.0].iloc[0]
         assert at_zero.worst_case_loss == pytest.approx(unit["loss"].mean(), rel=1e-6)
         assert at_zero.worst_case_accuracy == pytest.approx(100 * unit["correct"].mean())
@@ -222,3 +224,35 @@ def test_histogram_figure(store):
             assert all(ax.patches for ax in fig.axes)  # every panel has a histogram
         finally:
             plt.close(fig)
+
+
+# --- gains: ours − baseline beside the paper's -----------------------------------------------------
+
+def test_gain_table_is_the_difference_of_seed_means_beside_the_paper_gain(store, table1):
+    from wmrlib.gains import gain_table
+
+    gains = gain_table(store, PLAN, 1)
+    row = gains[(gains.family == "TRADES") & (gains.metric == "A_sa") & (gains.alpha_test == 2.0)]
+    assert len(row) == 1
+    row = row.iloc[0]
+    assert row["paper gain"] == pytest.approx(66.71 - 52.15)  # Table 1, TRADES, α_test 2
+    t = table1[table1.alpha_test == 2.0].set_index("defense")
+    assert row["our gain"] == pytest.approx(t.loc["TRADES+ours", "ours_a_sa"] - t.loc["TRADES", "ours_a_sa"])
+    assert row["ours"] == pytest.approx(t.loc["TRADES+ours", "ours_a_sa"])
+    low, high = (float(v) for v in row["interval"].strip("[]").split(","))
+    assert low <= row["our gain"] <= high
+    # A_rob is one row per family, not one per alpha_test.
+    assert (gains.metric == "A_rob").sum() == 2
+    assert set(gains["agrees"]) <= {"yes", "no", "inconclusive", "–"}
+
+
+def test_gain_table_of_the_sweep_and_uniform_tables(store):
+    from wmrlib.gains import gain_table
+
+    sweep = gain_table(store, PLAN, 10)
+    assert set(zip(sweep.family, sweep.alpha_train)) == {("PGD", 0.5), ("TRADES", 2.0)}
+    assert set(sweep.metric) == {"A_rob", "A_sa", "A_tr"}
+    uniform = gain_table(store, PLAN, 6)
+    assert set(uniform.metric) == {"A_nat", "A_rob"} and uniform["paper gain"].notna().all()
+    with pytest.raises(ValueError, match="no gain view"):
+        gain_table(store, PLAN, 9)

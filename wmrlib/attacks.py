@@ -1,6 +1,7 @@
-"""L-infinity PGD, weighted or not (Algorithm 1, eq. 23), and the TRADES KL attack.
+"""L-infinity PGD, weighted or not (Algorithm 1, eq. 23), the TRADES KL attack, and PGD with a
+radius per example (IAAT).
 
-Both attacks run the model in eval mode, differentiate with respect to the input only, and
+The attacks run the model in eval mode, differentiate with respect to the input only, and
 keep the step loop free of host synchronisation. With ``alpha = 0`` the weighted objective is
 the plain one and no weight is computed, so the weighted and unweighted attack are one function.
 """
@@ -61,7 +62,7 @@ def random_start(x: torch.Tensor, eps: float, kind: str = "uniform",
     device = generator.device if generator is not None else x.device
     if kind == "uniform":
         noise = torch.rand(x.shape, generator=generator, device=device, dtype=x.dtype) * 2 - 1
-        noise = noise * eps
+        noise = noise.to(x.device) * eps  # eps may be a per-example tensor on x's device
     else:  # "normal": Algorithm 1, line 6
         noise = 0.001 * torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype)
     return project(x.detach() + noise.to(x.device), x.detach(), eps)
@@ -234,4 +235,44 @@ def trades_attack(model: torch.nn.Module, x: torch.Tensor, *, eps: float, step_s
                 objective = importance_weights(logits_adv, y, alpha) * objective
             (grad,) = torch.autograd.grad(objective.sum(), x_adv)
             x_adv = project(x_adv.detach() + step_size * grad.sign(), x, eps)
+    return x_adv.detach().contiguous()
+
+
+def _per_example(value: torch.Tensor, x: torch.Tensor, name: str) -> torch.Tensor:
+    """Return a per-example vector [N] as [N, 1, ..., 1] to broadcast against ``x``."""
+    if not torch.is_tensor(value) or value.shape != x.shape[:1]:
+        raise ValueError(f"{name} must be a tensor of one value per example, shape "
+                         f"({x.shape[0]},), got {getattr(value, 'shape', type(value).__name__)}")
+    return value.detach().to(x.dtype).view(-1, *([1] * (x.dim() - 1)))
+
+
+def adaptive_pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: torch.Tensor,
+                 step_size: torch.Tensor, steps: int, alpha: float = 0.0,
+                 random_start: str = "uniform",
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Return L-inf PGD adversarial examples with a radius and step size of their own per example.
+
+    :func:`pgd` with ``eps`` and ``step_size`` tensors of shape (N,): example i stays within
+    ``eps[i]`` of ``x[i]`` (IAAT's instance-adaptive radius; ``eps[i] = 0`` leaves it clean).
+    The start is drawn in each example's own ball; the model runs in eval mode, as in :func:`pgd`.
+    """
+    steps = check_int("steps", steps)
+    alpha = check_number("alpha", alpha)
+    check_choice("random_start", random_start, RANDOM_STARTS)
+    check_images(x)
+    radius = _per_example(eps, x, "eps")
+    step = _per_example(step_size, x, "step_size")
+    if bool((radius < 0).any() or (radius > 1).any() or (step <= 0).any()):
+        raise ValueError("adaptive_pgd needs every eps in [0, 1] and every step_size > 0")
+    with eval_mode(model), fast_layout(model, x.detach()) as x:
+        y = y.detach()
+        x_adv = _start(x, radius, random_start, generator, None)
+        for step_index in range(steps):
+            x_adv.requires_grad_(True)
+            logits = model(x_adv)
+            if step_index == 0:
+                check_labels(y, logits.shape[1], x.shape[0])
+            objective = attack_objective(logits, y, alpha=alpha)
+            (grad,) = torch.autograd.grad(objective.sum(), x_adv)
+            x_adv = project(x_adv.detach() + step * grad.sign(), x, radius)
     return x_adv.detach().contiguous()

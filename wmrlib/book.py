@@ -11,9 +11,12 @@ import numpy as np
 import pandas as pd
 
 from .profiles import PREDECESSORS, PROFILES, DatasetPlan, profile as get_profile
+from .datasets import REGISTRY
+from .device import cpu_kind
+from .staleness import staleness
 from .store import MissingResult, Store
 
-DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "tinyimagenet": "Tiny ImageNet"}
+DATASET_NAMES = {name: s.display_name for name, s in REGISTRY.items()}  # from the registry
 
 
 @dataclass
@@ -24,6 +27,7 @@ class Source:
     profile: str
     plan: DatasetPlan
     store: Store
+    partial: bool = False   # the plan is cut down to the models whose jobs are complete
 
     @property
     def synthetic(self) -> bool:
@@ -41,6 +45,9 @@ class Source:
         text = f"{DATASET_NAMES[self.dataset]}, profile `{self.profile}`"
         if self.synthetic:
             text += " — SYNTHETIC random tensors, not the real dataset: the numbers test the code only"
+        if self.partial:
+            text += (f" — PARTIAL: the {len(self.plan.models())} models complete so far "
+                     f"({len(self.plan.seeds)} seed{'s' * (len(self.plan.seeds) != 1)})")
         if self.superseded:
             newer = next(k for k, v in PREDECESSORS.items() if v == self.profile)
             text += (f" — the earlier {self.plan.base.epochs}-epoch models, shown until the "
@@ -65,7 +72,40 @@ def candidate_sources(dataset: str, profiles, *, results: str | Path, readonly: 
         if dataset in prof.plans:
             store = Store(Path(results) / name, device=device, readonly=readonly, progress=progress)
             out.append(Source(dataset, name, prof.plan(dataset), store))
+            if name in PREDECESSORS and readonly:  # a campaign: what is complete, before the old
+                cut = stored_plan(prof.plan(dataset), store, name)
+                if cut is not None:
+                    out.append(Source(dataset, name, cut, store, partial=True))
     return out
+
+
+def stored_plan(plan: DatasetPlan, store: Store, name: str) -> DatasetPlan | None:
+    """Return ``plan`` cut down to the models whose jobs are complete in ``store`` (seeds whose
+    headline models are all complete; alphas whose first-seed model is), or None when nothing
+    is complete, or everything is (then the plan itself serves)."""
+    from dataclasses import replace
+
+    from .jobs import estimate_needed, plan_jobs
+
+    jobs = {j.config.key(): j for j in plan_jobs(name, [plan.dataset])}
+    complete = {k for k, j in jobs.items() if not estimate_needed(j, store)}
+    if len(complete) == len(jobs) or not complete:
+        return None
+    first = plan.seeds[0]
+    headline = [plan.run(d, a, first) for d, a in (("pgd", 0.0), ("pgd", plan.headline[0]),
+                                                     ("trades", 0.0), ("trades", plan.headline[1]))]
+    if not all(c.key() in complete for c in headline):
+        return None
+    seeds = tuple(s for s in plan.seeds if all(
+        plan.run(d, a, s).key() in complete
+        for d, a in (("pgd", 0.0), ("pgd", plan.headline[0]), ("trades", 0.0),
+                     ("trades", plan.headline[1]))))
+    seeds = seeds if first in seeds else (first,)
+    return replace(plan, seeds=seeds,
+                   pgd_alphas=tuple(a for a in plan.pgd_alphas if plan.run("pgd", a).key() in complete),
+                   trades_alphas=tuple(a for a in plan.trades_alphas
+                                       if plan.run("trades", a).key() in complete),
+                   extras=tuple(e for e in plan.extras if e.key() in complete))
 
 
 def first_available(dataset: str, profiles, compute: Callable[[Source], object], **kwargs):
@@ -86,22 +126,29 @@ def provenance_table(source: Source) -> pd.DataFrame:
     """Return one row per stored run of the source: commit, device, versions and wall time."""
     rows = []
     for config in source.plan.models() + source.plan.precision_models():
-        path = source.store.run_dir(config) / "provenance.json"
+        path = source.store.provenance_path(config)
         if not path.exists():
             continue
         info = json.loads(path.read_text())
         rows.append({"model": config.label, "alpha_train": config.alpha_train, "seed": config.seed,
                      "precision": config.precision, "run": config.key(), "commit": info["git_commit"][:12],
+                     "code since": staleness(info["git_commit"]),
                      "device": info["device"], "torch": info["torch"], "date": info["date"],
                      "train_wall_s": info["wall_time_s"]})
     return pd.DataFrame(rows)
+
+
+def stale_runs(source: Source) -> int:
+    """Return how many of the source's stored runs were trained by compute code changed since."""
+    runs = provenance_table(source)
+    return 0 if runs.empty else int(runs["code since"].str.startswith("stale").sum())
 
 
 def evaluation_wall_time(source: Source) -> float:
     """Return the total wall time of the stored evaluation units of the source's runs, in seconds."""
     total = 0.0
     for config in source.plan.models() + source.plan.precision_models():
-        for path in (source.store.root / "evals" / config.key()).glob("*.json"):
+        for path in source.store.evals_dir(config).glob("*.json"):
             total += json.loads(path.read_text())["wall_time_s"]
     return total
 
@@ -198,7 +245,8 @@ def campaign_progress(results: str | Path, name: str) -> tuple[int, int]:
     return sum(not estimate_needed(j, store) for j in jobs), len(jobs)
 
 
-def section(title: str, source: Source | None, value, note: str = "") -> None:
+def section(title: str, source: Source | None, value, note: str = "",
+            stale_note: bool = False) -> None:
     """Display a section header, the source of its numbers (or why there are none), and a table."""
     from IPython.display import Markdown, display
 
@@ -207,7 +255,15 @@ def section(title: str, source: Source | None, value, note: str = "") -> None:
         display(Markdown(f"```{{note}}\n{value}\n```"))
         return
     n = source.plan.eval_size or "all"
-    display(Markdown(f"*Results: {source.label}; {n} test examples; {note}*"))
+    stale = stale_runs(source)
+    flag = "; some runs were computed by code changed since (see Provenance)" if stale else ""
+    display(Markdown(f"*Results: {source.label}; {n} test examples"
+                     + (f"; {note}" if note else "") + f"{flag}.*"))
+    if stale and stale_note:
+        display(Markdown(f"```{{note}}\n{stale} stored run(s) of this source were computed by "
+                         "code that has changed since (training, attacks, evaluation or data "
+                         "modules): see the provenance table's `code since` column. The numbers "
+                         "are those of the stored results.\n```"))
     done, total = campaign_progress(source.store.root.parent, source.profile)
     if done < total:
         display(Markdown(f"```{{warning}}\nPartial results: {done} of {total} jobs of profile "
@@ -240,11 +296,13 @@ def histogram(source: Source, eps_test: float):
     return histogram_figure(source.store, source.plan, eps_test)
 
 
-def dro(source: Source, rhos) -> pd.DataFrame:
-    """Return the chi-square DRO curves (Figure 4) of the source's TRADES baseline and ours."""
+def dro(source: Source, rhos=None) -> pd.DataFrame:
+    """Return the chi-square DRO curves (Figure 4) of each family's baseline and headline model,
+    on the grid claim C6 uses unless ``rhos`` is given."""
+    from .dro import RHO_GRID
     from .figures import dro_curves
 
-    return dro_curves(source.store, source.plan, rhos)
+    return dro_curves(source.store, source.plan, RHO_GRID if rhos is None else rhos)
 
 
 def dro_plot(curves: pd.DataFrame):
@@ -259,21 +317,34 @@ def compute_log(results: str | Path, name: str) -> pd.DataFrame:
 
     A suite interrupted and resumed has several rows; its wall time is their sum.
     """
-    path = Path(results) / name / "compute.json"
-    columns = ["date", "commit", "device", "executor", "workers", "threads", "jobs done",
-               "jobs", "finished", "wall_min", "load avg start", "load avg end"]
+    path = Store(Path(results) / name, readonly=True).compute_log_path()
+    columns = ["date", "commit", "device", "cpu kind", "executor", "workers", "threads",
+               "jobs done", "jobs", "finished", "wall_min", "load avg start", "load avg end"]
     if not path.exists():
         return pd.DataFrame(columns=columns)
     rows = []
     for entry in json.loads(path.read_text()):
         rows.append({"date": entry["date"], "commit": entry["git_commit"][:12],
-                     "device": entry["device_name"], "executor": entry["executor"],
+                     "device": entry["device_name"],
+                     "cpu kind": cpu_kind(entry["cpu"]) if "cpu" in entry else "not recorded",
+                     "executor": entry["executor"],
                      "workers": entry["workers"], "threads": entry["threads"] or "default",
                      "jobs done": entry["jobs_done"], "jobs": entry["jobs"],
                      "finished": entry["finished"], "wall_min": entry["wall_time_s"] / 60,
                      "load avg start": " ".join(f"{x:.1f}" for x in entry["load_average_start"]),
                      "load avg end": " ".join(f"{x:.1f}" for x in entry["load_average_end"])})
     return pd.DataFrame(rows, columns=columns)
+
+
+def compute_by_cpu(results: str | Path, name: str) -> pd.DataFrame:
+    """Return a profile's total compute per CPU kind: invocations, jobs finished, wall minutes."""
+    log = compute_log(results, name)
+    if log.empty:
+        return pd.DataFrame(columns=["cpu kind", "invocations", "jobs done", "wall_min"])
+    grouped = log.groupby("cpu kind").agg(invocations=("date", "size"),
+                                          **{"jobs done": ("jobs done", "sum")},
+                                          wall_min=("wall_min", "sum"))
+    return grouped.reset_index()
 
 
 def precision_check(source: Source) -> pd.DataFrame:
@@ -312,6 +383,13 @@ def show_report(path: str | Path) -> None:
     display(Markdown(text))
 
 
+def claim_comparisons(source: Source) -> pd.DataFrame:
+    """Return every comparison behind the claims for a source (:func:`wmrlib.claims.comparisons`)."""
+    from .claims import comparisons
+
+    return comparisons(source.store, source.plan)
+
+
 def verdicts_by_profile(dataset: str, names, *, results: str | Path) -> pd.DataFrame:
     """Return each claim's verdict (overall and per family) for every profile of ``names`` whose
     results are complete, side by side: how the verdicts move with the training schedule."""
@@ -346,3 +424,288 @@ def convergence(source: Source):
     alpha = float(curves["alpha_test"].iloc[0])
     fig = curve_gain_figure(gains, headline_gains(1, alpha) if source.dataset == "mnist" else None)
     return gains, fig
+
+
+# --- the page object: what every chapter does, one call per result ------------------------------
+
+def compact(frame: pd.DataFrame, metrics=("a_nat", "a_rob", "a_sa", "a_tr")) -> pd.DataFrame:
+    """Return a paper-vs-ours table with one column per metric, ``paper / ours ± std`` in %.
+
+    The wide ``paper_* / ours_* / delta_*`` layout of :func:`wmrlib.tables.compare` does not fit
+    a page; ours − paper on an absolute accuracy is mostly the training-length gap, so it is left
+    out (the gain tables compare what can be compared).
+    """
+    keys = [c for c in ("defense", "alpha_train", "eps_test", "attack", "alpha_test", "seeds")
+            if c in frame]
+    out = frame[keys].copy()
+    for m in metrics:
+        if f"ours_{m}" not in frame:
+            continue
+        std = frame.get(f"ours_{m}_std", pd.Series(np.nan, index=frame.index))
+        out[m.replace("a_", "A_") + " paper / ours"] = [
+            ("–" if pd.isna(p) else f"{p:.2f}") + " / " + f"{o:.2f}"
+            + ("" if pd.isna(s) else f" ± {s:.2f}")
+            for p, o, s in zip(frame[f"paper_{m}"], frame[f"ours_{m}"], std)]
+    return out
+
+
+def gain_view(gains: pd.DataFrame) -> pd.DataFrame:
+    """Return a gain table (:func:`wmrlib.gains.gain_table`) laid out for a page: one comparison
+    label, alpha_test as text, ours / baseline in one column."""
+    def alpha_text(a):
+        return "–" if a is None or (isinstance(a, float) and np.isnan(a)) else f"{a:g}"
+
+    return pd.DataFrame({
+        "comparison": [f"{f}+ours α {a:g} − {f}" for f, a in zip(gains["family"], gains["alpha_train"])],
+        "α_test": [alpha_text(a) for a in gains["alpha_test"]],
+        "metric": gains["metric"],
+        "paper gain": [("–" if pd.isna(v) else f"{v:+.2f}") for v in gains["paper gain"]],
+        "our gain": [f"{v:+.2f}" for v in gains["our gain"]],
+        "our interval": gains["interval"],
+        "same direction as the paper": gains["agrees"],
+        "ours / baseline (%)": [f"{o:.2f} / {b:.2f}" for o, b in zip(gains["ours"], gains["baseline"])],
+        "seeds": gains["seeds"],
+    })
+
+
+def caption(text: str) -> None:
+    """Display a figure or table caption (markdown, rendered; never literal asterisks)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"<p class='caption'><b>{text.split(':', 1)[0]}:</b>"
+                     f"{text.split(':', 1)[1] if ':' in text else ''}</p>"))
+
+
+class Page:
+    """One chapter's view of the store: its checked parameters, the profiles it tries, and one
+    method per kind of result (each displays its section and returns what it showed)."""
+
+    def __init__(self, profile: str = "cpu", fallback_profile: str | None = "smoke",
+                 results: str | Path = "../results", readonly: bool = True, device: str = "auto",
+                 progress: bool = True) -> None:
+        from .params import check_notebook_parameters
+
+        check_notebook_parameters(profile=profile, fallback_profile=fallback_profile,
+                                  results=results, readonly=readonly, device=device,
+                                  progress=progress)
+        self.profiles = profiles_of(profile, fallback_profile)
+        self.kw = dict(results=results, readonly=readonly,
+                       device=None if device == "auto" else device, progress=progress)
+
+    def first(self, dataset: str, compute: Callable[[Source], object]):
+        """Return ``(source, compute(source))`` for the first profile with results, else (None, why)."""
+        return first_available(dataset, self.profiles, compute, **self.kw)
+
+    def table(self, number: int, title: str):
+        """Show paper Table ``number`` beside ours (absolute accuracies); return (source, frame)."""
+        from . import paper, tables
+
+        spec = tables.SPECS[number]
+        source, value = self.first(spec.dataset, lambda s: tables.paper_table(s.store, s.plan, number))
+        if source is not None and source.synthetic:
+            return self._not_reproduced(number, title, source)
+        note = f"attack {source.plan.attack.name} at ε {source.plan.attack.eps:g}" if source else ""
+        section(f"Table {number}: {title}", source,
+                value if source is None else None, note=note)
+        if source is not None:
+            display_frame(compact(value))
+        elif spec.dataset != "mnist":
+            display_frame(paper.table(number))
+        return source, value
+
+    def gains(self, number: int, title: str):
+        """Show Table ``number`` as gains, ours beside the paper's, with a figure; return (source, frame)."""
+        from .figures import gain_figure
+        from .gains import gain_table
+        from . import tables
+
+        spec = tables.SPECS[number]
+        source, value = self.first(spec.dataset, lambda s: gain_table(s.store, s.plan, number))
+        if source is not None and source.synthetic:
+            return None, None  # the absolute table says what was not reproduced
+        section(f"Table {number} as gains: {title}", source, value if source is None else None,
+                note="gain = ours − baseline in pp, seed means; interval ± 2 SE (seeds and a "
+                     "paired bootstrap over the test examples)")
+        if source is None:
+            return source, value
+        display_frame(gain_view(value))
+        fig = gain_figure(value)
+        _show(fig)
+        caption(f"Figure: the gain of the weighting over its baseline in Table {number}, the "
+                f"paper's (grey, 100-epoch models) beside ours ({_plain(source.label)}; "
+                "whiskers: our ± 2 SE interval). A bar below 0 means the weighting lowered the "
+                "metric.")
+        return source, value
+
+    def analog(self, kind: str, title: str, defenses=("pgd", "trades"), dataset: str = "mnist"):
+        """Show our results for a table the paper ran on another dataset (no paper columns)."""
+        from . import tables
+
+        source, value = self.first(dataset, lambda s: tables.analog_table(s.store, s.plan, kind,
+                                                                           defenses))
+        section(title, source, value if source is None else None,
+                note="an analog: the paper has no such table on this dataset")
+        if source is not None:
+            display_frame(compact(value))
+            if kind == "sensitivity":
+                fig = sensitivity_plot(value, source)
+                _show(fig)
+                caption("Figure (analog of the paper's Figure 3): A_tr against α_test at each "
+                        f"ε_test, one line per model (dashed: PGD family); {_plain(source.label)}.")
+        return source, value
+
+    def histograms(self, dataset: str) -> None:
+        """Show the weight histograms (Figures 5-7) of the dataset's TRADES models at each eps_test."""
+        def draw(s):
+            return [(eps, histogram(s, eps)) for eps in (s.plan.eps_tests or (s.plan.attack.eps,))]
+
+        source, figs = self.first(dataset, draw)
+        if source is not None and source.synthetic:
+            self._not_reproduced_figure(dataset, "Figures 5-7")
+            return
+        section(DATASET_NAMES[dataset], source, figs if source is None else None)
+        for eps, fig in figs if source is not None else ():
+            _show(fig)
+            caption(f"Figure (analog of the paper's Figures 5–7): N·s̃ of the TRADES models "
+                    f"(rows: α_train) at ε_test {eps:g} for each α_test (columns), log counts; "
+                    f"{_plain(source.label)}.")
+
+    def dro(self, dataset: str) -> None:
+        """Show the chi-square DRO curves (Figure 4) of the dataset's headline pairs."""
+        source, curves = self.first(dataset, dro)
+        if source is not None and source.synthetic:
+            self._not_reproduced_figure(dataset, "Figure 4")
+            return
+        section(DATASET_NAMES[dataset], source, curves if source is None else None)
+        if source is None:
+            return
+        summary = curves.groupby(["defense", "alpha_train", "rho"])[
+            ["worst_case_loss", "worst_case_accuracy"]].mean().reset_index()
+        display_frame(summary, 3)
+        _show(dro_plot(curves))
+        caption("Figure (analog of the paper's Figure 4, which shows TRADES on CIFAR-10): "
+                "worst-case χ² weighted adversarial loss (left) and accuracy (right) against ρ, "
+                f"mean over seeds with a ±1 std band; {_plain(source.label)}.")
+
+    @staticmethod
+    def _not_reproduced_figure(dataset: str, what: str) -> None:
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"### {DATASET_NAMES[dataset]}"))
+        display(Markdown(f"```{{note}}\nNot reproduced: {DATASET_NAMES[dataset]} is not "
+                         f"available on our machines, so the paper's {what} on it is not "
+                         "reproduced (the `smoke` profile's synthetic tensors test the code only).\n```"))
+
+    def extra_baselines(self, dataset: str = "mnist"):
+        """Show Table 4's extra baselines (Free-AT, YOPO, IAAT) trained on ``dataset``, an analog
+        beside the paper's CIFAR-10 rows; nothing shows until one is stored."""
+        from . import tables
+
+        source, value = self.first(dataset, lambda s: tables.extra_baselines_analog(s.store, s.plan))
+        if source is not None:
+            section("Table 4, extra baselines: our MNIST analog beside the paper's CIFAR-10 rows",
+                    source, value, note=f"attack {source.plan.attack.name} at ε "
+                    f"{source.plan.attack.eps:g}; an analog on MNIST, not comparable with the "
+                    "CIFAR-10 numbers")
+        return source, value
+
+    def provenance(self, datasets=("mnist", "cifar10", "tinyimagenet")) -> None:
+        """Show the runs behind each dataset's results (commit, device, code changed since)."""
+        for dataset in datasets:
+            source, frame = self.first(dataset, require_runs)
+            section(f"Runs behind the {DATASET_NAMES[dataset]} results", source, frame,
+                    stale_note=True)
+
+    @staticmethod
+    def _not_reproduced(number: int, title: str, source: Source):
+        from IPython.display import Markdown, display
+
+        from . import paper
+
+        display(Markdown(f"### Table {number}: {title}"))
+        display(Markdown(f"```{{note}}\nNot reproduced: {DATASET_NAMES[source.dataset]} is not "
+                         "available on our machines. The code runs on synthetic tensors in the "
+                         "`smoke` profile (tests only); those numbers are not shown beside the "
+                         "paper's. The paper's values:\n```"))
+        display_frame(paper.table(number))
+        return None, None
+
+
+def _plain(text: str) -> str:
+    return text.replace("`", "")
+
+
+def display_frame(frame: pd.DataFrame, digits: int = 2) -> None:
+    """Display a table with floats at ``digits`` decimals."""
+    from IPython.display import display
+
+    display(show(frame, digits))
+
+
+def _show(fig) -> None:
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    display(fig)
+    plt.close(fig)
+
+
+# --- the landing page -----------------------------------------------------------------------------
+
+def headline(results: str | Path, profile: str = "cpu") -> dict:
+    """Return what the landing page states: the MNIST source and its scale, the headline gains
+    (Table 1, alpha_test 2) beside the paper's, and the claims' verdicts; None parts are missing."""
+    from .claims import comparisons, summary
+    from .gains import gain_table
+
+    out: dict = {"profile": None}
+    source, gains = first_available("mnist", profiles_of(profile, None),
+                                    lambda s: gain_table(s.store, s.plan, 1), results=results,
+                                    readonly=True, progress=False)
+    if source is None:
+        return out
+    plan = source.plan
+    done, total = campaign_progress(results, profile)
+    out.update(profile=source.profile, epochs=plan.base.epochs, eval_size=plan.eval_size,
+               seeds=len(plan.seeds), models=len(plan.models()), jobs_done=done, jobs=total,
+               partial=source.profile != profile and done < total, source=source)
+    alpha = plan.alpha_tests[-1]
+    out["alpha_test"] = alpha
+    out["gains"] = gains[(gains["alpha_test"] == alpha) & gains["metric"].isin(["A_sa", "A_tr"])]
+    out["rob"] = gains[gains["metric"] == "A_rob"]
+    try:
+        out["claims"] = summary(comparisons(source.store, plan))
+    except MissingResult:
+        out["claims"] = None
+    return out
+
+
+def headline_text(h: dict) -> str:
+    """Return the landing page's first paragraphs (markdown) from :func:`headline`."""
+    if h.get("profile") is None:
+        return ("No MNIST results are stored yet: run `python -m wmrlib reproduce --profile cpu` "
+                "(see *How we reproduce*).")
+    lines = [f"**What we reproduced.** The MNIST experiments (Tables 1, 6 and 10, and MNIST "
+             f"analogs of Tables 7–9 and Figures 3–7), with SmallCNN models trained for "
+             f"**{h['epochs']} epoch{'s' * (h['epochs'] != 1)}** instead of the paper's 100, "
+             f"evaluated by 40-step PGD on **{h['eval_size']:,} fixed test images** "
+             f"(the paper: all 10,000), with **{h['seeds']} seeds** of the two headline comparisons "
+             f"(profile `{h['profile']}`)."]
+    if h["profile"] != "cpu":
+        lines.append(f"These are the earlier {h['epochs']}-epoch models: the longer `cpu` "
+                     f"campaign has {h['jobs_done']} of its {h['jobs']} jobs complete, and its "
+                     "results replace these once every job a table needs is stored.")
+    lines.append("**What we did not reproduce.** CIFAR-10 and Tiny ImageNet (Tables 2–5, 7–9, "
+                 "11–12, Figures 3–4 on CIFAR-10): their files are not available on our machines, "
+                 "so those pages show the paper's values only. Every attack is a PGD variant; no "
+                 "number here is checked with AutoAttack yet.")
+    rows = []
+    for _, r in h["gains"].iterrows():
+        rows.append(f"| {r['family']}+ours (α_train {r['alpha_train']:g}) | {r['metric']} | "
+                    f"{r['paper gain']:+.2f} | {r['our gain']:+.2f} {r['interval']} | {r['agrees']} |")
+    lines.append(f"**The headline question: does the weighting help, and by how much?** The gain "
+                 f"ours − baseline at α_test = {h['alpha_test']:g} (Table 1), in percentage points; "
+                 "our interval is ± 2 standard errors over seeds and test examples:\n\n"
+                 "| comparison | metric | paper's gain | our gain [interval] | same direction? |\n"
+                 "|---|---|---|---|---|\n" + "\n".join(rows))
+    return "\n\n".join(lines)

@@ -21,9 +21,9 @@ import pandas as pd
 
 from .config import RunConfig
 from .bootstrap import resample_indices, resampled_metric
-from .dro import chi2_dro_curve
-from .figures import normalized_test_weights
+from .dro import RHO_GRID, chi2_dro_curve
 from .profiles import DatasetPlan
+from .risk import normalized_weights
 from .store import Store
 from .tables import model_groups, model_metrics
 
@@ -43,7 +43,7 @@ C1_GAP = 5.0   # pp: what "lose much more" means here
 C3_TOL = 1.0   # pp: "within about 1 pp"
 Z = 2.0        # interval half-width in standard errors
 NAMES = {"a_nat": "A_nat", "a_rob": "A_rob", "a_sa": "A_sa", "a_tr": "A_tr"}
-RHOS = (0.01, 0.1, 0.5, 1.0, 2.0, 5.0)
+RHOS = RHO_GRID  # shared with the Figure 4 page
 
 
 def _groups(plan: DatasetPlan) -> dict[tuple[str, float], list[RunConfig]]:
@@ -248,7 +248,7 @@ def _slope_row(claim: str, q: _Quantity, defense: str, trained: list[float], wha
 
 def weight_spread(margins: np.ndarray, alpha_test: float) -> float:
     """Return the standard deviation of N·s̃ over the test set (0 = uniform weights)."""
-    return float(np.std(normalized_test_weights(margins, alpha_test) * len(margins)))
+    return float(np.std(normalized_weights(margins, alpha_test) * len(margins)))
 
 
 def _histogram_rows(store: Store, plan: DatasetPlan, groups) -> list[dict]:

@@ -21,9 +21,14 @@ class CliError(Exception):
 def _plan(args):
     from ._checks import check_choice
     from .config import DATASETS
+    from .overrides import override_profile, parse_overrides
     from .profiles import profile
 
-    prof = profile(args.profile)
+    run, attack = parse_overrides(args.set)
+    chosen = sorted({"defense", "alpha_train", "seed"} & set(run))
+    if chosen and getattr(args, "defense", None) is not None:
+        raise CliError(f"--set {chosen[0]}: this command sets it with --defense, --alpha and --seed")
+    prof = override_profile(profile(args.profile), run, attack)
     check_choice("dataset", args.dataset, DATASETS)
     if args.dataset not in prof.plans:
         raise CliError(f"profile {args.profile!r} does not cover dataset {args.dataset!r}; choose "
@@ -79,6 +84,12 @@ def cmd_reproduce(args) -> None:
     """Run the notebooks with papermill at a profile, into the copies the book renders."""
     from .reproduce import reproduce
 
+    from .overrides import parse_overrides
+
+    overrides = parse_overrides(args.set)
+    if args.set and not args.no_notebooks:
+        raise CliError("--set changes the configs the notebooks do not know about; add "
+                       "--no-notebooks to compute the overridden runs only")
     slurm = {"timeout_min": args.timeout_min}
     if args.partition:
         slurm["slurm_partition"] = args.partition
@@ -87,17 +98,18 @@ def cmd_reproduce(args) -> None:
                           readonly=args.readonly, workers=args.workers, threads=args.threads,
                           executor=args.executor, cluster=args.cluster, slurm=slurm,
                           datasets=args.datasets, notebooks=not args.no_notebooks,
-                          budget_min=args.budget_min):
+                          budget_min=args.budget_min, overrides=overrides):
         print(path)
 
 
 def cmd_plan(args) -> None:
     """List a profile's jobs with their expected wall time on this machine (after a calibration)."""
     from .jobs import compute_plan
+    from .overrides import parse_overrides
 
     print(compute_plan(args.profile, results=args.out, datasets=args.datasets,
                        workers=args.workers, threads=args.threads, device=args.device,
-                       data_root=args.data_root))
+                       data_root=args.data_root, overrides=parse_overrides(args.set)))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,10 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         p.add_argument("--debug", action="store_true", help="show tracebacks")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="change a RunConfig or attack field, e.g. --set epochs=10 "
+                            "(repeatable; the changed runs get their own keys)")
 
     def model(p):
         p.add_argument("--dataset", default="mnist")
-        p.add_argument("--defense", required=True, help="pgd or trades")
+        p.add_argument("--defense", required=True, help="pgd, trades, or a Table 4 baseline of the plan: free, yopo, iaat")
         p.add_argument("--alpha", type=float, default=0.0, help="alpha_train (0 = baseline)")
         p.add_argument("--seed", type=int, default=None)
 

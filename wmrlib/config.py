@@ -9,10 +9,15 @@ from .attacks import LOSSES, RANDOM_STARTS
 from .keys import config_key
 
 DATASETS = ("mnist", "cifar10", "tinyimagenet")
-DEFENSES = ("pgd", "trades")
+DEFENSES = ("pgd", "trades", "free", "yopo", "iaat")
+# The paper's name of each defense (Table 4 prints the three extra baselines this way).
+DEFENSE_NAMES = {"pgd": "PGD", "trades": "TRADES", "free": "AT4Free", "yopo": "YOPO", "iaat": "IAAT"}
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "multistep", "cosine")
 PRECISIONS = ("fp32", "bf16")
+# pgd: wmrlib.attacks.pgd; autoattack: standard AutoAttack at alpha 0, weighted APGD at alpha > 0;
+# logit-scale: PGD on the cross-entropy of c·logits for each c of ``scales`` (wmrlib.adaptive).
+ATTACK_KINDS = ("pgd", "autoattack", "logit-scale")
 
 
 def _set_number(obj, name: str, **bounds) -> None:
@@ -22,7 +27,13 @@ def _set_number(obj, name: str, **bounds) -> None:
 
 @dataclass(frozen=True)
 class AttackConfig:
-    """An evaluation attack: L-inf PGD with ``steps`` steps of ``step_size`` in a ball of ``eps``."""
+    """An evaluation attack: L-inf PGD with ``steps`` steps of ``step_size`` in a ball of ``eps``.
+
+    ``kind`` picks another evaluation (:mod:`wmrlib.adaptive`): ``"autoattack"`` is standard
+    AutoAttack with ``steps`` iterations and ``queries`` Square queries at alpha_test 0, and APGD
+    on the weighted objective (``restarts`` restarts) at alpha_test > 0; ``"logit-scale"`` is
+    this PGD on the cross-entropy of c·logits for each c of ``scales``.
+    """
 
     eps: float = 0.3
     step_size: float = 0.01
@@ -30,6 +41,10 @@ class AttackConfig:
     loss: str = "ce"
     restarts: int = 1
     random_start: str = "uniform"
+    # Fields added after key version 1: a field at its default stays out of the key (keys.py).
+    kind: str = "pgd"              # one of ATTACK_KINDS
+    queries: int = 5000            # autoattack: Square's query budget (the standard version's)
+    scales: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)  # logit-scale: the factors c
 
     def __post_init__(self) -> None:
         # Numbers are stored as floats so that equal configs (1 == 1.0) have equal keys.
@@ -39,10 +54,23 @@ class AttackConfig:
         check_int("restarts", self.restarts, low=1)
         check_choice("loss", self.loss, LOSSES)
         check_choice("random_start", self.random_start, RANDOM_STARTS)
+        check_choice("attack kind", self.kind, ATTACK_KINDS)
+        check_int("queries", self.queries, low=1)
+        if isinstance(self.scales, (str, bytes)) or not self.scales:
+            raise ValueError(f"scales must be a non-empty tuple of numbers > 0, got {self.scales!r}")
+        object.__setattr__(self, "scales", tuple(
+            check_number("logit scale", s, low=0.0, low_inclusive=False) for s in self.scales))
+        if self.kind != "pgd" and self.loss != "ce":
+            raise ValueError(f"attack kind {self.kind!r} takes loss 'ce' only, got {self.loss!r}")
 
     @property
     def name(self) -> str:
-        """Return the paper's name for the attack, e.g. ``40-PGD`` or ``20-PGD-margin``."""
+        """Return the paper's name for the attack, e.g. ``40-PGD``, ``20-PGD-margin`` or ``AutoAttack``."""
+        if self.kind == "autoattack":
+            standard = (self.steps, self.queries) == (100, 5000)
+            return "AutoAttack" + ("" if standard else f" ({self.steps} it., {self.queries} queries)")
+        if self.kind == "logit-scale":
+            return f"{self.steps}-PGD-logit-scale"
         return f"{self.steps}-PGD" + ("-margin" if self.loss == "margin" else "")
 
     def key(self) -> str:
@@ -78,6 +106,13 @@ class RunConfig:
     precision: str = "fp32"
     detach_weights: bool = False
     random_start: str = "normal"
+    # Fields added after key version 1: a field at its default stays out of the key (keys.py).
+    lr_decay: float = 0.1          # the multistep schedule's factor at each milestone
+    replays: int = 8               # Free-AT: replays m of each minibatch (Shafahi et al. 2019)
+    inner_steps: int = 3           # YOPO-m-n: n (attack_steps is m; Zhang et al. 2019)
+    iaat_warmup: int = 10          # IAAT: epochs at the full ε before ε_i adapts (Balaji et al. 2019)
+    iaat_gamma: float = 1.9 / 255  # IAAT: the step γ by which ε_i moves
+    iaat_beta: float = 0.1         # IAAT: the weight of the new ε_i in its running average
 
     def __post_init__(self) -> None:
         from .models import DEFAULT_MODEL, MODELS
@@ -104,6 +139,7 @@ class RunConfig:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_int("attack_steps", self.attack_steps)
+        self._check_defense_settings()
         check_int("epochs", self.epochs, low=1)
         check_int("batch_size", self.batch_size, low=1)
         check_int("seed", self.seed)
@@ -113,11 +149,28 @@ class RunConfig:
         for m in self.milestones:
             check_number("milestone", m, high=1.0)
 
+    def _check_defense_settings(self) -> None:
+        """Check the settings of the extra baselines (Free-AT, YOPO, IAAT) and the lr decay."""
+        _set_number(self, "lr_decay", low=0.0, high=1.0, low_inclusive=False)
+        check_int("replays", self.replays, low=1)
+        check_int("inner_steps", self.inner_steps, low=1)
+        check_int("iaat_warmup", self.iaat_warmup)
+        _set_number(self, "iaat_gamma", high=1.0)
+        _set_number(self, "iaat_beta", high=1.0)
+        if self.defense in ("yopo", "iaat"):
+            check_int(f"attack_steps of defense {self.defense!r}", self.attack_steps, low=1)
+
     @property
     def label(self) -> str:
-        """Return the paper's row label: PGD, PGD+ours, TRADES or TRADES+ours."""
-        base = "PGD" if self.defense == "pgd" else "TRADES"
+        """Return the paper's row label: PGD, TRADES, AT4Free, YOPO-m-n or IAAT, "+ours" if weighted."""
+        base = DEFENSE_NAMES[self.defense]
+        if self.defense == "yopo":
+            base += f"-{self.attack_steps}-{self.inner_steps}"
         return base + ("+ours" if self.alpha_train > 0 else "")
+
+    def step_size_at(self, eps: float) -> float:
+        """Return the training attack's step at radius ``eps``: ``step_size`` scaled with the ε ramp."""
+        return self.step_size * (eps / self.eps if self.eps > 0 else 1.0)
 
     def key(self) -> str:
         """Return a short stable hash of the configuration (the results-store key)."""

@@ -21,8 +21,9 @@ EVAL_STEPS = (2, 6)  # two attack lengths; their difference is the cost of the e
 
 
 def _train_combo(config) -> tuple:
+    # Everything that changes the cost of one training batch.
     return (config.dataset, config.model, config.defense, config.attack_steps, config.batch_size,
-            config.precision)
+            config.precision, config.replays, config.inner_steps)
 
 
 @dataclass
@@ -52,11 +53,14 @@ def _measure(combos: list[tuple], evals: list[tuple], eval_batch: int, threads: 
         torch.set_num_threads(threads)
     train, evaluate = {}, {}
     for combo in combos:
-        dataset, model, defense, steps, batch, precision = combo
+        dataset, model, defense, steps, batch, precision, replays, inner = combo
+        # One pass over the calibration batches; IAAT is timed after its warm-up (its dearer
+        # adaptive phase), Free-AT for one pass of its replays.
         config = RunConfig(dataset=dataset, model=model, defense=defense, attack_steps=steps,
-                           batch_size=batch, precision=precision, epochs=1, optimizer="adam",
-                           lr=1e-3, schedule="constant", milestones=(), step_size=0.01,
-                           alpha_train=0.5)
+                           batch_size=batch, precision=precision, epochs=replays if defense == "free"
+                           else 1, optimizer="adam", lr=1e-3, schedule="constant", milestones=(),
+                           step_size=0.01, alpha_train=0.5, replays=replays, inner_steps=inner,
+                           iaat_warmup=0)
         times = []
         for n_batches in (1, 3):
             data = synthetic(dataset, batch * n_batches, seed=1)
@@ -118,7 +122,9 @@ class Estimate:
 
 def estimate(job: Job, calibration: Calibration, store) -> Estimate:
     """Return ``job``'s expected remaining wall time in ``store`` (stored parts cost nothing)."""
-    from .data import _spec, num_batches
+    from .data import num_batches
+    from .datasets import spec as _spec
+    from .train import passes
 
     config = job.config
     per_step = calibration.eval_image_step_s[(config.dataset, config.model)]
@@ -127,13 +133,14 @@ def estimate(job: Job, calibration: Calibration, store) -> Estimate:
     if not trained:
         n_train = config.train_size or _spec(config.dataset).train_size
         per_epoch = num_batches(n_train, config.batch_size, drop_last=False)
+        epochs = passes(config)  # Free-AT: its passes over the data, not its epoch count
         done = 0
-        checkpoint = store.run_dir(config) / "checkpoint.pt"
+        checkpoint = store.checkpoint_path(config)
         if checkpoint.exists():
             resume_at = _checkpoint_position(checkpoint)
             if resume_at is not None:
                 done = resume_at[0] * per_epoch + resume_at[1]
-        batches = max(config.epochs * per_epoch - done, 0)
+        batches = max(epochs * per_epoch - done, 0)
         train_s = batches * calibration.train_batch_s[_train_combo(config)]
         if job.curve is not None:  # clean + unweighted + weighted attack after every epoch left
             attack, _alpha, n = job.curve

@@ -13,9 +13,11 @@ import torch
 import torchvision
 from PIL import Image
 
+from .datasets import NAMES, REGISTRY, TINY_MD5, TINY_URL, spec
+
+DATASETS = REGISTRY  # the dataset registry (wmrlib.datasets), re-exported for callers of wmrlib.data
+
 DATA_ROOT_ENV = "WMR_DATA_ROOT"
-TINY_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
-TINY_MD5 = "90528d7ca1a48142e341f4ef8d21d0de"
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -26,39 +28,12 @@ class CorruptDatasetError(ValueError):
     """A dataset file exists but cannot be parsed or holds inconsistent data."""
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    num_classes: int
-    shape: tuple[int, int, int]  # (C, H, W)
-    train_size: int
-    test_size: int
-
-
-DATASETS: dict[str, DatasetSpec] = {
-    "mnist": DatasetSpec(10, (1, 28, 28), 60000, 10000),
-    "cifar10": DatasetSpec(10, (3, 32, 32), 50000, 10000),
-    "tinyimagenet": DatasetSpec(200, (3, 64, 64), 100000, 10000),
-}
-_LAYOUT = {
-    "mnist": "MNIST/raw/{train,t10k}-images-idx3-ubyte and MNIST/raw/{train,t10k}-labels-idx1-ubyte "
-             "(uncompressed IDX files)",
-    "cifar10": "cifar-10-batches-py/{data_batch_1..data_batch_5,test_batch,batches.meta} "
-               "(the extracted cifar-10-python.tar.gz)",
-    "tinyimagenet": "tiny-imagenet-200/wnids.txt, tiny-imagenet-200/train/<wnid>/images/*.JPEG, "
-                    "tiny-imagenet-200/val/images/*.JPEG and tiny-imagenet-200/val/val_annotations.txt "
-                    "(the extracted tiny-imagenet-200.zip)",
-}
-
-
 def default_root() -> Path:
     """The data root: $WMR_DATA_ROOT if set, else ./data."""
     return Path(os.environ.get(DATA_ROOT_ENV) or "data")
 
 
-def _spec(name: str) -> DatasetSpec:
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(map(repr, DATASETS))}")
-    return DATASETS[name]
+_spec = spec  # the registry lookup, under the name this module has always used
 
 
 @dataclass
@@ -185,7 +160,7 @@ def _load_tinyimagenet(root: Path, train: bool) -> tuple[torch.Tensor, torch.Ten
     missing = [f for f in files if not f.is_file()]
     if missing:
         raise DatasetNotFoundError(f"tinyimagenet: {len(missing)} image(s) or class folder(s) missing, e.g. "
-                                   f"{missing[0]} (expected layout: {_LAYOUT['tinyimagenet']})")
+                                   f"{missing[0]} (expected layout: {spec('tinyimagenet').layout})")
     out = np.empty((len(files), 64, 64, 3), dtype=np.uint8)
     with ThreadPoolExecutor(max_workers=min(16, (os.cpu_count() or 1) + 4)) as pool:  # PIL decode drops the GIL
         for i, arr in enumerate(pool.map(_read_rgb, files)):
@@ -228,6 +203,7 @@ _SOURCES: dict[str, tuple[Callable, Callable, Callable | None, bool]] = {
     "cifar10": (_cifar_files, _load_cifar10, _check_cifar_file, True),
     "tinyimagenet": (_tiny_files, _load_tinyimagenet, None, False),
 }
+assert set(_SOURCES) == set(NAMES), "every registered dataset needs a loader"
 
 
 def _download(name: str, root: Path, train: bool) -> None:
@@ -264,13 +240,13 @@ def load(name: str, root: str | Path | None = None, train: bool = True, download
             _download(name, root, train)
         except Exception as e:
             raise DatasetNotFoundError(f"{name}: download into {root} failed ({type(e).__name__}: {e}); "
-                                       f"put the files there by hand instead: {_LAYOUT[name]}") from e
+                                       f"put the files there by hand instead: {_spec(name).layout}") from e
     missing = [f for f in required if not f.exists()]
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise DatasetNotFoundError(
             f"{name} not found in {root} (missing {missing[0]}{more}). Expected layout under that root: "
-            f"{_LAYOUT[name]}. To fix: call load({name!r}, root, download=True) with internet access, or put "
+            f"{_spec(name).layout}. To fix: call load({name!r}, root, download=True) with internet access, or put "
             f"the files there, or set {DATA_ROOT_ENV} to the folder that holds them.")
     try:
         images, labels = loader(root, train)
@@ -327,11 +303,22 @@ def iterate_batches(data: ImageData, batch_size: int, *, shuffle: bool, seed: in
     return _batches(data, batch_size, shuffle, seed, epoch, range(start_batch, total), augment, torch.device(device))
 
 
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def epoch_order(n: int, *, shuffle: bool, seed: int = 0, epoch: int = 0) -> torch.Tensor:
+    """Return the positions of the n examples in the order ``iterate_batches`` yields them."""
+    if not shuffle:
+        return torch.arange(n)
+    return torch.randperm(n, generator=_epoch_generator(seed, epoch))
+
+
 def _batches(data: ImageData, batch_size: int, shuffle: bool, seed: int, epoch: int, which: range,
              augment: bool, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     # Everything random for the epoch is drawn up front, per example, so skipping to start_batch
     # reproduces exactly the batches (and augmentations) of an uninterrupted run.
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    g = _epoch_generator(seed, epoch)
     order = torch.randperm(len(data), generator=g) if shuffle else torch.arange(len(data))
     if augment:
         shifts = torch.randint(0, 9, (len(data), 2), generator=g)

@@ -50,6 +50,10 @@ import torch
 ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[float]]
 
 
+# The one rho grid: claim C6 and the Figure 4 page both use it (0 is the plain mean loss).
+RHO_GRID: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
 def _to_numpy(losses: ArrayLike) -> np.ndarray:
     """Validate ``losses`` and return them as a 1-D float64 numpy array."""
     if torch.is_tensor(losses):

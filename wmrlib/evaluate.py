@@ -34,6 +34,7 @@ class AttackRecord:
     correct: np.ndarray
     margin: np.ndarray
     loss: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # per-example arrays of some units (wmrlib.adaptive)
 
 
 @dataclass
@@ -108,8 +109,17 @@ def _outcome(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[
 def attack_record(model: torch.nn.Module, data: ImageData, attack: AttackConfig | None,
                   alpha: float = 0.0, *, batch_size: int = 256,
                   device: str | torch.device | None = None, seed: int = 0,
-                  progress: bool = True) -> AttackRecord:
-    """Return the per-example outcome on clean data (``attack=None``) or under PGD at ``alpha``."""
+                  progress: bool = True, partial: Path | None = None) -> AttackRecord:
+    """Return the per-example outcome on clean data (``attack=None``) or under PGD at ``alpha``.
+
+    Other attack kinds (AutoAttack, logit scaling) go to :func:`wmrlib.adaptive.adaptive_record`,
+    which keeps finished batches in ``partial`` so that an interrupted unit resumes.
+    """
+    if attack is not None and attack.kind != "pgd":
+        from .adaptive import adaptive_record
+
+        return adaptive_record(model, data, attack, alpha, batch_size=batch_size, device=device,
+                               seed=seed, progress=progress, partial=partial)
     device = default_device(device)
     model = model.to(device)
     generator = torch.Generator(device=device).manual_seed(seed)

@@ -9,13 +9,8 @@ import pandas as pd
 
 from .dro import chi2_dro_curve
 from .profiles import DatasetPlan
+from .risk import normalized_weights
 from .store import Store
-
-
-def normalized_test_weights(margins: np.ndarray, alpha_test: float) -> np.ndarray:
-    """Return s~_i = exp(-alpha margin_i) / sum_j exp(-alpha margin_j) over the evaluated test set."""
-    w = np.exp(-alpha_test * (margins - margins.min()))
-    return w / w.sum()
 
 
 def histogram_figure(store: Store, plan: DatasetPlan, eps_test: float, defense: str = "trades",
@@ -32,7 +27,7 @@ def histogram_figure(store: Store, plan: DatasetPlan, eps_test: float, defense: 
         for c, alpha in enumerate(plan.alpha_tests):
             rec = store.get_or_attack(config, attack, alpha, eval_size=plan.eval_size_for(attack),
                                       eval_seed=plan.eval_seed)
-            w = normalized_test_weights(rec.margin, alpha)
+            w = normalized_weights(rec.margin, alpha)
             n = len(w)
             ax = axes[r, c]
             ax.hist(w * n, bins=bins, color="C0" if config.alpha_train == 0 else "C1")
@@ -40,7 +35,8 @@ def histogram_figure(store: Store, plan: DatasetPlan, eps_test: float, defense: 
             if r == 0:
                 ax.set_title(f"α_test = {alpha:g}")
             if c == 0:
-                ax.set_ylabel("baseline" if config.alpha_train == 0 else f"α_train = {config.alpha_train:g}")
+                name = "baseline" if config.alpha_train == 0 else f"α_train = {config.alpha_train:g}"
+                ax.set_ylabel(f"{name}\ncount (log)", fontsize=8)
             if r == len(models) - 1:
                 ax.set_xlabel("N · s̃ (1 = uniform)")
     fig.suptitle(f"{plan.dataset}: normalised importance weights over {n} test points, ε_test = {eps_test:g}")
@@ -61,44 +57,52 @@ def sensitivity_figure(frame: pd.DataFrame, metric: str = "ours_a_tr"):
         ax.set_title(f"ε_test = {eps:g}")
         ax.set_xlabel("α_test")
         ax.set_ylabel(metric.replace("ours_", "").replace("a_", "A_") + " (%)")
-    axes[0, -1].legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0, 0.82, 1))  # the legend goes to the right, off the curves
+    fig.legend(handles, labels, fontsize=7, loc="center right")
     return fig
 
 
-def dro_curves(store: Store, plan: DatasetPlan, rhos, defense: str = "trades") -> pd.DataFrame:
-    """Return the chi-square worst-case adversarial loss and accuracy against rho (Figure 4)."""
-    alpha = plan.headline[defense == "trades"]
+def dro_curves(store: Store, plan: DatasetPlan, rhos, defenses=("pgd", "trades")) -> pd.DataFrame:
+    """Return the chi-square worst-case adversarial loss and accuracy against rho (Figure 4) of each
+    family's baseline and headline model, every seed."""
     rows = []
     for config in plan.models():
-        if config.defense != defense or config.alpha_train not in (0.0, alpha):
+        alpha = plan.headline[config.defense == "trades"]
+        if config.defense not in defenses or config.alpha_train not in (0.0, alpha):
             continue
         rec = store.get_or_attack(config, plan.attack, 0.0, eval_size=plan.eval_size,
                                   eval_seed=plan.eval_seed)
         curve = chi2_dro_curve(rec.loss, rhos, correct=rec.correct)
         for rho, loss, acc in zip(curve["rho"], curve["loss"], curve["accuracy"]):
-            rows.append({"defense": config.label, "alpha_train": config.alpha_train,
+            rows.append({"family": "PGD" if config.defense == "pgd" else "TRADES",
+                         "defense": config.label, "alpha_train": config.alpha_train,
                          "seed": config.seed, "rho": rho, "worst_case_loss": loss,
                          "worst_case_accuracy": 100 * acc})
     return pd.DataFrame(rows)
 
 
 def dro_figure(curves: pd.DataFrame):
-    """Draw Figure 4 from :func:`dro_curves`: mean over seeds with a band of ±1 std."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for (defense, alpha), part in curves.groupby(["defense", "alpha_train"], sort=False):
-        columns = ["worst_case_loss", "worst_case_accuracy"]
-        stats = part.groupby("rho")[columns].agg(["mean", "std"])
-        label = f"{defense} α={alpha:g}" if alpha else defense
-        for ax, column in zip(axes, ("worst_case_loss", "worst_case_accuracy")):
-            mean, std = stats[column]["mean"], stats[column]["std"].fillna(0)
-            ax.plot(stats.index, mean, marker="o", label=label)
-            ax.fill_between(stats.index, mean - std, mean + std, alpha=0.2)
-    for ax, name in zip(axes, ("worst-case weighted adversarial loss", "worst-case weighted accuracy (%)")):
-        ax.set_xscale("symlog", linthresh=0.01)
-        ax.set_xlabel("ρ (χ² budget)")
-        ax.set_ylabel(name)
-    axes[0].legend()
+    """Draw Figure 4 from :func:`dro_curves`: one row per family, mean over seeds with ±1 std."""
+    families = list(dict.fromkeys(curves["family"]))
+    fig, axes = plt.subplots(len(families), 2, figsize=(9, 3.2 * len(families)), squeeze=False)
+    for row, family in zip(axes, families):
+        part_f = curves[curves["family"] == family]
+        for (defense, alpha), part in part_f.groupby(["defense", "alpha_train"], sort=False):
+            columns = ["worst_case_loss", "worst_case_accuracy"]
+            stats = part.groupby("rho")[columns].agg(["mean", "std"])
+            label = f"{defense} α={alpha:g}" if alpha else defense
+            for ax, column in zip(row, columns):
+                mean, std = stats[column]["mean"], stats[column]["std"].fillna(0)
+                ax.plot(stats.index, mean, marker="o", label=label)
+                ax.fill_between(stats.index, mean - std, mean + std, alpha=0.2)
+        for ax, name in zip(row, ("worst-case weighted adversarial loss",
+                                  "worst-case weighted accuracy (%)")):
+            ax.set_xscale("symlog", linthresh=0.01)
+            ax.set_xlabel("ρ (χ² budget)")
+            ax.set_ylabel(name)
+            ax.set_title(f"{family} family")
+        row[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -170,5 +174,34 @@ def curve_gain_figure(gains: pd.DataFrame, paper_gains: dict[str, dict[str, floa
     axes[0, 0].set_ylabel("gain (pp)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=7, bbox_to_anchor=(0.5, 1.12))
+    fig.tight_layout()
+    return fig
+
+
+def gain_figure(gains: pd.DataFrame, z: float = 2.0):
+    """Draw each family's gain (ours − baseline) beside the paper's, one bar pair per metric and
+    alpha_test; our bars carry ±z standard-error whiskers (from :func:`wmrlib.gains.gain_table`'s
+    interval)."""
+    families = list(dict.fromkeys(gains["family"]))
+    fig, axes = plt.subplots(1, len(families), figsize=(5.5 * len(families), 3.4), squeeze=False,
+                             sharey=True)
+    for ax, family in zip(axes[0], families):
+        part = gains[gains["family"] == family].reset_index(drop=True)
+        labels = [m if a is None or (isinstance(a, float) and np.isnan(a)) else f"{m}\nα_test {a:g}"
+                  for m, a in zip(part["metric"], part["alpha_test"])]
+        x = np.arange(len(part))
+        low = np.array([float(i.strip("[]").split(",")[0]) for i in part["interval"]])
+        high = np.array([float(i.strip("[]").split(",")[1]) for i in part["interval"]])
+        ours = part["our gain"].to_numpy(dtype=float)
+        ax.bar(x - 0.2, part["paper gain"].to_numpy(dtype=float), 0.4, color="0.7",
+               label="paper (100 epochs)")
+        ax.bar(x + 0.2, ours, 0.4, color="C0" if family == "PGD" else "C1", label="ours",
+               yerr=[ours - low, high - ours], capsize=3)
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_xticks(x, labels, fontsize=7)
+        alpha_train = part["alpha_train"].iloc[0]
+        ax.set_title(f"{family}+ours (α_train {alpha_train:g}) − {family}")
+        ax.legend(fontsize=7, loc="upper left")
+    axes[0, 0].set_ylabel("gain, ours − baseline (pp)")
     fig.tight_layout()
     return fig

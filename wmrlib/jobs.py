@@ -49,9 +49,14 @@ class Job:
                 f"({len(self.units)} units)")
 
 
-def plan_jobs(profile_name: str, datasets=None) -> list[Job]:
-    """Return the jobs of a profile (all its datasets, or ``datasets``): by priority, longest first."""
-    prof = get_profile(profile_name)
+def plan_jobs(profile_name: str, datasets=None, overrides: tuple[dict, dict] | None = None) -> list[Job]:
+    """Return the jobs of a profile (all its datasets, or ``datasets``): by priority, longest first.
+
+    ``overrides`` = (RunConfig changes, AttackConfig changes) from :mod:`wmrlib.overrides`.
+    """
+    from .overrides import override_profile
+
+    prof = override_profile(get_profile(profile_name), *(overrides or ({}, {})))
     names = list(datasets) if datasets else list(prof.plans)
     jobs = []
     for name in names:
@@ -74,13 +79,21 @@ class JobResult:
     trained: bool
     units_computed: int
     pid: int = field(default_factory=os.getpid)
+    skipped: bool = False  # not started: it could no longer finish within the budget
 
 
 def run_job(job: Job, results: str, profile_name: str, data_root: str | None = None,
-            device: str | None = None, threads: int | None = None) -> JobResult:
-    """Train ``job``'s run if needed and compute its missing evaluation units (idempotent)."""
+            device: str | None = None, threads: int | None = None,
+            start_by: float | None = None) -> JobResult:
+    """Train ``job``'s run if needed and compute its missing evaluation units (idempotent).
+
+    With ``start_by`` (a ``time.time()`` value) a job that would start later does nothing and
+    reports itself skipped: a budget-limited run stops cleanly instead of being cut off.
+    """
     import torch
 
+    if start_by is not None and time.time() > start_by:
+        return JobResult(job.config.key(), job.describe(), 0.0, False, 0, skipped=True)
     previous = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
@@ -107,6 +120,27 @@ def _run_job(job: Job, results: str, profile_name: str, data_root, device) -> Jo
                      computed)
 
 
+class _Heartbeat:
+    """Call ``beat`` every ``every_s`` seconds in a daemon thread until stopped."""
+
+    def __init__(self, beat, every_s: float = 60.0) -> None:
+        import threading
+
+        self._stop = threading.Event()
+
+        def loop():
+            while not self._stop.wait(every_s):
+                beat()
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the beats (the last one may still be running; it writes atomically)."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def warn_oversubscription(workers: int, threads: int | None) -> None:
     """Warn when ``workers`` × ``threads`` asks for more threads than this machine has cores."""
     import warnings
@@ -120,8 +154,9 @@ def warn_oversubscription(workers: int, threads: int | None) -> None:
 
 
 def _within_budget(jobs, store_root: Path, budget_min: float, workers: int, threads, data_root,
-                   device, progress: bool) -> tuple[list[Job], list[str]]:
-    """Return the jobs expected to finish within ``budget_min`` minutes, and the deferred labels."""
+                   device, progress: bool) -> tuple[list[Job], list[str], dict[str, float]]:
+    """Return the jobs expected to finish within ``budget_min`` minutes, the deferred labels, and
+    the latest start time of each job (by run key)."""
     import sys
 
     from .cost import calibrate, estimate, schedule
@@ -130,15 +165,26 @@ def _within_budget(jobs, store_root: Path, budget_min: float, workers: int, thre
     store = Store(store_root, data_root=data_root, device=device, readonly=True, progress=False)
     todo = [j for j in jobs if estimate_needed(j, store)]
     if not todo:
-        return [], []
+        return [], [], {}
     calibration = calibrate(todo, workers=workers, threads=threads, device=device)
     estimates = [estimate(j, calibration, store) for j in todo]
     # The calibration's own time counts against the budget.
-    started, deferred, wall = schedule(estimates, workers,
-                                       budget_min * 60 - calibration.wall_time_s)
+    budget_s = budget_min * 60 - calibration.wall_time_s
+    started, deferred, wall = schedule(estimates, workers, budget_s)
     print(f"budget {budget_min:g} min: starting {len(started)} of {len(todo)} unfinished jobs "
           f"(expected {wall / 60:.0f} min); {len(deferred)} wait for a later run", file=sys.stderr)
-    return [e.job for e in started], [e.job.describe() for e in deferred]
+    deadline = time.time() + budget_s
+    # Each job must start early enough to end by the deadline (estimates can be off).
+    start_by = {e.job.config.key(): deadline - e.total_s for e in started}
+    return [e.job for e in started], [e.job.describe() for e in deferred], start_by
+
+
+def unit_image_steps(job: Job) -> int:
+    """Return the attack image-steps of a job's evaluation units (examples × steps × restarts)."""
+    from .datasets import spec
+
+    return sum((n or spec(job.config.dataset).test_size) * a.steps * a.restarts
+               for a, _alpha, n in job.units if a is not None)
 
 
 def estimate_needed(job: Job, store) -> bool:
@@ -185,59 +231,72 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
     results = Path(results).resolve()
     (results / profile_name).mkdir(parents=True, exist_ok=True)
     deferred: list[str] = []
+    start_by: dict[str, float] = {}
     if budget_min is not None:
-        jobs, deferred = _within_budget(jobs, results / profile_name, budget_min, workers,
-                                        threads, data_root, device, progress)
+        jobs, deferred, start_by = _within_budget(jobs, results / profile_name, budget_min,
+                                                  workers, threads, data_root, device, progress)
     root = None if data_root is None else str(Path(data_root).resolve())
     args = (str(results), profile_name, root, device, threads)
     started, done = time.perf_counter(), []
-    log = results / profile_name / "compute.json"
+    from .store import Store
+
+    log = Store(results / profile_name, readonly=True).compute_log_path()
     history = json.loads(log.read_text()) if log.exists() else []
     header = dict(kind="compute", profile=profile_name,
                   datasets=list(datasets) if datasets else None, executor=executor,
                   workers=workers, threads=threads, jobs=len(jobs), budget_min=budget_min,
                   deferred=deferred, load_average_start=os.getloadavg())
 
+    import threading
+
+    lock = threading.Lock()
+
     def record(finished: bool) -> dict:
-        # Rewritten after every job, so an invocation that is killed still counts its time.
+        # Rewritten after every job and every minute, so a killed invocation still counts its time.
         from .device import default_device
         from .provenance import provenance
         from .store import write_json
 
-        entry = provenance(default_device(device), time.perf_counter() - started, **header,
-                           finished=finished, jobs_done=len(done),
-                           load_average_end=os.getloadavg(), results=[asdict(r) for r in done])
-        write_json(log, history + [entry])
+        with lock:
+            entry = provenance(default_device(device), time.perf_counter() - started, **header,
+                               finished=finished, jobs_done=sum(not r.skipped for r in done),
+                               load_average_end=os.getloadavg(),
+                               results=[asdict(r) for r in list(done)])
+            write_json(log, history + [entry])
         return entry
 
     record(False)
+    heartbeat = _Heartbeat(lambda: record(False))  # a killed invocation still logs its time
     bar = tqdm(total=len(jobs), desc=f"compute {profile_name}", disable=not progress)
     if executor == "submitit":
         ex = _submitit_executor(results / profile_name / "submitit", cluster, slurm)
-        futures = [ex.submit(run_job, job, *args) for job in jobs]
+        futures = [ex.submit(run_job, job, *args, start_by.get(job.config.key())) for job in jobs]
         for future in futures:
             done.append(future.result())
             bar.update()
             record(False)
     elif workers == 1:
         for job in jobs:
-            done.append(run_job(job, *args))
+            done.append(run_job(job, *args, start_by.get(job.config.key())))
             bar.update()
             record(False)
     else:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(run_job, job, *args) for job in jobs]
+            futures = [pool.submit(run_job, job, *args, start_by.get(job.config.key()))
+                       for job in jobs]
             for future in as_completed(futures):
                 done.append(future.result())
                 bar.update()
                 record(False)
     bar.close()
+    heartbeat.stop()
     return record(True)
 
 
 def compute_plan(profile_name: str, *, results: str | Path = "results", datasets=None,
                  workers: int = 1, threads: int | None = None, device: str | None = None,
-                 data_root: str | Path | None = None) -> str:
+                 data_root: str | Path | None = None,
+                 overrides: tuple[dict, dict] | None = None) -> str:
     """Return a text table of a profile's jobs: units, state and expected minutes on this machine."""
     from .cost import calibrate, estimate, schedule
     from .device import cpu_kind
@@ -247,7 +306,7 @@ def compute_plan(profile_name: str, *, results: str | Path = "results", datasets
     if threads is not None:
         check_int("threads", threads, low=1)
     warn_oversubscription(workers, threads)
-    jobs = plan_jobs(profile_name, datasets)
+    jobs = plan_jobs(profile_name, datasets, overrides)
     store = Store(Path(results) / profile_name, data_root=data_root, device=device,
                   readonly=True, progress=False)
     calibration = calibrate(jobs, workers=workers, threads=threads, device=device)
@@ -262,6 +321,10 @@ def compute_plan(profile_name: str, *, results: str | Path = "results", datasets
                  f"resume at epoch {e.resume_at[0] + 1}" if e.resume_at else "train")
         lines.append(f"{e.job.describe():<44} {e.units_left:>5}/{len(e.job.units):<4} "
                      f"{e.train_s / 60:>9.1f} {e.eval_s / 60:>8.1f} {e.total_s / 60:>9.1f}  {state}")
+    units = sum(len(j.units) for j in jobs)
+    steps = sum(unit_image_steps(j) for j in jobs)
+    lines.append(f"evaluation: {units} units, {steps / 1e6:.1f} M attack image-steps "
+                 "(each unit's examples × steps × restarts)")
     total = sum(e.total_s for e in estimates)
     done = sum(e.total_s == 0 for e in estimates)
     lines.append(f"{done} of {len(jobs)} jobs done; remaining work {total / 60:.0f} worker-minutes, "

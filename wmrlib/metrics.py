@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._checks import check_number
+from .risk import normalized_weights
 
 
 
@@ -32,10 +32,7 @@ def weighted_accuracy(correct, weights) -> float:
 
 def margin_weighted_accuracy(correct, margins, alpha: float) -> float:
     """Return the accuracy under sampling probabilities s~ proportional to exp(-alpha * margin)."""
-    alpha = check_number("alpha", alpha)
-    m = _as_numpy(margins)
-    # exp(-alpha * (m - m.min())) has the same normalisation and cannot overflow.
-    return weighted_accuracy(correct, np.exp(-alpha * (m - m.min())))
+    return weighted_accuracy(correct, normalized_weights(_as_numpy(margins), alpha))
 
 
 def a_nat(clean_correct) -> float:

@@ -30,6 +30,7 @@ __all__ = [
     "NUM_CLASSES",
     "build_model",
     "model_for",
+    "split_first_layer",
     "count_parameters",
 ]
 
@@ -71,6 +72,14 @@ class SmallCNN(nn.Module):
         """Return logits [N, num_classes]."""
         # flatten (not view) so channels_last feature maps are handled correctly
         return self.classifier(torch.flatten(self.features(x), 1))
+
+    def first_layer(self) -> nn.Module:
+        """Return the first layer (conv1): ``after_first_layer(first_layer()(x))`` is ``forward(x)``."""
+        return self.features.conv1
+
+    def after_first_layer(self, h: torch.Tensor) -> torch.Tensor:
+        """Return the logits from the first layer's output ``h`` (the rest of the network)."""
+        return self.classifier(torch.flatten(self.features[1:](h), 1))
 
 
 class BasicBlock(nn.Module):
@@ -155,6 +164,15 @@ class _ResNet(nn.Module):
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
         return self.linear(torch.flatten(self.pool(out), 1))
 
+    def first_layer(self) -> nn.Module:
+        """Return the first layer (the stem conv, before its batch norm)."""
+        return self.conv1
+
+    def after_first_layer(self, h: torch.Tensor) -> torch.Tensor:
+        """Return the logits from the stem conv's output ``h`` (the rest of the network)."""
+        out = self.layer4(self.layer3(self.layer2(self.layer1(F.relu(self.bn1(h))))))
+        return self.linear(torch.flatten(self.pool(out), 1))
+
 
 def ResNet18(num_classes: int = 10) -> nn.Module:
     """CIFAR ResNet-18 (BasicBlock [2,2,2,2]) for 32x32 inputs."""
@@ -189,6 +207,20 @@ def model_for(dataset: str) -> nn.Module:
     if key not in DEFAULT_MODEL:
         raise ValueError(f"unknown dataset {dataset!r}; valid datasets: {sorted(DEFAULT_MODEL)}")
     return build_model(DEFAULT_MODEL[key], NUM_CLASSES[key])
+
+
+def split_first_layer(model: nn.Module) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]:
+    """Return ``(first, rest)`` with ``rest(first(x)) == model(x)``: the split YOPO needs.
+
+    ``first`` is the model's first layer (a module, whose parameters are the model's) and
+    ``rest`` maps its output to the logits. A model offers the split through the methods
+    ``first_layer()`` and ``after_first_layer(h)`` (SmallCNN and the ResNets do).
+    """
+    if not (hasattr(model, "first_layer") and hasattr(model, "after_first_layer")):
+        raise TypeError(f"{type(model).__name__} cannot be split into a first layer and the rest "
+                        "(YOPO needs it); give it first_layer() and after_first_layer(h) methods, "
+                        "as SmallCNN and the ResNets have")
+    return model.first_layer(), model.after_first_layer
 
 
 def count_parameters(model: nn.Module) -> int:

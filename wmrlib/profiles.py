@@ -34,24 +34,39 @@ class DatasetPlan:
     sweep_all_seeds: bool = True          # False: the eps sweep runs on the first seed's models only
     other_attacks_on: str = "all"         # "all" models, or "headline": baselines and headline alphas
     precision_check: bool = False         # also train the first PGD-AT baseline in fp32 (bf16 check)
+    # Table 4's extra baselines (Free-AT, YOPO, IAAT): complete configs, one seed each, trained
+    # after every other model and evaluated on the main attack only (A_nat and A_rob).
+    extras: tuple[RunConfig, ...] = ()
 
     def __post_init__(self) -> None:
         check_choice("other_attacks_on", self.other_attacks_on, ("all", "headline"))
+        for extra in self.extras:
+            if extra.defense in ("pgd", "trades") or extra.dataset != self.dataset:
+                raise ValueError(f"an extra baseline of the {self.dataset} plan must be a "
+                                 f"{self.dataset} config of another defense than 'pgd' and "
+                                 f"'trades', got {extra.dataset} {extra.defense!r}")
 
     def run(self, defense: str, alpha: float = 0.0, seed: int | None = None) -> RunConfig:
-        """Return the RunConfig of one model of this plan."""
-        return replace(self.base, defense=defense, alpha_train=float(alpha),
+        """Return the RunConfig of one model of this plan (an extra baseline's own settings for
+        its defense)."""
+        base = next((e for e in self.extras if e.defense == defense), self.base)
+        return replace(base, defense=defense, alpha_train=float(alpha),
                        seed=self.seeds[0] if seed is None else seed)
 
     def models(self) -> list[RunConfig]:
-        """Return every model the plan trains, baselines and extra seeds included, without repeats."""
+        """Return every model the plan trains, baselines, extra seeds and the extra baselines (last)
+        included, without repeats."""
         runs = [self.run("pgd")] + [self.run("pgd", a) for a in self.pgd_alphas]
         runs += [self.run("trades")] + [self.run("trades", a) for a in self.trades_alphas]
         for seed in self.seeds[1:]:
             runs += [self.run("pgd", 0.0, seed), self.run("pgd", self.headline[0], seed),
                      self.run("trades", 0.0, seed), self.run("trades", self.headline[1], seed)]
-        unique = {r.key(): r for r in runs}
+        unique = {r.key(): r for r in runs + list(self.extras)}
         return list(unique.values())
+
+    def is_extra(self, config: RunConfig) -> bool:
+        """Return whether ``config`` is one of the plan's extra baselines (Table 4's Free-AT, YOPO, IAAT)."""
+        return config.key() in {e.key() for e in self.extras}
 
     def precision_models(self) -> list[RunConfig]:
         """Return the fp32 twin of the first PGD-AT baseline when the plan trains in bf16 and asks."""
@@ -64,15 +79,21 @@ class DatasetPlan:
         return [replace(self.attack, eps=e) for e in self.eps_tests]
 
     def is_headline(self, config: RunConfig) -> bool:
-        """Return whether ``config`` is a baseline or the headline alpha of its defense."""
+        """Return whether ``config`` is a baseline or the headline alpha of PGD-AT or TRADES."""
+        if config.defense not in ("pgd", "trades"):
+            return False
         return config.alpha_train in (0.0, self.headline[config.defense == "trades"])
 
     def in_sweep(self, config: RunConfig) -> bool:
         """Return whether the eps sweep (Tables 7-8, Figure 3) evaluates ``config``."""
+        if self.is_extra(config):
+            return False
         return self.sweep_all_seeds or config.seed == self.seeds[0]
 
     def in_other_attacks(self, config: RunConfig) -> bool:
         """Return whether the other attacks (Table 9) evaluate ``config``."""
+        if self.is_extra(config):
+            return False
         if self.other_attacks_on == "all":
             return True
         return config.seed == self.seeds[0] and self.is_headline(config)
@@ -86,7 +107,10 @@ class DatasetPlan:
 
     def priority(self, config: RunConfig) -> int:
         """Return the order a budget-limited campaign trains ``config`` in (0 first): the first
-        seed's headline models, then its other alphas, then the headline models' extra seeds."""
+        seed's headline models, then its other alphas, then the headline models' extra seeds,
+        then the extra baselines of Table 4."""
+        if self.is_extra(config):
+            return 3
         if config.seed == self.seeds[0]:
             return 0 if self.is_headline(config) else 1
         return 2
@@ -101,6 +125,8 @@ class DatasetPlan:
         Attacks whose examples are identical appear once: the sweep's eps equal to the main
         attack's eps is the main attack's unit.
         """
+        if self.is_extra(config):  # Table 4 reads A_nat and A_rob only
+            return [(None, 0.0, self.eval_size), (self.attack, 0.0, self.eval_size)]
         units: list[tuple[AttackConfig | None, float]] = [(None, 0.0)]
         extra = config in self.precision_models()
         sweep = self.in_sweep(config) and not extra
@@ -154,7 +180,8 @@ def _paper() -> Profile:
                                eps_tests=(0.0078, 0.016, 0.031),
                                other_attacks=(replace(cifar_attack, steps=100),
                                               replace(cifar_attack, loss="margin"),
-                                              replace(cifar_attack, steps=100, loss="margin"))),
+                                              replace(cifar_attack, steps=100, loss="margin")),
+                               extras=_table4_cifar10(cifar)),
         "tinyimagenet": DatasetPlan("tinyimagenet", tiny, pgd_alphas=(0.1, 0.15, 0.2, 0.25, 0.3),
                                     trades_alphas=(0.5, 1.5, 2.0, 2.5, 3.5, 5.0),
                                     headline=(0.3, 5.0),
@@ -163,26 +190,60 @@ def _paper() -> Profile:
     })
 
 
+def _table4_cifar10(cifar: RunConfig) -> tuple[RunConfig, ...]:
+    """Return Table 4's extra baselines on CIFAR-10 with their authors' settings (see CHOICES)."""
+    return (
+        # Free-AT m = 8: 80,000 minibatch steps of 128 (204.8 epochs), lr ×0.1 at 50 % and 75 %.
+        replace(cifar, defense="free", replays=8, epochs=205, milestones=(0.5, 0.75)),
+        # YOPO-5-3: σ 2/255, 36 epochs of batch 256, lr 0.2 / m, ×0.1 at epochs 30 and 34.
+        replace(cifar, defense="yopo", attack_steps=5, inner_steps=3, step_size=2 / 255,
+                random_start="uniform", epochs=36, batch_size=256, lr=0.04, weight_decay=5e-4,
+                milestones=(30 / 36, 34 / 36)),
+        # IAAT: 10 steps (at least 2/255 each), warm-up 10 epochs, γ 1.9/255, β 0.1, 110 epochs
+        # of batch 256, lr ×0.2 at epochs 70, 90 and 100.
+        replace(cifar, defense="iaat", attack_steps=10, step_size=2 / 255, random_start="uniform",
+                epochs=110, batch_size=256, lr=0.1, weight_decay=5e-4,
+                milestones=(70 / 110, 90 / 110, 100 / 110), lr_decay=0.2, iaat_warmup=10,
+                iaat_gamma=1.9 / 255, iaat_beta=0.1),
+    )
+
+
+def _table4_mnist(base: RunConfig) -> tuple[RunConfig, ...]:
+    """Return the cpu profile's MNIST analog of Table 4's extra baselines (see CHOICES)."""
+    return (
+        replace(base, defense="free", replays=5),  # 1 pass: as many optimizer steps as the others
+        replace(base, defense="yopo", attack_steps=5, inner_steps=3, step_size=0.075,
+                random_start="uniform"),          # σ = ε/4, the CIFAR-10 ratio 2/255 : 8/255
+        replace(base, defense="iaat", iaat_warmup=1, iaat_gamma=0.07, iaat_beta=0.5,
+                random_start="uniform"),          # γ ≈ ε·1.9/8; β so that 4 epochs can adapt
+    )
+
+
 def _cpu() -> Profile:
     # The MNIST campaign (see "How we reproduce"): fp32 so that keys, numbers and cost are the
-    # same on every CPU; Adam lr 1e-3 ×0.1 at 60 % and 85 % of 5 epochs; a 5-step training attack
-    # with step eps/2; eps ramped from 0 over the first epoch. A pilot (benchmarks/pilot, seed 0,
-    # 500 test images, 40-PGD) gave A_rob 92.2 % (PGD-AT) and 90.6 % (TRADES) after 5 epochs.
+    # same on every CPU; Adam lr 1e-3 ×0.1 at 40 % and 80 % of 5 epochs; a 5-step training attack
+    # with step eps/2; eps ramped from 0 over the first epoch. The early lr drop is there because
+    # two TRADES pilots (benchmarks/pilot) collapsed in their third epoch at lr 1e-3.
     base = RunConfig(dataset="mnist", eps=0.3, step_size=0.15, attack_steps=5, epochs=5,
                      batch_size=128, optimizer="adam", lr=1e-3, weight_decay=0.0,
-                     schedule="multistep", milestones=(0.6, 0.85), eps_ramp=0.2, beta=6.0,
+                     schedule="multistep", milestones=(0.4, 0.8), eps_ramp=0.2, beta=6.0,
                      precision="fp32")
-    attack = AttackConfig(eps=0.3, step_size=0.01, steps=40)
     return Profile("cpu", "real MNIST sized for a 2-core CPU: 5 epochs, 5-step training attack, fp32", {
-        "mnist": DatasetPlan("mnist", base, pgd_alphas=(0.01, 0.2, 0.5),
-                             trades_alphas=(0.5, 1.0, 1.5, 2.0), headline=(0.5, 2.0),
-                             seeds=(0, 1, 2), attack=attack, eps_tests=(0.1, 0.2, 0.3),
-                             other_attacks=(replace(attack, steps=100),
-                                            replace(attack, loss="margin"),
-                                            replace(attack, steps=100, loss="margin")),
-                             eval_size=2000, side_eval_size=1000, curve_size=500,
-                             sweep_all_seeds=False, other_attacks_on="headline"),
+        "mnist": _cpu_mnist_plan(base, eval_size=2000, side_eval_size=1000, curve_size=500,
+                                 extras=_table4_mnist(base)),
     })
+
+
+def _cpu_mnist_plan(base: RunConfig, **sizes) -> DatasetPlan:
+    """The MNIST models and attacks of the cpu-scale profiles (Tables 1, 6, 10 and the analogs):
+    every seed-0 model, three seeds of the headline pairs; ``sizes`` set the test subsets."""
+    attack = AttackConfig(eps=0.3, step_size=0.01, steps=40)
+    return DatasetPlan("mnist", base, pgd_alphas=(0.01, 0.2, 0.5),
+                       trades_alphas=(0.5, 1.0, 1.5, 2.0), headline=(0.5, 2.0), seeds=(0, 1, 2),
+                       attack=attack, eps_tests=(0.1, 0.2, 0.3),
+                       other_attacks=(replace(attack, steps=100), replace(attack, loss="margin"),
+                                      replace(attack, steps=100, loss="margin")),
+                       sweep_all_seeds=False, other_attacks_on="headline", **sizes)
 
 
 def _cpu_1epoch() -> Profile:
@@ -190,21 +251,12 @@ def _cpu_1epoch() -> Profile:
     # campaign replaces them. Its settings must not change: they are its results' store keys.
     # A short schedule that fits a 2-core CPU (see the "How we reproduce" page): Adam, 1 epoch,
     # a 5-step training attack with step 2.5*eps/5, eps ramped from 0 over the first 40 %, bf16
-    # training (evaluation attacks stay fp32). A pilot (seed 0, PGD-AT, 500 test images) gave
-    # 96.2 % clean / 83.2 % 40-PGD in 147 s; a 10-step attack gave 96.6 / 84.8 in 287 s.
+    # training (evaluation attacks stay fp32).
     base = RunConfig(dataset="mnist", eps=0.3, step_size=0.15, attack_steps=5, epochs=1,
                      batch_size=128, optimizer="adam", lr=1e-3, weight_decay=0.0,
                      schedule="constant", milestones=(), eps_ramp=0.4, beta=6.0, precision="bf16")
-    attack = AttackConfig(eps=0.3, step_size=0.01, steps=40)
     return Profile("cpu-1epoch", "the first cpu results: real MNIST, 1 epoch, 5-step training attack, bf16 (needs native bf16)", {
-        "mnist": DatasetPlan("mnist", base, pgd_alphas=(0.01, 0.2, 0.5),
-                             trades_alphas=(0.5, 1.0, 1.5, 2.0), headline=(0.5, 2.0),
-                             seeds=(0, 1, 2), attack=attack, eps_tests=(0.1, 0.2, 0.3),
-                             other_attacks=(replace(attack, steps=100),
-                                            replace(attack, loss="margin"),
-                                            replace(attack, steps=100, loss="margin")),
-                             eval_size=1000, sweep_all_seeds=False, other_attacks_on="headline",
-                             precision_check=True),
+        "mnist": _cpu_mnist_plan(base, eval_size=1000, precision_check=True),
     })
 
 
@@ -226,7 +278,7 @@ def _smoke() -> Profile:
                              trades_alphas=(2.0,), headline=(0.5, 2.0), seeds=(0, 1),
                              attack=attack(0.3, 0.1), eps_tests=(0.1, 0.3),
                              other_attacks=(replace(attack(0.3, 0.1), loss="margin"),),
-                             eval_size=128),
+                             eval_size=128, curve_size=32),
         "cifar10": DatasetPlan("cifar10", run("cifar10", 0.031, 0.01, 16, 16, synthetic=True,
                                               beta=5.0),
                                pgd_alphas=(0.1,), trades_alphas=(2.0,), headline=(0.1, 2.0),
@@ -258,9 +310,9 @@ def profile(name: str) -> Profile:
 # Each choice the paper leaves open, with what we chose and where it comes from.
 CHOICES: list[tuple[str, str, str]] = [
     ("optimizer and schedule, MNIST (paper)", "SGD, lr 0.01, momentum 0.9, no weight decay; lr ×0.1 at 55 %, 75 %, 90 % of training",
-     "TRADES reference train_trades_mnist.py; the official code's MNIST scripts use the same"),
+     "TRADES reference train_trades_mnist.py and the official TRADES_base MNIST script (the official AT_base MNIST code differs: weight decay 5e-4, MultiStepLR([60, 120, 160], gamma 0.2); its loop decays from the 55th epoch, ours from the 56th)"),
     ("optimizer and schedule, CIFAR-10 (paper)", "SGD, lr 0.1, momentum 0.9, weight decay 2e-4; lr ×0.1 at 75 % and 90 %",
-     "TRADES reference train_trades_cifar10.py (the official code uses lr 0.2 at HEAD, 0.1 before commit 0652a2d)"),
+     "TRADES reference train_trades_cifar10.py (official code: TRADES_base uses lr 0.2 in every commit; AT_base/train_at_cifar10.py took 0.01 from its config at 66dc538, 0.1 later and 0.2 from 0652a2d; AT_base attacks with ε 8/255, step 2/255)"),
     ("optimizer and schedule, Tiny ImageNet (paper)", "as CIFAR-10, batch 64",
      "not given by the paper or the official code (which has no Tiny ImageNet code); CIFAR-10 settings reused"),
     ("TRADES beta (1/λ)", "MNIST 6, CIFAR-10 5, Tiny ImageNet 6",
@@ -268,7 +320,7 @@ CHOICES: list[tuple[str, str, str]] = [
     ("data augmentation", "CIFAR-10 and Tiny ImageNet: random crop (4-pixel zero padding) and horizontal flip; MNIST: none",
      "TRADES reference and the official TRADES scripts"),
     ("evaluation step size", "MNIST 0.01 (40 steps), CIFAR-10 0.003 (20 and 100 steps), Tiny ImageNet 0.0015 (10 steps)",
-     "the training step sizes of A.2 for MNIST and Tiny ImageNet; TRADES reference pgd_attack_cifar10.py for CIFAR-10 (official code: 0.0031)"),
+     "the training step sizes of A.2 for MNIST and Tiny ImageNet (on Tiny ImageNet 10 × 0.0015 = 0.015 < ε 0.016: from a near-zero start the attack cannot reach the ε boundary); TRADES reference pgd_attack_cifar10.py for CIFAR-10 (official code: 0.0031)"),
     ("evaluation restarts and start", "1 restart from a uniform random start in the ε-ball",
      "TRADES reference evaluation; the official code runs 10 continuation restarts (see Reproducibility notes)"),
     ("training attack start", "0.001·N(0, I) (Algorithm 1, line 6), for PGD-AT and TRADES",
@@ -281,4 +333,25 @@ CHOICES: list[tuple[str, str, str]] = [
      "the text's sampling-probability reading and the official code"),
     ("weights for A_tr", "exp(-α_test·margin) on the weighted attack's own adversarial examples, same α_test for attack and sampling",
      "the official evaluation code"),
+    # Table 4's extra baselines (wmrlib.defenses).
+    ("Table 4 extra baselines: architecture and data (paper)", "our ResNet-18, CIFAR-10 pipeline (4-pixel zero-padded crop, flip), fp32 and ε 0.031 for Free-AT, YOPO-5-3 and IAAT, as for PGD-AT and TRADES; evaluated on A_nat and 20-PGD A_rob only",
+     "not given by the paper, which reports its own runs of them; their authors used WRN-32-10 (Free-AT, IAAT) and PreAct-ResNet-18 (YOPO) at ε 8/255, IAAT with reflect padding"),
+    ("Free-AT: epochs and replays", "`epochs` are paper-equivalent epochs: the loop makes ceil(epochs / replays) passes, replaying each minibatch m times with one optimizer step each; the lr schedule advances per minibatch. CIFAR-10: m 8, 205 epochs (26 passes), batch 128, SGD lr 0.1, momentum 0.9, weight decay 2e-4, lr ×0.1 at 50 % and 75 %",
+     "Shafahi et al. 2019, Algorithm 1 (N_ep/m passes) and the official code ashafahi/free_adv_train (config.py: 80,000 steps of 128 = 204.8 epochs, lr drops at steps 40,000 and 60,000)"),
+    ("Free-AT: the perturbation", "δ starts at 0 (random_start unused) as one full-batch tensor carried across replays, minibatches and passes (a smaller last batch uses its first rows; in the checkpoint); step ε·sign(∇ℓ) with the input gradient of the training backward pass, δ clipped to the ε-ball, input clip(x + δ, 0, 1); that pass runs in train mode",
+     "Algorithm 1 (δ ← 0 once; δ ← clip(δ + ε·sign(g_adv), −ε, ε)); the clip to [0, 1] is ours"),
+    ("YOPO-m-n: adjoint, inner steps and weight update", "m = attack_steps forward-backward passes per minibatch in train mode, each giving p = ∂ℓ/∂(first layer's output) and the weights' gradient; after each, n = inner_steps steps η ← Π(η + σ·sign ∇_η⟨p, f_0(x + η)⟩) with p fixed; one optimizer step on the gradients summed over the m passes. First layer: conv1 (SmallCNN) or the stem conv before its batch norm (ResNets); `models.split_first_layer`",
+     "Zhang et al. 2019, Algorithm 1; the official code (a1600012888/YOPO-You-Only-Propagate-Once) also adds ∇_θ0⟨p, f_0(x + η^{j,n})⟩ to the first layer's gradient, which we do not"),
+    ("YOPO-5-3, CIFAR-10 (paper)", "m 5, n 3, σ 2/255, uniform start in the ε-ball, 36 epochs, batch 256, SGD lr 0.04 (0.2/m, for the summed gradient), momentum 0.9, weight decay 5e-4, lr ×0.1 at epochs 30 and 34",
+     "the official code, experiments/CIFAR10/pre-res18.yopo-5-3/config.py"),
+    ("IAAT: the radius update", "ε_i per training example, 0 at the start, kept across epochs (in the checkpoint); warm-up: ε_i = ε·1[correct clean]; then the candidate ε_i + γ if an unweighted attack at it fails, else ε_i if it fails there, else ε_i − γ, 0 if misclassified clean; ε_i ← β·candidate + (1 − β)·ε_i, every candidate clipped to [0, ε]; the checks and the clean prediction in eval mode; attack step max(2ε_i/K, step_size) per example",
+     "Balaji et al. 2019, Algorithm 1 and the official code (yogeshbalaji/Instance_Adaptive_Adversarial_Training, trainers/trainer_adaptive.py), which checks in train mode and does not bound ε_i above"),
+    ("IAAT, CIFAR-10 (paper)", "10-step attack, step at least 2/255, uniform start, warm-up 10 epochs, γ 1.9/255, β 0.1, 110 epochs, batch 256, SGD lr 0.1, momentum 0.9, weight decay 5e-4, lr ×0.2 at epochs 70, 90 and 100",
+     "the official code, configs/train_adaptive.json and trainers/trainer_adaptive.py"),
+    ("weighting (α_train) in the extra baselines", "applies: the training loss is mean_i s_i·CE_i (eq. 13), whose input gradient moves Free-AT's and YOPO's perturbation and which IAAT's training attack ascends (its radius checks stay unweighted); the profiles train α_train = 0 only, as Table 4 does",
+     "ours; the paper reports these baselines unweighted"),
+    ("extra baselines, MNIST analog (cpu)", "one seed each with the cpu base's epochs, optimizer, schedule, ε ramp, batch and precision: Free-AT m 5 (one pass, as many optimizer steps as the other models); YOPO-5-3 with σ 0.075 (ε/4, the CIFAR-10 ratio) and a uniform start; IAAT with the 5-step attack (step 0.15), warm-up 1 epoch, γ 0.07 (ε·1.9/8), β 0.5 (4 adaptive epochs move ε_i by at most 2γ; β 0.1 would allow 0.4γ) and a uniform start; clean and 40-PGD units only; trained after all other cpu models (priority 3)",
+     "ours: an MNIST analog at cpu scale, not a reproduction of the CIFAR-10 rows"),
+    ("extra baselines and data parallelism", "Free-AT, YOPO and IAAT train in one process; torchrun is refused for them",
+     "ours (their updates bypass the DistributedDataParallel wrapper)"),
 ]

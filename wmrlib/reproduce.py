@@ -25,7 +25,8 @@ def reproduce(profile: str, *, only=None, results: str | Path = "results",
               timeout: int | None = None, readonly: bool = False,
               output_dir: str | Path | None = None, workers: int = 1, threads: int | None = None,
               executor: str = "local", cluster: str | None = None, slurm: dict | None = None,
-              datasets=None, notebooks: bool = True, budget_min: float | None = None) -> list[Path]:
+              datasets=None, notebooks: bool = True, budget_min: float | None = None,
+              overrides: tuple[dict, dict] | None = None) -> list[Path]:
     """Compute a profile's missing results, then execute the notebooks; return their paths.
 
     Unless ``readonly``, every run and evaluation unit the notebooks read is first computed as one
@@ -34,21 +35,24 @@ def reproduce(profile: str, *, only=None, results: str | Path = "results",
     ``output_dir``), beside the results they used.
     """
     check_choice("profile", profile, PROFILES)
+    names = list(only) if only else list(NOTEBOOKS)
+    for name in names:  # before anything is computed: a wrong name costs nothing
+        check_choice("notebook", name, NOTEBOOKS)
     if not readonly:
-        from .jobs import compute
+        from .jobs import compute, plan_jobs
 
         compute(profile, results=results, datasets=datasets, data_root=data_root, device=device,
                 workers=workers, threads=threads, executor=executor, cluster=cluster, slurm=slurm,
-                progress=sys.stderr.isatty(), budget_min=budget_min)
+                progress=sys.stderr.isatty(), budget_min=budget_min,
+                jobs=plan_jobs(profile, datasets, overrides) if overrides else None)
     if not notebooks:
         return []
     import papermill
 
-    names = list(only) if only else list(NOTEBOOKS)
-    for name in names:
-        check_choice("notebook", name, NOTEBOOKS)
     results = Path(results).resolve()
-    out_dir = Path(output_dir) if output_dir else results / profile / "notebooks"
+    from .store import Store
+
+    out_dir = Path(output_dir) if output_dir else Store(results / profile, readonly=True).notebooks_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     if data_root is not None:
         os.environ["WMR_DATA_ROOT"] = str(Path(data_root).resolve())

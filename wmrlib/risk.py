@@ -1,6 +1,7 @@
 """The margin of Definition 1 and the importance weights s = exp(-alpha * margin) of eq. 7."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ._checks import check_number
@@ -20,6 +21,18 @@ def importance_weights(logits: torch.Tensor, y: torch.Tensor, alpha: float) -> t
     return torch.exp(-alpha * margin(logits, y))
 
 
-def normalized_weights(weights: torch.Tensor) -> torch.Tensor:
-    """Return weights / weights.sum(): the attacker's sampling probabilities s~ (Section 4.2)."""
-    return weights / weights.sum()
+def normalized_weights(margins, alpha: float):
+    """Return s~_i = exp(-alpha m_i) / sum_j exp(-alpha m_j): the attacker's sampling probabilities
+    (Section 4.2), computed without overflow; a tensor gives a tensor, anything else a numpy array.
+
+    Example::
+
+        >>> normalized_weights(np.array([0.0, 0.0]), 2.0)
+        array([0.5, 0.5])
+    """
+    alpha = check_number("alpha", alpha)
+    if torch.is_tensor(margins):
+        return torch.softmax(-alpha * margins.double(), dim=0).to(margins.dtype)
+    z = -alpha * np.asarray(margins, dtype=np.float64)
+    w = np.exp(z - z.max())  # the shift cancels in the ratio and keeps exp below 1
+    return w / w.sum()

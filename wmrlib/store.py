@@ -30,8 +30,10 @@ from ._checks import check_int, check_number
 from .checkpoint import atomic_path, load_checkpoint, save_checkpoint
 from .config import AttackConfig, RunConfig
 from .data import ImageData, load, synthetic
+from .datasets import spec
 from .device import default_device, require_native_bf16
 from .keys import key_fields, stable_hash
+from .adaptive import unit_provenance
 from .evaluate import FIELDS, AttackRecord, EvalRecord, attack_record, learning_curve_probe
 from .models import build_model
 from .provenance import provenance
@@ -88,9 +90,29 @@ class Store:
         """Return the folder of ``config``'s run."""
         return self.root / "runs" / config.key()
 
+    def provenance_path(self, config: RunConfig) -> Path:
+        """Return the path of ``config``'s training provenance (it marks the run as done)."""
+        return self.run_dir(config) / "provenance.json"
+
+    def checkpoint_path(self, config: RunConfig) -> Path:
+        """Return the path of ``config``'s checkpoint while it trains."""
+        return self.run_dir(config) / "checkpoint.pt"
+
+    def evals_dir(self, config: RunConfig) -> Path:
+        """Return the folder of ``config``'s evaluation units."""
+        return self.root / "evals" / config.key()
+
+    def compute_log_path(self) -> Path:
+        """Return the path of the store's compute log (one entry per ``reproduce`` invocation)."""
+        return self.root / "compute.json"
+
+    def notebooks_dir(self) -> Path:
+        """Return the folder of the notebooks ``reproduce`` executed against this store."""
+        return self.root / "notebooks"
+
     def has_run(self, config: RunConfig) -> bool:
         """Return whether ``config`` has finished training in this store."""
-        return (self.run_dir(config) / "provenance.json").exists()
+        return self.provenance_path(config).exists()
 
     def get_or_train(self, config: RunConfig, *, need_model: bool = True,
                      curve: tuple[AttackConfig, float, int] | None = None,
@@ -106,7 +128,7 @@ class Store:
         """
         folder = self.run_dir(config)
         if self.has_run(config):
-            info = json.loads((folder / "provenance.json").read_text())
+            info = json.loads(self.provenance_path(config).read_text())
             model = self.load_model(config) if need_model else None
             return Run(config, model, info)
         if self.readonly:
@@ -126,7 +148,7 @@ class Store:
                                          attack, alpha_test, batch_size=self.eval_batch_size,
                                          device=self.device, seed=curve_seed)
         result = train_model(config, train_data, device=self.device,
-                             checkpoint=folder / "checkpoint.pt", progress=self.progress,
+                             checkpoint=self.checkpoint_path(config), progress=self.progress,
                              probe=probe)
         if main:
             save_checkpoint({"config_key": config.key(), "model_name": config.model,
@@ -135,11 +157,11 @@ class Store:
                               config_key=config.key(), config=dataclasses.asdict(config),
                               history=result.history, resumed_from=result.resumed_from,
                               world_size=distributed.world_size())
-            write_json(folder / "provenance.json", info)
-            (folder / "checkpoint.pt").unlink(missing_ok=True)
+            write_json(self.provenance_path(config), info)
+            self.checkpoint_path(config).unlink(missing_ok=True)
         distributed.barrier()
         if not main:
-            info = json.loads((folder / "provenance.json").read_text())
+            info = json.loads(self.provenance_path(config).read_text())
         return Run(config, result.model, info)
 
     def model_path(self, config: RunConfig) -> Path:
@@ -150,8 +172,7 @@ class Store:
         """Return ``config``'s stored model in eval mode (``weights_only`` load, key checked)."""
         state = load_checkpoint(self.model_path(config), config_key=config.key(),
                                 model_name=config.model)
-        data_classes = {"mnist": 10, "cifar10": 10, "tinyimagenet": 200}[config.dataset]
-        model = build_model(config.model, data_classes)
+        model = build_model(config.model, spec(config.dataset).num_classes)
         model.load_state_dict(state["model"])
         return model.to(self.device).eval()
 
@@ -165,7 +186,7 @@ class Store:
                   eval_size: int | None = None, eval_seed: int = 0) -> Path:
         """Return the .npz path of one evaluation unit."""
         unit = self._unit_key(attack, alpha, eval_size, eval_seed)
-        return self.root / "evals" / config.key() / f"{unit}.npz"
+        return self.evals_dir(config) / f"{unit}.npz"
 
     def has_unit(self, config: RunConfig, attack: AttackConfig | None, alpha: float = 0.0, *,
                  eval_size: int | None = None, eval_seed: int = 0) -> bool:
@@ -180,27 +201,33 @@ class Store:
         path = self.unit_path(config, attack, alpha, eval_size=eval_size, eval_seed=eval_seed)
         if path.exists():
             with np.load(path, allow_pickle=False) as z:
-                return AttackRecord(*(z[f] for f in FIELDS))
+                return AttackRecord(*(z[f] for f in FIELDS), extra={
+                    k[len("extra/"):]: z[k] for k in z.files if k.startswith("extra/")})
         if self.readonly:
             what = "clean" if attack is None else f"{attack.name} ε={attack.eps:g} α_test={alpha:g}"
             raise MissingResult(f"evaluation {what} of run {config.key()} is not in {self.root}")
         run = self.get_or_train(config)
         data = self.data(config, train=False).subset(eval_size, seed=eval_seed)
         started = time.perf_counter()
+        partial = path.with_suffix(".partial.npz")  # finished batches of a long unit (resumable)
         record = attack_record(run.model, data, attack, alpha, batch_size=self.eval_batch_size,
-                               device=self.device, seed=eval_seed, progress=self.progress)
+                               device=self.device, seed=eval_seed, progress=self.progress,
+                               partial=partial)
         wall = time.perf_counter() - started
         buffer = io.BytesIO()
         np.savez_compressed(buffer, labels=data.labels.numpy(),
-                            **{f: getattr(record, f) for f in FIELDS})
+                            **{f: getattr(record, f) for f in FIELDS},
+                            **{f"extra/{k}": v for k, v in record.extra.items()})
         # The provenance goes first: the .npz marks the unit as done, so a crash between the two
         # writes leaves a unit that is recomputed, never one without provenance.
         write_json(path.with_suffix(".json"), provenance(
             self.device, wall, kind="evaluate", config_key=config.key(),
             attack=None if attack is None else dataclasses.asdict(attack), alpha_test=alpha,
-            eval_size=len(data), eval_seed=eval_seed, synthetic=data.synthetic))
+            eval_size=len(data), eval_seed=eval_seed, synthetic=data.synthetic,
+            **unit_provenance(attack)))
         with atomic_path(path) as tmp:
             tmp.write_bytes(buffer.getvalue())
+        partial.unlink(missing_ok=True)
         return record
 
     def get_or_evaluate(self, config: RunConfig, attack: AttackConfig, alpha_tests=(), *,
@@ -218,7 +245,7 @@ class Store:
     def data_labels(self, config: RunConfig, eval_size, eval_seed) -> np.ndarray:
         """Return the labels of the evaluated subset, from a stored clean unit when possible."""
         unit = self._unit_key(None, 0.0, eval_size, eval_seed)
-        path = self.root / "evals" / config.key() / f"{unit}.npz"
+        path = self.evals_dir(config) / f"{unit}.npz"
         with np.load(path, allow_pickle=False) as z:
             return z["labels"]
 
@@ -226,4 +253,4 @@ class Store:
                       eval_size: int | None = None, eval_seed: int = 0) -> dict:
         """Return the provenance JSON of one stored evaluation unit."""
         unit = self._unit_key(attack, alpha, eval_size, eval_seed)
-        return json.loads((self.root / "evals" / config.key() / f"{unit}.json").read_text())
+        return json.loads((self.evals_dir(config) / f"{unit}.json").read_text())

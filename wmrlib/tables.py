@@ -6,7 +6,7 @@ columns say how many and how far apart). Rows follow our models; the paper's val
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,9 +14,10 @@ import pandas as pd
 from . import paper
 from .config import AttackConfig, RunConfig
 from .profiles import DatasetPlan
-from .store import Store
+from .store import MissingResult, Store
 
 METRICS = ("a_nat", "a_rob", "a_sa", "a_tr")
+EXTRA_DEFENSES = ("free", "yopo", "iaat")  # Table 4's extra baselines (wmrlib.defenses)
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class TableSpec:
 
 SPECS = {
     1: TableSpec(1, "mnist", "nonuniform"), 2: TableSpec(2, "cifar10", "nonuniform"),
-    3: TableSpec(3, "tinyimagenet", "nonuniform"), 4: TableSpec(4, "cifar10", "uniform"),
+    3: TableSpec(3, "tinyimagenet", "nonuniform"),
+    4: TableSpec(4, "cifar10", "uniform", ("pgd", "trades", *EXTRA_DEFENSES)),
     5: TableSpec(5, "tinyimagenet", "uniform"), 6: TableSpec(6, "mnist", "uniform"),
     7: TableSpec(7, "cifar10", "sensitivity", ("pgd",)),
     8: TableSpec(8, "cifar10", "sensitivity", ("trades",)),
@@ -79,11 +81,19 @@ def model_metrics(store: Store, plan: DatasetPlan, config: RunConfig, attack: At
 
 
 def ours(store: Store, plan: DatasetPlan, kind: str, defenses=("pgd", "trades")) -> pd.DataFrame:
-    """Return our results for one kind of table (without the paper's columns)."""
+    """Return our results for one kind of table (without the paper's columns).
+
+    Table 4's extra baselines (Free-AT, YOPO, IAAT) train last: a uniform table shows those that
+    are stored and leaves out the others, where any other missing model raises MissingResult.
+    """
     rows = []
     if kind == "uniform":
         for group in model_groups(plan, defenses):
-            rows.append(_row(group, [model_metrics(store, plan, c, plan.attack, None) for c in group]))
+            if group[0].defense in EXTRA_DEFENSES:
+                rows += [r for r in [_stored_metrics(store, plan, group)] if r is not None]
+            else:
+                rows.append(_row(group, [model_metrics(store, plan, c, plan.attack, None)
+                                         for c in group]))
     elif kind in ("nonuniform", "sweep"):
         alphas = plan.alpha_tests if kind == "nonuniform" else (SWEEP_ALPHA_TEST[plan.dataset],)
         for alpha in alphas:
@@ -155,3 +165,47 @@ def paper_table(store: Store, plan: DatasetPlan, number: int) -> pd.DataFrame:
 def analog_table(store: Store, plan: DatasetPlan, kind: str, defenses=("pgd", "trades")) -> pd.DataFrame:
     """Return our results for a table the paper ran on another dataset (paper columns are NaN)."""
     return compare(ours(store, plan, kind, defenses), None, KIND_METRICS[kind])
+
+
+def _stored_metrics(store: Store, plan: DatasetPlan, group: list[RunConfig]) -> dict | None:
+    """Return a group's A_nat and A_rob row, or None when a read-only store lacks one of them."""
+    try:
+        return _row(group, [model_metrics(store, plan, c, plan.attack, None) for c in group])
+    except MissingResult:
+        return None
+
+
+def _printed_row(printed: pd.DataFrame, label: str) -> pd.Series | None:
+    """Return the paper's Table 4 row for our row ``label`` (YOPO-m-n matches the paper's YOPO row)."""
+    family = label.split("-")[0]
+    match = printed[printed["defense"].str.split("-").str[0] == family]
+    return match.iloc[0] if len(match) else None
+
+
+def extra_baselines_analog(store: Store, plan: DatasetPlan) -> pd.DataFrame:
+    """Return our stored extra baselines of Table 4 on the plan's dataset beside the paper's
+    CIFAR-10 rows of the same defenses, with our PGD-AT baseline as a reference row.
+
+    For the cpu profile this is an MNIST analog: columns ``paper_cifar10_*`` are the paper's
+    numbers and ``ours_<dataset>_*`` ours, on different datasets, so there is no difference
+    column. Raise MissingResult when none of the extra baselines is stored.
+    """
+    rows = [_stored_metrics(store, plan, g) for g in model_groups(plan, EXTRA_DEFENSES)]
+    rows = [r for r in rows if r is not None]
+    if not rows:
+        raise MissingResult(f"no extra baseline (Free-AT, YOPO, IAAT) of the {plan.dataset} plan "
+                            f"is stored in {store.root}")
+    for group in model_groups(plan, ("pgd",), keep=lambda c: c.alpha_train == 0.0):
+        reference = _stored_metrics(store, plan, group)
+        rows += [] if reference is None else [reference]
+    printed = paper.table(4)
+    out = []
+    for row in rows:
+        match = _printed_row(printed, row["defense"])
+        out.append({"defense": row["defense"],
+                    "paper_row": None if match is None else match["defense"],
+                    "paper_cifar10_a_nat": np.nan if match is None else match["a_nat"],
+                    "paper_cifar10_a_rob": np.nan if match is None else match["a_rob"],
+                    f"ours_{plan.dataset}_a_nat": row["a_nat"],
+                    f"ours_{plan.dataset}_a_rob": row["a_rob"], "seeds": row["seeds"]})
+    return pd.DataFrame(out)

@@ -1,4 +1,10 @@
-"""One training loop for PGD-AT, TRADES and their weighted versions, with checkpoint and resume."""
+"""One training loop for every defense, with checkpoint and resume.
+
+PGD-AT and TRADES (weighted or not) and the extra baselines of Table 4 (Free-AT, YOPO-m-n and
+IAAT, in :mod:`wmrlib.defenses`) share the loop: the data order, the learning-rate schedule, the
+ε ramp, the checkpoints and the history. What differs is one minibatch's update, a function per
+defense in ``UPDATES``.
+"""
 from __future__ import annotations
 
 import math
@@ -10,11 +16,11 @@ from typing import Callable
 import torch
 from tqdm.std import tqdm
 
-from . import distributed
+from . import defenses, distributed
 from .attacks import eval_mode, pgd, random_start, trades_attack
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import RunConfig
-from .data import ImageData, iterate_batches, num_batches
+from .data import ImageData, epoch_order, iterate_batches, num_batches
 from .device import autocast, require_native_bf16
 from .losses import pgd_at_loss, trades_loss
 from .models import build_model
@@ -28,6 +34,7 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     wall_time_s: float = 0.0
     resumed_from: tuple[int, int] | None = None
+    state: dict[str, torch.Tensor] = field(default_factory=dict)  # the defense's carried state
 
 
 def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -43,8 +50,19 @@ def lr_factor(config: RunConfig, progress: float) -> float:
     if config.schedule == "cosine":
         return 0.5 * (1 + math.cos(math.pi * progress))
     if config.schedule == "multistep":
-        return 0.1 ** sum(progress >= m for m in config.milestones)
+        return config.lr_decay ** sum(progress >= m for m in config.milestones)
     return 1.0
+
+
+def passes(config: RunConfig) -> int:
+    """Return the passes over the training data: ``epochs``, or ceil(epochs / replays) for Free-AT.
+
+    Free-AT's ``epochs`` count paper-equivalent epochs: it replays each minibatch ``replays``
+    times, so one pass takes as many optimizer steps as ``replays`` epochs of the others.
+    """
+    if config.defense == "free":
+        return math.ceil(config.epochs / config.replays)
+    return config.epochs
 
 
 def eps_at(config: RunConfig, progress: float) -> float:
@@ -68,7 +86,7 @@ def adversarial_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     slice of the global batch's start under data-parallel training); without it the attack
     draws its own from ``generator``.
     """
-    step_size = config.step_size * (eps / config.eps if config.eps > 0 else 1.0)
+    step_size = config.step_size_at(eps)
     if eps > 0 and config.attack_steps > 0:
         attack = pgd if config.defense == "pgd" else trades_attack
         x_adv = attack(model, x, y=y, eps=eps, step_size=step_size, steps=config.attack_steps,
@@ -89,11 +107,12 @@ def adversarial_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     return loss, logits_adv
 
 
-def _state(config, model, optimizer, epoch, batch, generator, history) -> dict:
+def _state(config, model, optimizer, epoch, batch, generator, history, defense_state) -> dict:
     return {"config_key": config.key(), "model_name": config.model, "config": asdict(config),
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "epoch": epoch, "batch": batch, "torch_rng": torch.get_rng_state(),
-            "attack_rng": generator.get_state(), "history": history}
+            "attack_rng": generator.get_state(), "history": history,
+            "defense_state": defense_state}
 
 
 @dataclass
@@ -113,13 +132,34 @@ class _Loop:
     per_epoch: int
     history: list[dict] = field(default_factory=list)
     last_save: float = 0.0
+    # What a defense carries from batch to batch (Free-AT's perturbation, IAAT's radii): tensors,
+    # saved in the checkpoint so that a resumed run continues exactly.
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def save(self, epoch: int, batch: int) -> None:
         """Write the checkpoint (rank 0 only) at the position (epoch, next batch)."""
         if self.checkpoint is not None and distributed.is_main():
             save_checkpoint(_state(self.config, self.model, self.optimizer, epoch, batch,
-                                   self.generator, self.history), self.checkpoint)
+                                   self.generator, self.history, self.state), self.checkpoint)
             self.last_save = time.perf_counter()
+
+    def guard(self, loss: torch.Tensor, batch: defenses.Batch) -> None:
+        """Raise FloatingPointError if ``loss`` is not finite (checked on every rank, so none
+        waits at an all-reduce); the last checkpoint is kept."""
+        world = distributed.world_size()
+        finite = torch.isfinite(loss.detach()).float()
+        if (distributed.all_sum(finite) if world > 1 else finite).item() < world:
+            raise FloatingPointError(
+                f"training loss became {loss.item()} in epoch {batch.epoch + 1}, batch "
+                f"{batch.number + 1}; lower the learning rate or check the inputs (the last "
+                "checkpoint is kept)")
+
+    def descend(self, loss: torch.Tensor, batch: defenses.Batch) -> None:
+        """Take one optimizer step on ``loss`` once it is known to be finite."""
+        self.guard(loss, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
 
 
 def _resume(loop: _Loop) -> tuple[int, int, tuple[int, int] | None]:
@@ -133,50 +173,61 @@ def _resume(loop: _Loop) -> tuple[int, int, tuple[int, int] | None]:
     torch.set_rng_state(state["torch_rng"])
     loop.generator.set_state(state["attack_rng"])
     loop.history = list(state["history"])
+    # Checkpoints written before the extra baselines existed carry no defense state.
+    loop.state = {k: v.to(loop.device) for k, v in state.get("defense_state", {}).items()}
     return state["epoch"], state["batch"], (state["epoch"], state["batch"])
 
 
+def _minimax_update(loop: _Loop, batch: defenses.Batch) -> defenses.Outcome:
+    """PGD-AT's or TRADES's update of one minibatch: attack it, then one step on the loss."""
+    config, x, y = loop.config, batch.x, batch.y
+    # The start of the whole batch, then this process's slice: data-parallel runs start where a
+    # one-process run would.
+    attacked = batch.eps > 0 and config.attack_steps > 0
+    x_start = random_start(x, batch.eps, config.random_start, loop.generator) if attacked else None
+    if distributed.world_size() > 1:
+        x, y = distributed.shard(x), distributed.shard(y)
+        x_start = None if x_start is None else distributed.shard(x_start)
+    with autocast(loop.device, config.precision):
+        loss, logits_adv = adversarial_loss(loop.model, x, y, config, batch.eps, loop.generator,
+                                            wrapper=loop.net, x_start=x_start)
+    loop.descend(loss, batch)
+    return loss.detach() * len(y), (logits_adv.detach().argmax(1) == y).sum(), len(y)
+
+
+# One minibatch's update per defense: (loop, batch) -> (summed loss, correct count, examples).
+UPDATES: dict[str, Callable[[_Loop, defenses.Batch], defenses.Outcome]] = {
+    "pgd": _minimax_update, "trades": _minimax_update, "free": defenses.free_update,
+    "yopo": defenses.yopo_update, "iaat": defenses.iaat_update,
+}
+
+
 def _train_epoch(loop: _Loop, epoch: int, first: int) -> tuple[float, float, int]:
-    """Train one epoch from batch ``first``; return the summed loss, correct count and examples seen."""
+    """Train one pass from batch ``first``; return the summed loss, correct count and examples seen."""
     config, world = loop.config, distributed.world_size()
-    total = loop.per_epoch * config.epochs
+    total = loop.per_epoch * passes(config)
+    update = UPDATES[config.defense]
     loop.net.train()
     loss_sum = torch.zeros((), device=loop.device)
     correct = torch.zeros((), device=loop.device)
     seen = 0
+    order = epoch_order(len(loop.data), shuffle=True, seed=config.seed, epoch=epoch).to(loop.device)
     batches = iterate_batches(loop.data, config.batch_size, shuffle=True, seed=config.seed,
                               epoch=epoch, start_batch=first, augment=config.augment,
                               device=loop.device)
     bar = tqdm(batches, total=loop.per_epoch - first, leave=False,
                disable=not loop.progress or not distributed.is_main(),
-               desc=f"{config.label} α={config.alpha_train:g} epoch {epoch + 1}/{config.epochs}")
+               desc=f"{config.label} α={config.alpha_train:g} epoch {epoch + 1}/{passes(config)}")
     for i, (x, y) in enumerate(bar, start=first):
         step = epoch * loop.per_epoch + i
-        eps = eps_at(config, step / total)
-        # The start of the whole batch, then this process's slice: data-parallel runs start
-        # where a one-process run would.
-        attacked = eps > 0 and config.attack_steps > 0
-        x_start = random_start(x, eps, config.random_start, loop.generator) if attacked else None
-        if world > 1:
-            x, y = distributed.shard(x), distributed.shard(y)
-            x_start = None if x_start is None else distributed.shard(x_start)
         for group in loop.optimizer.param_groups:
             group["lr"] = config.lr * lr_factor(config, step / total)
-        with autocast(loop.device, config.precision):
-            loss, logits_adv = adversarial_loss(loop.model, x, y, config, eps, loop.generator,
-                                                wrapper=loop.net, x_start=x_start)
-        # Stop at the first non-finite loss (every rank, so none waits at an all-reduce).
-        finite = torch.isfinite(loss.detach()).float()
-        if (distributed.all_sum(finite) if world > 1 else finite).item() < world:
-            raise FloatingPointError(
-                f"training loss became {loss.item()} in epoch {epoch + 1}, batch {i + 1}; "
-                "lower the learning rate or check the inputs (the last checkpoint is kept)")
-        loop.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        loop.optimizer.step()
-        loss_sum += loss.detach() * len(y)
-        correct += (logits_adv.detach().argmax(1) == y).sum()
-        seen += len(y)
+        index = order[i * config.batch_size:(i + 1) * config.batch_size]
+        batch = defenses.Batch(x, y, index, eps_at(config, step / total), epoch, i)
+        batch_loss, batch_correct, n = update(loop, batch)
+        loss_sum += batch_loss
+        correct += batch_correct
+        seen += n
         if time.perf_counter() - loop.last_save > loop.checkpoint_every_s:
             loop.save(epoch, i + 1)
     if world > 1:
@@ -222,12 +273,17 @@ def train_model(config: RunConfig, data: ImageData, *, device: str | torch.devic
     one-process run up to the order of floating-point sums, except for batch norm on the CPU
     (see ``distributed.wrap``). The batch size and the last batch of an epoch must be multiples
     of N. Only rank 0 writes the checkpoint; every process resumes from it, and checkpoints
-    move freely between runs with different N.
+    move freely between runs with different N. Free-AT, YOPO and IAAT (``wmrlib.defenses``)
+    train in one process only; Free-AT's ``epochs`` are paper-equivalent epochs and its history
+    has one entry per pass over the data (see :func:`passes`).
     """
     device = distributed.init_from_env(device)
     if config.precision == "bf16":
         require_native_bf16(device, allow_emulated=allow_emulated_bf16)
     world = distributed.world_size()
+    if world > 1 and config.defense not in ("pgd", "trades"):
+        raise ValueError(f"defense {config.defense!r} trains in one process only; run it without "
+                         "torchrun (data-parallel training covers 'pgd' and 'trades')")
     data = data.subset(config.train_size, seed=config.seed)
     last = len(data) % config.batch_size
     if config.batch_size % world or last % world:
@@ -246,10 +302,10 @@ def train_model(config: RunConfig, data: ImageData, *, device: str | torch.devic
         loop.net = distributed.wrap(model, device)
 
     started = loop.last_save = time.perf_counter()
-    for epoch in range(start_epoch, config.epochs):
+    for epoch in range(start_epoch, passes(config)):
         first = start_batch if epoch == start_epoch else 0
         loss_sum, correct, seen = _train_epoch(loop, epoch, first)
         _epoch_record(loop, epoch, loss_sum, correct, seen, probe)
         loop.save(epoch + 1, 0)
     model = model.to(memory_format=torch.contiguous_format).eval()
-    return TrainResult(model, loop.history, time.perf_counter() - started, resumed)
+    return TrainResult(model, loop.history, time.perf_counter() - started, resumed, loop.state)

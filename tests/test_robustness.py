@@ -1,0 +1,334 @@
+"""Is the robustness real? AutoAttack units, weighted APGD, the masking probes and the page."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import mnist_root
+from wmrlib import adaptive, metrics, robustness
+from wmrlib.apgd import apgd, checkpoints, logit_scaled
+from wmrlib.attacks import attack_objective, pgd
+from wmrlib.checkpoint import save_checkpoint
+from wmrlib.config import AttackConfig, RunConfig
+from wmrlib.evaluate import EvalRecord
+from wmrlib.profiles import profile
+from wmrlib.provenance import provenance
+from wmrlib.robust_units import RobustnessPlan, robust_models, robustness_units, standard_autoattack
+from wmrlib.store import Store, write_json
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_AA = AttackConfig(kind="autoattack", eps=0.1, steps=5, queries=30, restarts=2)
+CONFIG = RunConfig(dataset="mnist", epochs=1, attack_steps=1, step_size=0.1)
+
+
+def _store_with(model: torch.nn.Module, root: Path, configs=(CONFIG,), **kw) -> Store:
+    """Return a store in which the i-th config of ``configs`` is trained as ``model`` with its
+    weights moved by i·0.01·N(0, 1) noise (so that each model differs)."""
+    store = Store(root, data_root=mnist_root(), device="cpu", progress=False, **kw)
+    g = torch.Generator().manual_seed(0)
+    for i, config in enumerate(configs):
+        weights = {k: v + 0.01 * i * torch.randn(v.shape, generator=g)
+                   for k, v in model.state_dict().items()}
+        save_checkpoint({"config_key": config.key(), "model_name": config.model,
+                         "model": weights}, store.model_path(config))
+        write_json(store.provenance_path(config), provenance(torch.device("cpu"), 0.0, kind="train",
+                                                             config_key=config.key()))
+    return store
+
+
+class _Saturated(torch.nn.Module):
+    """Logits times 1000: a softmax so sharp that the cross-entropy gradient underflows to 0."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return 1000 * self.model(x)
+
+
+class _Binarized(_Saturated):
+    """Rounds every pixel to 0 or 1 first: the input gradient is 0 everywhere."""
+
+    def forward(self, x):
+        return self.model(torch.round(x))
+
+
+class _Noisy(_Saturated):
+    """Adds fresh noise to the logits at every call: a randomised defense."""
+
+    def forward(self, x):
+        return self.model(x) + 0.1 * torch.randn(x.shape[0], 10)
+
+
+# --- configs and keys -----------------------------------------------------------------------------
+
+def test_new_attack_fields_keep_every_key():
+    assert AttackConfig().key() == "b7324626dda077db"  # the default attack's key since v1
+    assert AttackConfig(kind="pgd", queries=5000, scales=[0.01, 0.1, 1, 10, 100]).key() == \
+        AttackConfig().key()
+    keys = {AttackConfig().key(), AttackConfig(kind="autoattack").key(),
+            AttackConfig(kind="logit-scale").key(), AttackConfig(kind="autoattack", queries=9).key()}
+    assert len(keys) == 4
+    folders = list((REPO / "results").glob("*/evals/*"))
+    for path in [p for f in folders for p in f.glob("*.json")]:
+        info = json.loads(path.read_text())
+        attack = None if info["attack"] is None else AttackConfig(**info["attack"])
+        store = Store(path.parents[2], readonly=True)
+        names = {store._unit_key(attack, info["alpha_test"], n, info["eval_seed"])
+                 for n in (info["eval_size"], None)}
+        assert path.stem in names, path
+
+
+def test_bad_input_names_the_allowed_values():
+    cases = [(dict(kind="cw"), "attack kind 'cw'; choose one of 'pgd', 'autoattack', 'logit-scale'"),
+             (dict(kind="logit-scale", scales=(1.0, -2.0)), "logit scale must be .*> 0, got -2"),
+             (dict(kind="logit-scale", scales=()), "scales must be a non-empty tuple"),
+             (dict(kind="autoattack", loss="margin"), "takes loss 'ce' only"),
+             (dict(kind="autoattack", queries=0), "queries must be ≥ 1")]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message) as err:
+            AttackConfig(**kwargs)
+        assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="logit scale must be .*> 0"):
+        logit_scaled(torch.nn.Identity(), -1.0)
+    with pytest.raises(ValueError, match="unweighted: use alpha_test 0"):
+        adaptive.batch_attack(AttackConfig(kind="logit-scale"), 1.0)
+    with pytest.raises(ValueError, match="kind 'autoattack'.*got 'pgd'"):
+        RobustnessPlan(AttackConfig())
+    with pytest.raises(ValueError, match="unknown models 'all'; choose one of 'headline'"):
+        RobustnessPlan(standard_autoattack(0.3), models="all")
+
+
+def test_names_of_the_new_attacks():
+    assert standard_autoattack(0.3).name == "AutoAttack"
+    assert TINY_AA.name == "AutoAttack (5 it., 30 queries)"
+    assert AttackConfig(kind="logit-scale").name == "40-PGD-logit-scale"
+    assert AttackConfig(steps=100, loss="margin").name == "100-PGD-margin"
+
+
+def test_robustness_units_cover_the_headline_models_on_one_subset():
+    plan = profile("cpu").plan("mnist")
+    rp = RobustnessPlan(standard_autoattack(0.3), eval_size=500)
+    checked = robust_models(plan, rp)
+    assert [(c.defense, c.alpha_train, c.seed) for c in checked] == [
+        ("pgd", 0.0, 0), ("pgd", 0.5, 0), ("trades", 0.0, 0), ("trades", 2.0, 0)]
+    units = robustness_units(plan, checked[1], rp)
+    assert {n for _a, _alpha, n in units} == {500}
+    kinds = [(a.kind if a else None, alpha) for a, alpha, _n in units]
+    assert (None, 0.0) in kinds and ("logit-scale", 0.0) in kinds
+    assert {alpha for k, alpha in kinds if k == "autoattack"} == {0.0, *plan.alpha_tests}
+    sweep = [a for a, _alpha, _n in units if a and a.kind == "pgd" and a.eps != plan.attack.eps]
+    assert sorted(a.eps for a in sweep) == [0.1, 0.2, 0.4, 0.5]
+    assert all(a.steps * a.step_size > a.eps for a in sweep)  # every radius can be crossed
+    assert robustness_units(plan, plan.run("pgd", 0.2), rp) == []
+    assert robustness_units(plan, plan.run("pgd", 0.0, 1), rp) == []
+
+
+# --- the attacks ----------------------------------------------------------------------------------
+
+def test_apgd_checkpoints_follow_the_paper():
+    assert checkpoints(100) == [0, 22, 41, 57, 70, 80, 87, 93, 99]
+    assert checkpoints(5)[0] == 0 and max(checkpoints(5)) <= 5
+
+
+def test_weighted_apgd_beats_unweighted_apgd_and_pgd_on_the_weighted_objective(
+        trained_smallcnn, mnist_test):
+    x, y = mnist_test.to_float(torch.arange(128))
+    eps, steps, alpha = 0.1, 20, 2.0
+
+    def objective(x_adv):
+        with torch.no_grad():
+            return float(attack_objective(trained_smallcnn(x_adv), y, alpha=alpha).sum())
+
+    g = torch.Generator().manual_seed(0)
+    weighted = apgd(trained_smallcnn, x, y, eps=eps, steps=steps, alpha=alpha, generator=g)
+    plain = apgd(trained_smallcnn, x, y, eps=eps, steps=steps, generator=g)
+    weighted_pgd = pgd(trained_smallcnn, x, y, eps=eps, step_size=2.5 * eps / steps, steps=steps,
+                       alpha=alpha, generator=g)
+    assert (weighted - x).abs().max() <= eps + 1e-6 and 0 <= weighted.min() and weighted.max() <= 1
+    assert objective(weighted) > objective(plain)
+    assert objective(weighted) > objective(weighted_pgd)
+
+
+def test_autoattack_stages_say_who_fooled_each_example(trained_smallcnn, mnist_test):
+    x, y = mnist_test.to_float(torch.arange(16))
+    x_adv, stage = adaptive.autoattack_batch(trained_smallcnn, x, y, eps=0.1, steps=5, queries=30)
+    assert (x_adv - x).abs().max() <= 0.1 + 1e-6
+    with torch.no_grad():
+        fooled = trained_smallcnn(x_adv).argmax(1) != y
+    robust = stage == adaptive.STAGES.index("robust")
+    assert bool((fooled == ~robust).all()) and bool((x_adv[robust] == x[robust]).all())
+
+
+# --- the unit in the store ------------------------------------------------------------------------
+
+def test_autoattack_unit_round_trips_through_the_store(trained_smallcnn, mnist_test, tmp_path):
+    store = _store_with(trained_smallcnn, tmp_path, eval_batch_size=8)
+    kw = dict(eval_size=16, eval_seed=0)
+    first = store.get_or_attack(CONFIG, TINY_AA, 0.0, **kw)
+    assert store.has_unit(CONFIG, TINY_AA, 0.0, **kw)
+    assert not store.has_unit(CONFIG, replace_kind(TINY_AA), 0.0, **kw)  # keyed by the kind
+    info = store.provenance_of(CONFIG, TINY_AA, 0.0, **kw)
+    assert info["attack"]["kind"] == "autoattack" and info["eval_size"] == 16 and info["git_commit"]
+    assert info["pyautoattack"].startswith("0.")
+    again = Store(tmp_path, device="cpu", readonly=True).get_or_attack(CONFIG, TINY_AA, 0.0, **kw)
+    for name in ("correct", "margin", "loss"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(again, name))
+    assert set(again.extra) == {"stage", "grad_l1", "logit_jitter"}
+    np.testing.assert_array_equal(first.extra["stage"], again.extra["stage"])
+    # correct is the outcome at the point whose margin is stored
+    np.testing.assert_array_equal(first.correct, first.margin > 0)
+    assert not list(store.evals_dir(CONFIG).glob("*.partial.npz"))
+
+
+def replace_kind(attack: AttackConfig) -> AttackConfig:
+    return dataclasses.replace(attack, kind="logit-scale")
+
+
+def test_a_sa_and_a_tr_come_from_the_autoattack_records(trained_smallcnn, mnist_test, tmp_path):
+    store = _store_with(trained_smallcnn, tmp_path, eval_batch_size=16)
+    alphas = (1.0, 2.0)
+    record = store.get_or_evaluate(CONFIG, TINY_AA, alphas, eval_size=16)
+    assert isinstance(record, EvalRecord) and 0 < record.a_rob() < 1
+    for a in alphas:
+        assert record.a_sa(a) == metrics.a_sa(record.uniform.correct, record.uniform.margin, a)
+        weighted = store.get_or_attack(CONFIG, TINY_AA, a, eval_size=16)
+        assert record.a_tr(a) == metrics.a_tr(weighted.correct, weighted.margin, a)
+        assert not weighted.extra  # the weighted counterpart is APGD alone
+
+
+def test_an_interrupted_unit_resumes_where_it_stopped(trained_smallcnn, mnist_test, tmp_path,
+                                                      monkeypatch):
+    data = mnist_test.subset(24, seed=0)
+    attack = dataclasses.replace(TINY_AA, eps=0.05)
+    whole = adaptive.adaptive_record(trained_smallcnn, data, attack, 2.0, batch_size=8,
+                                     progress=False)
+    partial = tmp_path / "unit.partial.npz"
+    save = adaptive._save_partial
+
+    def save_then_stop(*args):
+        save(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(adaptive, "_save_partial", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        adaptive.adaptive_record(trained_smallcnn, data, attack, 2.0, batch_size=8,
+                                 progress=False, partial=partial)
+    monkeypatch.setattr(adaptive, "_save_partial", save)
+    batches = []
+    run = adaptive.batch_attack(attack, 2.0)
+    monkeypatch.setattr(adaptive, "batch_attack",
+                        lambda a, alpha: lambda *args: batches.append(1) or run(*args))
+    resumed = adaptive.adaptive_record(trained_smallcnn, data, attack, 2.0, batch_size=8,
+                                       progress=False, partial=partial)
+    assert len(batches) == 2  # of 3: the first was kept
+    for name in ("correct", "margin", "loss"):
+        np.testing.assert_allclose(getattr(resumed, name), getattr(whole, name), rtol=1e-6)
+    # a partial file of other batching is ignored, not mixed in
+    batches.clear()
+    adaptive.adaptive_record(trained_smallcnn, data, attack, 2.0, batch_size=12, progress=False,
+                             partial=partial)
+    assert len(batches) == 2
+
+
+# --- the probes -----------------------------------------------------------------------------------
+
+def _flags(model, data, eps: float) -> dict[str, bool]:
+    attack = AttackConfig(eps=eps, step_size=eps / 4, steps=8)
+    rp = RobustnessPlan(dataclasses.replace(TINY_AA, eps=eps), eval_size=len(data),
+                        sweep_eps=(0.2, 0.5))
+    frame = robustness.probe_model(model, data, attack, rp, batch_size=len(data))
+    assert list(frame["probe"]) == list(robustness.PROBES)
+    return dict(zip(frame["probe"], frame["flag"]))
+
+
+def test_probes_stay_quiet_on_a_normal_model(trained_smallcnn, mnist_test):
+    assert not any(_flags(trained_smallcnn, mnist_test.subset(16, seed=0), 0.3).values())
+
+
+def test_probes_flag_saturated_logits(trained_smallcnn, mnist_test):
+    flags = _flags(_Saturated(trained_smallcnn), mnist_test.subset(16, seed=0), 0.3)
+    assert flags["logit scaling"] and flags["zero gradients"] and flags["A_rob → 0 as ε grows"]
+    assert not flags["randomness"]
+
+
+def test_probes_flag_shattered_gradients(trained_smallcnn, mnist_test):
+    flags = _flags(_Binarized(trained_smallcnn), mnist_test.subset(16, seed=0), 0.5)
+    assert flags["Square beats white-box"] and flags["zero gradients"]
+    assert flags["A_rob → 0 as ε grows"] and not flags["logit scaling"]
+
+
+def test_probes_flag_a_randomised_model(trained_smallcnn, mnist_test):
+    torch.manual_seed(0)
+    flags = _flags(_Noisy(trained_smallcnn), mnist_test.subset(16, seed=0), 0.3)
+    assert flags["randomness"] and not flags["zero gradients"]
+
+
+# --- the page -------------------------------------------------------------------------------------
+
+def test_page_says_so_when_nothing_is_stored(tmp_path):
+    from wmrlib import book
+
+    page = robustness.RobustnessPage(book.Page("cpu", None, results=tmp_path, progress=False))
+    for show in (page.accuracy, page.nonuniform, page.flags, page.claims):
+        source, why = show()
+        assert source is None and "No stored results" in why
+
+
+def test_page_tables_from_stored_units(trained_smallcnn, mnist_test, tmp_path, monkeypatch):
+    from wmrlib import book
+
+    plan = profile("smoke").plan("mnist")
+    rp = RobustnessPlan(dataclasses.replace(TINY_AA, eps=plan.attack.eps, steps=3, queries=10,
+                                            restarts=1), eval_size=12, sweep_eps=(0.3, 0.5))
+    monkeypatch.setattr(robustness, "plan_for", lambda _plan: rp)
+    models = robust_models(plan, rp)
+    store = _store_with(trained_smallcnn, tmp_path / "smoke", models, eval_batch_size=12)
+    for config in models:
+        for attack, alpha, n in robustness_units(plan, config, rp):
+            store.get_or_attack(config, attack, alpha, eval_size=n, eval_seed=plan.eval_seed)
+    page = robustness.RobustnessPage(book.Page("smoke", None, results=tmp_path, progress=False))
+    _, rob = page.accuracy()
+    assert list(rob["model"]) == ["PGD", "PGD+ours α 0.5", "TRADES", "TRADES+ours α 2"]
+    assert {"A_nat", plan.attack.name, "logit scaling", rp.attack.name} <= set(rob.columns)
+    _, nonuniform = page.nonuniform()
+    assert len(nonuniform) == 4 * len(plan.alpha_tests)
+    _, flags = page.flags()
+    assert flags["flag"].dtype == bool and len(flags) == 4 * len(robustness.PROBES)
+    _, (verdicts, detail) = page.claims()
+    assert list(verdicts["claim"]) == ["C2", "C2", "C3", "C3"]
+    assert list(verdicts["family"]) == ["PGD", "TRADES", "PGD", "TRADES"]
+    assert set(verdicts["PGD, book"]) == {"not stored"}  # the smoke models' main units are not
+    for column in (f"{plan.attack.name}, this subset", "AutoAttack, this subset"):
+        assert set(verdicts[column]) <= {"holds", "does not hold", "inconclusive"}
+    assert len(detail) == 2 * (2 * len(plan.alpha_tests) + 2)
+    assert robustness.what_changed(verdicts, detail).startswith("Under AutoAttack")
+
+
+def test_notebook_renders_a_note_without_stored_units(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / "robustness.ipynb"
+    papermill.execute_notebook(str(REPO / "notebooks" / "robustness.ipynb"), str(out),
+                               parameters={"results": str(tmp_path / "results"), "progress": False},
+                               kernel_name="python3", cwd=str(REPO / "notebooks"),
+                               progress_bar=False)
+    nb = json.loads(out.read_text())
+    shown = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert not [o for o in shown if o["output_type"] == "error"]
+    notes = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in shown)
+    assert notes.count("No stored results") == 4
+    assert "the robustness check (AutoAttack and the probes on 500 test images) is not stored" in notes
+
+
+def test_step_equivalents_rank_the_units_by_cost():
+    aa = standard_autoattack(0.3, restarts=2)
+    assert adaptive.step_equivalents(AttackConfig()) == 40
+    assert adaptive.step_equivalents(AttackConfig(kind="logit-scale")) == 40 * 5
+    assert adaptive.step_equivalents(aa, 2.0) == pytest.approx(220)
+    assert adaptive.step_equivalents(aa) > 20 * adaptive.step_equivalents(aa, 2.0)

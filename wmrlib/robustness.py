@@ -1,0 +1,336 @@
+"""Is the robustness real? AutoAttack beside PGD, masking probes, and the headline claims again.
+
+Every number of the book comes from PGD, and reweighted adversarial training is where PGD can
+mislead: the weighting multiplies the loss by exp(−α·margin), a kind of loss scaling, and
+saturated or shattered gradients make PGD report robustness that a stronger attack removes.
+This module reads the robustness units (:mod:`wmrlib.robust_units`) of each headline model and
+returns, all on one test subset:
+
+* A_rob under every PGD variant the plan runs, AutoAttack and the logit-scaling attack;
+* A_sa under PGD and under AutoAttack, A_tr under weighted PGD and under weighted APGD;
+* the masking probes, each with a boolean ``flag`` (:func:`probes`);
+* claims C2 and C3 per defense family under PGD and under AutoAttack (:func:`claim_rows`).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+
+from . import metrics
+from .adaptive import STAGES
+from .config import AttackConfig, RunConfig
+from .evaluate import AttackRecord
+from .robust_units import RobustnessPlan, robust_models, standard_autoattack
+from .store import MissingResult, Store
+
+# Flag thresholds. Each probe flags what a sound evaluation of an undefended-gradient model
+# would not show.
+LOGIT_GAP_PP = 3.0   # logit scaling fools this many pp more than PGD: more than restarts explain
+SQUARE_PP = 0.2      # AutoAttack's check_square_sr: Square alone fools > 0.2 % of the examples
+JITTER = 1e-4        # AutoAttack's check_randomized: normalised logits of two passes differ
+LARGE_EPS_ROB = 10.0  # % A_rob left at the sweep's largest ε (at ε ≥ 0.5 the grey image is in
+                      # every MNIST ball, so a sound attack leaves about 0)
+SQUARE = STAGES.index("square")
+PROBES = ("logit scaling", "Square beats white-box", "zero gradients", "randomness",
+          "A_rob → 0 as ε grows")
+
+
+def plan_for(plan) -> RobustnessPlan:
+    """Return the plan's robustness check (``DatasetPlan.robustness`` when the profile sets one,
+    else AutoAttack at the plan's ε on 500 test images)."""
+    found = getattr(plan, "robustness", None)
+    if found is not None:
+        return found
+    size = min(n for n in (plan.eval_size, plan.side_eval_size, 500) if n is not None)
+    return RobustnessPlan(standard_autoattack(plan.attack.eps), eval_size=size)
+
+
+# --- the masking probes ---------------------------------------------------------------------------
+
+def probes(pgd: AttackRecord, autoattack: AttackRecord, logit: AttackRecord,
+           sweep: dict[float, AttackRecord]) -> pd.DataFrame:
+    """Return one row per masking probe: probe, value, threshold, flag (bool), what it tests.
+
+    ``pgd`` is the plan's PGD unit and ``logit`` the logit-scaling unit on the same examples,
+    ``autoattack`` the AutoAttack unit (with its ``stage``, ``grad_l1`` and ``logit_jitter``
+    arrays), ``sweep`` the PGD unit at each ε of the sweep.
+    """
+    attacked = autoattack.extra["stage"] != 0  # AutoAttack attacks what the model gets right
+    largest = max(sweep)
+    rows = [
+        ("logit scaling", 100 * (pgd.correct.mean() - logit.correct.mean()), LOGIT_GAP_PP,
+         "pp of A_rob that PGD on c·logits removes beyond PGD (saturated or vanishing logits)"),
+        ("Square beats white-box", 100 * float((autoattack.extra["stage"] == SQUARE).mean()),
+         SQUARE_PP, "% of examples only the black-box Square attack fooled (AutoAttack's check)"),
+        ("zero gradients", 100 * float((autoattack.extra["grad_l1"][attacked] == 0).mean())
+         if attacked.any() else 0.0, 0.0,
+         "% of attacked examples whose input gradient is exactly 0 (AutoAttack's check)"),
+        ("randomness", float(autoattack.extra["logit_jitter"].max()), JITTER,
+         "largest change of the normalised logits between two forward passes (AutoAttack's check)"),
+        ("A_rob → 0 as ε grows", 100 * float(sweep[largest].correct.mean()), LARGE_EPS_ROB,
+         "% A_rob under PGD at ε " + ", ".join(f"{e:g}: {100 * sweep[e].correct.mean():.1f}"
+                                                for e in sorted(sweep))),
+    ]
+    # Rounded so that a value on the threshold (3 pp of 100 images) is not flagged by float noise.
+    return pd.DataFrame([{"probe": p, "value": float(v), "threshold": t,
+                          "flag": bool(round(float(v), 9) > t),
+                          "what it tests": w} for p, v, t, w in rows])
+
+
+def model_probes(store: Store, plan, config: RunConfig, rp: RobustnessPlan | None = None) -> pd.DataFrame:
+    """Return :func:`probes` of one stored model (MissingResult when a unit is not stored)."""
+    rp = rp or plan_for(plan)
+    unit = _units(store, plan, config, rp)
+    sweep = {a.eps: unit(a) for a in rp.sweep_attacks(plan.attack)}
+    return probes(unit(plan.attack), unit(rp.attack), unit(rp.logit_attack(plan.attack)), sweep)
+
+
+def probe_model(model, data, attack: AttackConfig, rp: RobustnessPlan, *, batch_size: int = 256,
+                device=None, seed: int = 0) -> pd.DataFrame:
+    """Return :func:`probes` of any model on ``data``, attacking it now (no store): ``attack`` is
+    the PGD attack the probes compare with, ``rp`` gives AutoAttack, the scales and the sweep."""
+    from .evaluate import attack_record
+
+    def run(a: AttackConfig) -> AttackRecord:
+        return attack_record(model, data, a, 0.0, batch_size=batch_size, device=device,
+                             seed=seed, progress=False)
+
+    sweep = {a.eps: run(a) for a in rp.sweep_attacks(attack)}
+    return probes(run(attack), run(rp.attack), run(rp.logit_attack(attack)), sweep)
+
+
+def _units(store: Store, plan, config: RunConfig, rp: RobustnessPlan):
+    def unit(attack: AttackConfig | None, alpha: float = 0.0) -> AttackRecord:
+        return store.get_or_attack(config, attack, alpha, eval_size=rp.eval_size,
+                                   eval_seed=plan.eval_seed)
+    return unit
+
+
+def label(config: RunConfig) -> str:
+    """Return a model's row label, e.g. ``PGD+ours α 0.5`` (with the seed after the first)."""
+    text = config.label + (f" α {config.alpha_train:g}" if config.alpha_train else "")
+    return text + (f" (seed {config.seed})" if config.seed else "")
+
+
+# --- the tables of the page -----------------------------------------------------------------------
+
+def accuracy_table(store: Store, plan, rp: RobustnessPlan | None = None) -> pd.DataFrame:
+    """Return A_nat and A_rob (%) of each checked model under every attack, on one subset."""
+    rp = rp or plan_for(plan)
+    rows = []
+    for config in robust_models(plan, rp):
+        unit = _units(store, plan, config, rp)
+        row = {"model": label(config), "A_nat": 100 * metrics.a_nat(unit(None).correct)}
+        for attack in (plan.attack, *plan.other_attacks):
+            row[attack.name] = 100 * metrics.a_rob(unit(attack).correct)
+        row["logit scaling"] = 100 * metrics.a_rob(unit(rp.logit_attack(plan.attack)).correct)
+        row[rp.attack.name] = 100 * metrics.a_rob(unit(rp.attack).correct)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def nonuniform_table(store: Store, plan, rp: RobustnessPlan | None = None) -> pd.DataFrame:
+    """Return A_sa under PGD and AutoAttack, A_tr under weighted PGD and weighted APGD (%), per
+    checked model and alpha_test."""
+    rp = rp or plan_for(plan)
+    rows = []
+    for config in robust_models(plan, rp):
+        unit = _units(store, plan, config, rp)
+        pgd, aa = unit(plan.attack), unit(rp.attack)
+        for a in plan.alpha_tests:
+            weighted_pgd, weighted_apgd = unit(plan.attack, float(a)), unit(rp.attack, float(a))
+            rows.append({
+                "model": label(config), "α_test": float(a),
+                f"A_sa {plan.attack.name}": 100 * metrics.a_sa(pgd.correct, pgd.margin, a),
+                "A_sa AutoAttack": 100 * metrics.a_sa(aa.correct, aa.margin, a),
+                f"A_tr {plan.attack.name}": 100 * metrics.a_tr(
+                    weighted_pgd.correct, weighted_pgd.margin, a),
+                "A_tr weighted APGD": 100 * metrics.a_tr(
+                    weighted_apgd.correct, weighted_apgd.margin, a)})
+    return pd.DataFrame(rows)
+
+
+def probe_table(store: Store, plan, rp: RobustnessPlan | None = None) -> pd.DataFrame:
+    """Return :func:`probes` of every checked model, one row per model and probe."""
+    rp = rp or plan_for(plan)
+    frames = [model_probes(store, plan, c, rp).assign(model=label(c)) for c in robust_models(plan, rp)]
+    frame = pd.concat(frames, ignore_index=True)
+    return frame[["model", "probe", "value", "threshold", "flag", "what it tests"]]
+
+
+# --- the headline claims under both attacks -------------------------------------------------------
+
+def subset_plan(plan, rp: RobustnessPlan, attack: AttackConfig):
+    """Return ``plan`` cut to the check's models and subset, evaluated by ``attack``."""
+    seeds = plan.seeds if rp.models == "headline-seeds" else plan.seeds[:1]
+    return replace(plan, attack=attack, eval_size=rp.eval_size, side_eval_size=None,
+                   pgd_alphas=(plan.headline[0],), trades_alphas=(plan.headline[1],), seeds=seeds,
+                   extras=(), eps_tests=(), other_attacks=(), precision_check=False)
+
+
+def claim_rows(store: Store, plan) -> pd.DataFrame:
+    """Return claims C2 (A_sa, A_tr gains > 0 at every alpha_test) and C3 (A_nat, A_rob within
+    the tolerance) of ``plan``'s headline pairs: one row per comparison with gain, interval and
+    verdict, by the rules of :mod:`wmrlib.claims` (with one seed the interval is the paired
+    bootstrap's alone)."""
+    from .claims import C3_TOL, Z, _verdict
+    from .gains import our_gains
+
+    pairs = [("pgd", plan.headline[0]), ("trades", plan.headline[1])]
+    gains = pd.concat([our_gains(store, plan, pairs, plan.alpha_tests, ("a_sa", "a_tr")),
+                       our_gains(store, plan, pairs, (None,), ("a_nat", "a_rob"))],
+                      ignore_index=True)
+    rows = []
+    for _, g in gains.iterrows():
+        c2 = g["metric"] in ("A_sa", "A_tr")
+        at = f" at α_test {g['alpha_test']:g}" if c2 else ""
+        rows.append({"claim": "C2" if c2 else "C3", "family": g["family"],
+                     "comparison": f"{g['family']}+ours α {g['alpha_train']:g} − {g['family']}: "
+                                   f"{g['metric']}{at}",
+                     "gain": g["gain"], "low": g["gain"] - Z * g["se"],
+                     "high": g["gain"] + Z * g["se"],
+                     "verdict": _verdict(g["gain"], g["se"], ">" if c2 else "within",
+                                         0.0 if c2 else C3_TOL)})
+    return pd.DataFrame(rows)
+
+
+def _book_verdicts(store: Store, plan) -> dict[tuple[str, str], str]:
+    """Return the claims page's verdict of C2 and C3 per family (all seeds, the plan's subset)."""
+    from .claims import comparisons, summary
+
+    try:
+        table = summary(comparisons(store, plan)).set_index("claim")
+    except MissingResult:
+        return {}
+    return {(c, f): table.loc[c, f"{f} family"] for c in ("C2", "C3") for f in ("PGD", "TRADES")}
+
+
+def claims_table(store: Store, plan, rp: RobustnessPlan | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (verdicts, comparisons) of C2 and C3 per family: the book's PGD verdict, PGD on the
+    check's subset and AutoAttack (with weighted APGD for A_tr) on it."""
+    from .claims import CLAIMS, C3_TOL, summary
+
+    rp = rp or plan_for(plan)
+    pgd = claim_rows(store, subset_plan(plan, rp, plan.attack))
+    aa = claim_rows(store, subset_plan(plan, rp, rp.attack))
+    book = _book_verdicts(store, plan)
+    rows = []
+    for claim in ("C2", "C3"):
+        for family in ("PGD", "TRADES"):
+            row = {"claim": claim, "family": family,
+                   "statement": CLAIMS[claim].format(c3_tol=C3_TOL, c1_gap=0),
+                   "PGD, book": book.get((claim, family), "not stored")}
+            for name, frame in ((f"{plan.attack.name}, this subset", pgd),
+                                ("AutoAttack, this subset", aa)):
+                part = summary(frame[frame["family"] == family]).set_index("claim")
+                row[name] = part.loc[claim, f"{family} family"]
+            rows.append(row)
+
+    detail = pd.DataFrame({"claim": pgd["claim"], "comparison": pgd["comparison"]})
+    for name, frame in ((plan.attack.name, pgd), ("AutoAttack", aa)):
+        detail[f"{name} gain"] = frame["gain"].to_numpy()
+        detail[f"{name} interval"] = [f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in
+                                      zip(frame["low"], frame["high"])]
+        detail[f"{name} verdict"] = frame["verdict"].to_numpy()
+    return pd.DataFrame(rows), detail
+
+
+def what_changed(verdicts: pd.DataFrame, detail: pd.DataFrame) -> str:
+    """Return one sentence on how C2 and C3 move from PGD to AutoAttack on the same subset."""
+    pgd_col = next(c for c in verdicts.columns if c.endswith(", this subset") and "AutoAttack" not in c)
+    pgd_gain = next(c for c in detail.columns if c.endswith(" gain") and "AutoAttack" not in c)
+    c2 = detail[detail["claim"] == "C2"]
+    gains = (f"the C2 gains average {c2[pgd_gain].mean():+.2f} pp under PGD and "
+             f"{c2['AutoAttack gain'].mean():+.2f} pp under AutoAttack")
+    moved = [f"{r['claim']} ({r['family']} family) goes from {r[pgd_col]} to "
+             f"{r['AutoAttack, this subset']}" for _, r in verdicts.iterrows()
+             if r[pgd_col] != r["AutoAttack, this subset"]]
+    if not moved:
+        return (f"Under AutoAttack (weighted APGD for A_tr) every verdict of C2 and C3 is the one "
+                f"PGD gives on the same images and models, and {gains}.")
+    return f"Under AutoAttack (weighted APGD for A_tr), {'; '.join(moved)}; {gains}."
+
+
+# --- the page -------------------------------------------------------------------------------------
+
+class RobustnessPage:
+    """The chapter "Is the robustness real?": one method per section, on a :class:`book.Page`."""
+
+    def __init__(self, page, dataset: str = "mnist") -> None:
+        self.page, self.dataset = page, dataset
+
+    def _first(self, compute):
+        """Return (source cut to the check's models and subset, value) or (None, why)."""
+        from .book import Source
+
+        def guarded(s):
+            rp = plan_for(s.plan)
+            try:
+                return compute(s.store, s.plan, rp)
+            except MissingResult as e:
+                raise MissingResult(f"the robustness check ({rp.attack.name} and the probes on "
+                                    f"{rp.eval_size or 'all'} test images) is not stored: {e}") from e
+
+        source, value = self.page.first(self.dataset, guarded)
+        if source is None:
+            return None, value
+        rp = plan_for(source.plan)
+        cut = subset_plan(source.plan, rp, source.plan.attack)
+        return Source(source.dataset, source.profile, cut, source.store, source.partial), value
+
+    def _section(self, title: str, compute, note: str = "", digits: int = 2):
+        from .book import display_frame, section
+
+        source, value = self._first(compute)
+        section(title, source, value if source is None else None, note=note)
+        if source is not None:
+            for frame in value if isinstance(value, tuple) else (value,):
+                display_frame(frame, digits)
+        return source, value
+
+    def accuracy(self):
+        """Show A_nat and A_rob of each headline model under PGD variants, logit scaling and AutoAttack."""
+        out = self._section("A_rob under each attack", accuracy_table,
+                            note="A_nat and A_rob in %; every column on the same test images")
+        self._caption("Table: A_rob of the headline models under the book's PGD attacks, the "
+                      "logit-scaling attack (PGD on c·logits, worst over c) and standard "
+                      "AutoAttack. A large drop from PGD to AutoAttack means PGD overstated the "
+                      "robustness.", out[0])
+        return out
+
+    def nonuniform(self):
+        """Show A_sa under PGD and AutoAttack, A_tr under weighted PGD and weighted APGD."""
+        out = self._section("A_sa and A_tr under PGD and under the adaptive attacks",
+                            nonuniform_table, note="in %; A_sa reweights each attack's examples, "
+                            "A_tr attacks the weighted objective itself")
+        self._caption("Table: the non-uniform accuracies of Table 1 recomputed from AutoAttack's "
+                      "examples (A_sa) and from APGD on the weighted objective Σ s_i·CE_i "
+                      "(A_tr), beside the PGD ones.", out[0])
+        return out
+
+    def flags(self):
+        """Show the masking probes of each headline model, with a flag per probe."""
+        out = self._section("Gradient-masking probes", probe_table,
+                            note="a flag marks a probe past its threshold", digits=4)
+        self._caption("Table: the masking probes per model. Logit scaling and the ε sweep are "
+                      "attacks of their own; Square, zero gradients and randomness are "
+                      "AutoAttack's own checks, computed from its unit.", out[0])
+        return out
+
+    def claims(self):
+        """Show claims C2 and C3 per family under PGD beside AutoAttack, and what changed."""
+        from IPython.display import Markdown, display
+
+        source, value = self._section("The headline claims under AutoAttack", claims_table,
+                                      note="C2 and C3 per defense family; intervals ± 2 SE")
+        if source is not None:
+            display(Markdown(what_changed(*value)))
+        return source, value
+
+    @staticmethod
+    def _caption(text: str, source) -> None:
+        from .book import caption
+
+        if source is not None:
+            caption(text)
