@@ -689,9 +689,15 @@ def headline_text(h: dict) -> str:
              f"analogs of Tables 7–9 and Figures 3–7), with SmallCNN models trained for "
              f"**{h['epochs']} epoch{'s' * (h['epochs'] != 1)}** instead of the paper's 100, "
              f"evaluated by 40-step PGD on **{h['eval_size']:,} fixed test images** "
-             f"(the paper: all 10,000), with **{h['seeds']} seeds** of the two headline comparisons "
-             f"(profile `{h['profile']}`)."]
-    if h["profile"] != "cpu":
+             f"(the paper: all 10,000), with **{h['seeds']} seed{'s' * (h['seeds'] != 1)}** of "
+             f"the two headline comparisons (profile `{h['profile']}`)."]
+    if h["source"].partial:
+        lines.append(f"**These results are partial.** The `cpu` campaign has {h['jobs_done']} of "
+                     f"its {h['jobs']} jobs complete; the pages show the models complete so far."
+                     + (" With one seed per model the seed error is unknown, so the gains' "
+                        "intervals below cover the test sample only and every claim is "
+                        "*inconclusive* until the other seeds are trained." if h["seeds"] == 1 else ""))
+    elif h["profile"] != "cpu":
         lines.append(f"These are the earlier {h['epochs']}-epoch models: the longer `cpu` "
                      f"campaign has {h['jobs_done']} of its {h['jobs']} jobs complete, and its "
                      "results replace these once every job a table needs is stored.")
