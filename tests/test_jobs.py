@@ -6,6 +6,7 @@ import pytest
 
 from wmrlib.jobs import EXECUTORS, compute, plan_jobs, run_job
 from wmrlib.profiles import profile
+from wmrlib.robust_units import robustness_units
 from wmrlib.store import Store
 
 from conftest import mnist_root
@@ -37,9 +38,14 @@ def test_cpu_units_follow_the_plan():
         side = plan.in_sweep(config) or plan.in_other_attacks(config)
         expected = main + (sweep if plan.in_sweep(config) else 0) + side  # + the side subset's clean
         expected += len(plan.other_attacks) if plan.in_other_attacks(config) else 0
-        assert len(units) == expected, config.label
+        checked = robustness_units(plan, config, plan.robustness)  # every headline model, every seed
+        assert bool(checked) == plan.is_headline(config)
+        assert len(units) == expected + len(checked), config.label
+        assert set(checked) <= set(units)
         assert (None, 0.0, plan.eval_size) in units
         for attack, _alpha, n in units:  # the main attack on the main set, the rest on the side set
+            if n == plan.robustness.eval_size:
+                continue
             main_attack = attack is None or attack.key() == plan.attack.key()
             assert n == (plan.eval_size if main_attack else plan.side_eval_size) or attack is None
         assert (by_key[config.key()].curve is not None) == plan.is_headline(config)

@@ -309,6 +309,13 @@ def test_page_tables_from_stored_units(trained_smallcnn, mnist_test, tmp_path, m
         assert set(verdicts[column]) <= {"holds", "does not hold", "inconclusive"}
     assert len(detail) == 2 * (2 * len(plan.alpha_tests) + 2)
     assert robustness.what_changed(verdicts, detail).startswith("Under AutoAttack")
+    # The flags other pages carry are the probe table's, read from the same units.
+    table = robustness.probe_table(store, plan, rp)
+    fired = {m: list(g.loc[g["flag"], "probe"]) for m, g in table.groupby("model", sort=False)}
+    assert robustness.flagged_models(store, plan) == {m: p for m, p in fired.items() if p}
+    sentence = robustness.headline_sentence(store, plan)
+    assert sentence.startswith("We also attacked the first seed's headline models with standard "
+                               "AutoAttack") and "Under AutoAttack" in sentence
 
 
 def test_notebook_renders_a_note_without_stored_units(tmp_path):
@@ -332,3 +339,73 @@ def test_step_equivalents_rank_the_units_by_cost():
     assert adaptive.step_equivalents(AttackConfig(kind="logit-scale")) == 40 * 5
     assert adaptive.step_equivalents(aa, 2.0) == pytest.approx(220)
     assert adaptive.step_equivalents(aa) > 20 * adaptive.step_equivalents(aa, 2.0)
+
+
+def test_flags_skip_unchecked_models_and_never_attack(tmp_path, monkeypatch):
+    plan = profile("smoke").plan("mnist")
+    store = Store(tmp_path, data_root=mnist_root(), device="cpu", progress=False)
+    monkeypatch.setattr(Store, "get_or_attack", lambda *a, **k: pytest.fail("attacked a model"))
+    assert robustness.flagged_models(store, plan) == {}
+    assert robustness.headline_sentence(Store(tmp_path, readonly=True), plan) is None
+
+
+def test_a_flagged_model_is_marked_in_every_section_of_its_source(tmp_path, monkeypatch):
+    from IPython.display import Markdown
+
+    from wmrlib import book
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs: shown.extend(objs))
+    monkeypatch.setattr(robustness, "flagged_models",
+                        lambda store, plan: {"PGD+ours α 0.5": ["logit scaling"]})
+    book._FLAGS.clear()
+    plan = profile("smoke").plan("mnist")
+    source = book.Source("mnist", "smoke", plan, Store(tmp_path, readonly=True))
+    book.section("Table 1", source, None)
+    text = " ".join(o.data for o in shown if isinstance(o, Markdown))
+    assert "gradient-masking probes flag PGD+ours α 0.5 (logit scaling)" in text
+    book._FLAGS.clear()
+
+
+def test_seeds_not_yet_checked_cut_the_check_to_the_first_seed(tmp_path):
+    plan = profile("cpu").plan("mnist")
+    rp = plan.robustness
+    assert rp.models == "headline-seeds" and len(robust_models(plan, rp)) == 4 * len(plan.seeds)
+    cut, was_cut = robustness.stored_check(Store(tmp_path, readonly=True), plan, rp)
+    assert was_cut and cut.models == "headline" and len(robust_models(plan, cut)) == 4
+    first = dataclasses.replace(rp, models="headline")
+    assert robustness.stored_check(Store(tmp_path, readonly=True), plan, first) == (first, False)
+
+
+def test_the_check_follows_an_eps_override_and_keeps_its_standard_counts():
+    from wmrlib.jobs import plan_jobs
+    from wmrlib.overrides import override_profile
+
+    plan = override_profile(profile("cpu"), {"eps": 0.2}, {"eps": 0.2}).plan("mnist")
+    assert plan.robustness.attack == dataclasses.replace(standard_autoattack(0.2, restarts=2))
+    jobs = {j.config.key(): j for j in plan_jobs("cpu", overrides=({"eps": 0.2}, {"eps": 0.2}))}
+    headline = jobs[plan.run("pgd").key()]
+    assert any(a is not None and a.kind == "autoattack" and a.eps == 0.2 for a, _, _ in headline.units)
+
+
+def test_pages_other_than_the_check_do_not_wait_for_it(tmp_path):
+    """A model whose every unit but the robustness check's is stored is complete for the pages."""
+    from wmrlib import book
+    from wmrlib.jobs import plan_jobs
+
+    plan = profile("cpu").plan("mnist")
+    checked = dataclasses.replace(plan, robustness=None)
+    stored = {plan.run("pgd").key(), plan.run("pgd", 0.5).key(), plan.run("trades").key(),
+              plan.run("trades", 2.0).key()}
+
+    class _Stored:
+        def has_run(self, config):
+            return config.key() in stored
+
+        def has_unit(self, config, attack, alpha, eval_size, eval_seed):
+            return config.key() in stored and (attack, alpha, eval_size) in checked.units(config)
+
+    assert len(plan_jobs("cpu")) > 4
+    cut = book.stored_plan(plan, _Stored(), "cpu")
+    assert cut is not None and cut.seeds == (0,) and cut.pgd_alphas == (0.5,)
+    assert cut.trades_alphas == (2.0,)

@@ -87,7 +87,11 @@ def stored_plan(plan: DatasetPlan, store: Store, name: str) -> DatasetPlan | Non
 
     from .jobs import estimate_needed, plan_jobs
 
-    jobs = {j.config.key(): j for j in plan_jobs(name, [plan.dataset])}
+    # The robustness check has a page of its own (wmrlib.robustness), which reads what is stored:
+    # a model is complete for the other pages without it.
+    checked = replace(plan, robustness=None)
+    jobs = {j.config.key(): replace(j, units=tuple(checked.units(j.config)))
+            for j in plan_jobs(name, [plan.dataset])}
     complete = {k for k, j in jobs.items() if not estimate_needed(j, store)}
     if len(complete) == len(jobs) or not complete:
         return None
@@ -245,6 +249,19 @@ def campaign_progress(results: str | Path, name: str) -> tuple[int, int]:
     return sum(not estimate_needed(j, store) for j in jobs), len(jobs)
 
 
+_FLAGS: dict[tuple, dict[str, list[str]]] = {}
+
+
+def masking_flags(source: Source) -> dict[str, list[str]]:
+    """Return the source's models that a stored masking probe flags (label → probes), cached."""
+    from .robustness import flagged_models
+
+    key = (str(source.store.root), source.profile, source.plan.seeds)
+    if key not in _FLAGS:
+        _FLAGS[key] = {} if source.synthetic else flagged_models(source.store, source.plan)
+    return _FLAGS[key]
+
+
 def section(title: str, source: Source | None, value, note: str = "",
             stale_note: bool = False) -> None:
     """Display a section header, the source of its numbers (or why there are none), and a table."""
@@ -257,6 +274,10 @@ def section(title: str, source: Source | None, value, note: str = "",
     n = source.plan.eval_size or "all"
     stale = stale_runs(source)
     flag = "; some runs were computed by code changed since (see Provenance)" if stale else ""
+    flagged = masking_flags(source)
+    if flagged:
+        flag += ("; ⚠ gradient-masking probes flag " + ", ".join(
+            f"{m} ({', '.join(p)})" for m, p in flagged.items()) + " (see *Is the robustness real?*)")
     display(Markdown(f"*Results: {source.label}; {n} test examples"
                      + (f"; {note}" if note else "") + f"{flag}.*"))
     if stale and stale_note:
@@ -657,6 +678,7 @@ def headline(results: str | Path, profile: str = "cpu") -> dict:
     (Table 1, alpha_test 2) beside the paper's, and the claims' verdicts; None parts are missing."""
     from .claims import comparisons, summary
     from .gains import gain_table
+    from .robustness import headline_sentence
 
     out: dict = {"profile": None}
     source, gains = first_available("mnist", profiles_of(profile, None),
@@ -677,6 +699,7 @@ def headline(results: str | Path, profile: str = "cpu") -> dict:
         out["claims"] = summary(comparisons(source.store, plan))
     except MissingResult:
         out["claims"] = None
+    out["robustness"] = None if source.synthetic else headline_sentence(source.store, plan)
     return out
 
 
@@ -703,8 +726,12 @@ def headline_text(h: dict) -> str:
                      "results replace these once every job a table needs is stored.")
     lines.append("**What we did not reproduce.** CIFAR-10 and Tiny ImageNet (Tables 2–5, 7–9, "
                  "11–12, Figures 3–4 on CIFAR-10): their files are not available on our machines, "
-                 "so those pages show the paper's values only. Every attack is a PGD variant; no "
-                 "number here is checked with AutoAttack yet.")
+                 "so those pages show the paper's values only."
+                 + (" Every attack is a PGD variant; no number here is checked with AutoAttack "
+                    "yet." if h.get("robustness") is None else ""))
+    if h.get("robustness"):
+        lines.append("**Is the robustness real?** " + h["robustness"] + " See [Is the robustness "
+                     "real?](../notebooks/robustness.ipynb).")
     rows = []
     for _, r in h["gains"].iterrows():
         rows.append(f"| {r['family']}+ours (α_train {r['alpha_train']:g}) | {r['metric']} | "

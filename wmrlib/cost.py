@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+from .adaptive import step_equivalents
 from .jobs import Job
 
 EVAL_STEPS = (2, 6)  # two attack lengths; their difference is the cost of the extra steps
@@ -152,7 +153,7 @@ def estimate(job: Job, calibration: Calibration, store) -> Estimate:
             continue
         left += 1
         n = n or _spec(config.dataset).test_size
-        steps = 1 if attack is None else attack.steps * attack.restarts + 1
+        steps = 1 if attack is None else step_equivalents(attack, alpha) + 1
         eval_s += n * steps * per_step
     return Estimate(job, train_s, eval_s, trained, resume_at, left)
 

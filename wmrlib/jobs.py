@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm.std import tqdm
 
 from ._checks import check_choice, check_int, check_number
+from .adaptive import step_equivalents
 from .config import AttackConfig, RunConfig
 from .profiles import profile as get_profile
 
@@ -39,8 +40,8 @@ class Job:
         train = (self.config.train_size or 60_000) * self.config.epochs
         train *= self.config.attack_steps + 1 + (self.config.defense == "trades")
         train *= 2 if self.config.precision == "fp32" else 1  # bf16 trains about 2x faster
-        return train + sum((n or 10_000) * a.steps * a.restarts
-                           for a, _, n in self.units if a is not None)
+        return train + sum((n or 10_000) * step_equivalents(a, alpha)
+                           for a, alpha, n in self.units if a is not None)
 
     def describe(self) -> str:
         """Return a short label for progress bars and logs."""
@@ -180,11 +181,12 @@ def _within_budget(jobs, store_root: Path, budget_min: float, workers: int, thre
 
 
 def unit_image_steps(job: Job) -> int:
-    """Return the attack image-steps of a job's evaluation units (examples × steps × restarts)."""
+    """Return the attack image-steps of a job's evaluation units (examples × PGD-step
+    equivalents, :func:`wmrlib.adaptive.step_equivalents`)."""
     from .datasets import spec
 
-    return sum((n or spec(job.config.dataset).test_size) * a.steps * a.restarts
-               for a, _alpha, n in job.units if a is not None)
+    return round(sum((n or spec(job.config.dataset).test_size) * step_equivalents(a, alpha)
+                     for a, alpha, n in job.units if a is not None))
 
 
 def estimate_needed(job: Job, store) -> bool:
@@ -324,7 +326,7 @@ def compute_plan(profile_name: str, *, results: str | Path = "results", datasets
     units = sum(len(j.units) for j in jobs)
     steps = sum(unit_image_steps(j) for j in jobs)
     lines.append(f"evaluation: {units} units, {steps / 1e6:.1f} M attack image-steps "
-                 "(each unit's examples × steps × restarts)")
+                 "(each unit's examples × PGD-step equivalents)")
     total = sum(e.total_s for e in estimates)
     done = sum(e.total_s == 0 for e in estimates)
     lines.append(f"{done} of {len(jobs)} jobs done; remaining work {total / 60:.0f} worker-minutes, "

@@ -80,6 +80,14 @@ def override_profile(prof, run: dict, attack: dict):
     if not run and not attack:
         return prof
     plans = {name: dataclasses.replace(plan, base=apply_run(plan.base, run),
-                                       attack=apply_attack(plan.attack, attack))
+                                       attack=apply_attack(plan.attack, attack),
+                                       robustness=_moved_robustness(plan.robustness, attack))
              for name, plan in prof.plans.items()}
     return dataclasses.replace(prof, plans=plans)
+
+
+def _moved_robustness(rp, attack: dict):
+    """Return the robustness check at the overridden ε (AutoAttack keeps its standard counts)."""
+    if rp is None or "eps" not in attack:
+        return rp
+    return dataclasses.replace(rp, attack=dataclasses.replace(rp.attack, eps=float(attack["eps"])))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from ._checks import check_choice
 from .config import AttackConfig, RunConfig
+from .robust_units import RobustnessPlan, robustness_units, standard_autoattack
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class DatasetPlan:
     # Table 4's extra baselines (Free-AT, YOPO, IAAT): complete configs, one seed each, trained
     # after every other model and evaluated on the main attack only (A_nat and A_rob).
     extras: tuple[RunConfig, ...] = ()
+    # "Is the robustness real?": AutoAttack, its weighted counterpart and the masking probes on
+    # the headline models (wmrlib.robust_units); None: the plan runs no robustness check.
+    robustness: RobustnessPlan | None = None
 
     def __post_init__(self) -> None:
         check_choice("other_attacks_on", self.other_attacks_on, ("all", "headline"))
@@ -138,6 +142,8 @@ class DatasetPlan:
         triples = [(a, alpha, self.eval_size_for(a)) for a, alpha in units]
         if any(n != self.eval_size for _a, _alpha, n in triples):
             triples.append((None, 0.0, self.side_eval_size))  # the side subset's clean unit
+        if self.robustness is not None and not extra:
+            triples += robustness_units(self, config, self.robustness)
         unique = {(None if a is None else a.key(), alpha, n): (a, alpha, n)
                   for a, alpha, n in triples}
         return list(unique.values())
@@ -230,7 +236,10 @@ def _cpu() -> Profile:
                      precision="fp32")
     return Profile("cpu", "real MNIST sized for a 2-core CPU: 5 epochs, 5-step training attack, fp32", {
         "mnist": _cpu_mnist_plan(base, eval_size=2000, side_eval_size=1000, curve_size=500,
-                                 extras=_table4_mnist(base)),
+                                 extras=_table4_mnist(base),
+                                 # about 20 core-minutes per model (adaptive.step_equivalents)
+                                 robustness=RobustnessPlan(standard_autoattack(0.3, restarts=2),
+                                                           eval_size=500, models="headline-seeds")),
     })
 
 
@@ -278,7 +287,10 @@ def _smoke() -> Profile:
                              trades_alphas=(2.0,), headline=(0.5, 2.0), seeds=(0, 1),
                              attack=attack(0.3, 0.1), eps_tests=(0.1, 0.3),
                              other_attacks=(replace(attack(0.3, 0.1), loss="margin"),),
-                             eval_size=128, curve_size=32),
+                             eval_size=128, curve_size=32,
+                             robustness=RobustnessPlan(
+                                 AttackConfig(kind="autoattack", eps=0.3, steps=3, queries=20),
+                                 eval_size=16, sweep_eps=(0.3, 0.5))),
         "cifar10": DatasetPlan("cifar10", run("cifar10", 0.031, 0.01, 16, 16, synthetic=True,
                                               beta=5.0),
                                pgd_alphas=(0.1,), trades_alphas=(2.0,), headline=(0.1, 2.0),

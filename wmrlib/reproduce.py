@@ -11,7 +11,8 @@ from ._checks import check_choice
 from .profiles import PROFILES
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ("nonuniform", "uniform", "sensitivity", "attacks", "histograms", "dro", "claims", "quickstart")
+NOTEBOOKS = ("nonuniform", "uniform", "sensitivity", "attacks", "histograms", "dro", "claims", "robustness",
+             "quickstart")
 
 
 def notebook_path(name: str) -> Path:

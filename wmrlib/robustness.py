@@ -21,7 +21,7 @@ from . import metrics
 from .adaptive import STAGES
 from .config import AttackConfig, RunConfig
 from .evaluate import AttackRecord
-from .robust_units import RobustnessPlan, robust_models, standard_autoattack
+from .robust_units import RobustnessPlan, robust_models, robustness_units, standard_autoattack
 from .store import MissingResult, Store
 
 # Flag thresholds. Each probe flags what a sound evaluation of an undefended-gradient model
@@ -86,6 +86,22 @@ def model_probes(store: Store, plan, config: RunConfig, rp: RobustnessPlan | Non
     return probes(unit(plan.attack), unit(rp.attack), unit(rp.logit_attack(plan.attack)), sweep)
 
 
+def flagged_models(store: Store, plan) -> dict[str, list[str]]:
+    """Return each checked model whose stored probes raise a flag (its label → the probes that
+    fired); models whose check is not stored yet are left out."""
+    rp = plan_for(plan)
+    out = {}
+    for config in robust_models(plan, rp):
+        if not all(store.has_unit(config, a, alpha, eval_size=n, eval_seed=plan.eval_seed)
+                   for a, alpha, n in robustness_units(plan, config, rp)):
+            continue  # never attack while rendering a page
+        frame = model_probes(store, plan, config, rp)
+        fired = list(frame.loc[frame["flag"], "probe"])
+        if fired:
+            out[label(config)] = fired
+    return out
+
+
 def probe_model(model, data, attack: AttackConfig, rp: RobustnessPlan, *, batch_size: int = 256,
                 device=None, seed: int = 0) -> pd.DataFrame:
     """Return :func:`probes` of any model on ``data``, attacking it now (no store): ``attack`` is
@@ -98,6 +114,17 @@ def probe_model(model, data, attack: AttackConfig, rp: RobustnessPlan, *, batch_
 
     sweep = {a.eps: run(a) for a in rp.sweep_attacks(attack)}
     return probes(run(attack), run(rp.attack), run(rp.logit_attack(attack)), sweep)
+
+
+def stored_check(store: Store, plan, rp: RobustnessPlan) -> tuple[RobustnessPlan, bool]:
+    """Return ``rp`` cut to the first seed's models when a later seed's units are not all stored
+    yet (a campaign in progress), and whether it was cut."""
+    if rp.models == "headline":
+        return rp, False
+    complete = all(store.has_unit(c, a, alpha, eval_size=n, eval_seed=plan.eval_seed)
+                   for c in robust_models(plan, rp)
+                   for a, alpha, n in robustness_units(plan, c, rp))
+    return (rp, False) if complete else (replace(rp, models="headline"), True)
 
 
 def _units(store: Store, plan, config: RunConfig, rp: RobustnessPlan):
@@ -252,6 +279,24 @@ def what_changed(verdicts: pd.DataFrame, detail: pd.DataFrame) -> str:
     return f"Under AutoAttack (weighted APGD for A_tr), {'; '.join(moved)}; {gains}."
 
 
+def headline_sentence(store: Store, plan) -> str | None:
+    """Return the landing page's sentences on the robustness check (None when it is not stored):
+    what changes under AutoAttack, and which models a probe flags."""
+    rp, _cut = stored_check(store, plan, plan_for(plan))
+    try:
+        verdicts, detail = claims_table(store, plan, rp)
+    except MissingResult:
+        return None
+    first_only = rp.models == "headline" and len(plan.seeds) > 1
+    models = "the first seed's headline models" if first_only else "every headline model"
+    text = (f"We also attacked {models} with standard AutoAttack and probed them for gradient "
+            f"masking on {rp.eval_size or 'all'} test images. " + what_changed(verdicts, detail))
+    flagged = flagged_models(store, plan)
+    text += (" No masking probe fires." if not flagged else " Masking probes flag " + "; ".join(
+        f"{m} ({', '.join(p)})" for m, p in flagged.items()) + ".")
+    return text
+
+
 # --- the page -------------------------------------------------------------------------------------
 
 class RobustnessPage:
@@ -261,11 +306,14 @@ class RobustnessPage:
         self.page, self.dataset = page, dataset
 
     def _first(self, compute):
-        """Return (source cut to the check's models and subset, value) or (None, why)."""
+        """Return (source cut to the check's models and subset, value, note) or (None, why, "")."""
         from .book import Source
 
+        checks = {}
+
         def guarded(s):
-            rp = plan_for(s.plan)
+            rp, cut = stored_check(s.store, s.plan, plan_for(s.plan))
+            checks[s.profile] = rp, cut
             try:
                 return compute(s.store, s.plan, rp)
             except MissingResult as e:
@@ -274,15 +322,18 @@ class RobustnessPage:
 
         source, value = self.page.first(self.dataset, guarded)
         if source is None:
-            return None, value
-        rp = plan_for(source.plan)
-        cut = subset_plan(source.plan, rp, source.plan.attack)
-        return Source(source.dataset, source.profile, cut, source.store, source.partial), value
+            return None, value, ""
+        rp, cut = checks[source.profile]
+        later = ", ".join(str(s) for s in source.plan.seeds[1:])
+        note = f"first seed only: seeds {later} are not evaluated yet" if cut else ""
+        plan = subset_plan(source.plan, rp, source.plan.attack)
+        return Source(source.dataset, source.profile, plan, source.store, source.partial), value, note
 
     def _section(self, title: str, compute, note: str = "", digits: int = 2):
         from .book import display_frame, section
 
-        source, value = self._first(compute)
+        source, value, cut = self._first(compute)
+        note = "; ".join(n for n in (note, cut) if n)
         section(title, source, value if source is None else None, note=note)
         if source is not None:
             for frame in value if isinstance(value, tuple) else (value,):
