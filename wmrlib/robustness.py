@@ -342,7 +342,7 @@ class RobustnessPage:
 
     def accuracy(self):
         """Show A_nat and A_rob of each headline model under PGD variants, logit scaling and AutoAttack."""
-        out = self._section("A_rob under each attack", accuracy_table,
+        out = self._section("A_rob per model and attack (MNIST)", accuracy_table,
                             note="A_nat and A_rob in %; every column on the same test images")
         self._caption("Table: A_rob of the headline models under the book's PGD attacks, the "
                       "logit-scaling attack (PGD on c·logits, worst over c) and standard "
@@ -352,7 +352,7 @@ class RobustnessPage:
 
     def nonuniform(self):
         """Show A_sa under PGD and AutoAttack, A_tr under weighted PGD and weighted APGD."""
-        out = self._section("A_sa and A_tr under PGD and under the adaptive attacks",
+        out = self._section("A_sa and A_tr per model and α_test, PGD beside the adaptive attacks (MNIST)",
                             nonuniform_table, note="in %; A_sa reweights each attack's examples, "
                             "A_tr attacks the weighted objective itself")
         self._caption("Table: the non-uniform accuracies of Table 1 recomputed from AutoAttack's "
@@ -362,7 +362,7 @@ class RobustnessPage:
 
     def flags(self):
         """Show the masking probes of each headline model, with a flag per probe."""
-        out = self._section("Gradient-masking probes", probe_table,
+        out = self._section("Masking probes per model (MNIST)", probe_table,
                             note="a flag marks a probe past its threshold", digits=4)
         self._caption("Table: the masking probes per model. Logit scaling and the ε sweep are "
                       "attacks of their own; Square, zero gradients and randomness are "
@@ -373,7 +373,7 @@ class RobustnessPage:
         """Show claims C2 and C3 per family under PGD beside AutoAttack, and what changed."""
         from IPython.display import Markdown, display
 
-        source, value = self._section("The headline claims under AutoAttack", claims_table,
+        source, value = self._section("C2 and C3 per defense family, PGD beside AutoAttack (MNIST)", claims_table,
                                       note="C2 and C3 per defense family; intervals ± 2 SE")
         if source is not None:
             display(Markdown(what_changed(*value)))

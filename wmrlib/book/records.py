@@ -1,0 +1,172 @@
+"""The facts of "How we reproduce": profiles and their settings, provenance, wall time, compute, the bf16 check."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..device import cpu_kind
+from ..profiles import DatasetPlan, profile as get_profile, PROFILES
+from ..staleness import staleness
+from ..store import Store
+from .sources import DATASET_NAMES, Source, candidate_sources
+
+
+def provenance_table(source: Source) -> pd.DataFrame:
+    """Return one row per stored run of the source: commit, device, versions and wall time."""
+    rows = []
+    for config in source.plan.models() + source.plan.precision_models():
+        path = source.store.provenance_path(config)
+        if not path.exists():
+            continue
+        info = json.loads(path.read_text())
+        rows.append({"model": config.label, "alpha_train": config.alpha_train, "seed": config.seed,
+                     "precision": config.precision, "run": config.key(), "commit": info["git_commit"][:12],
+                     "code since": staleness(info["git_commit"]),
+                     "device": info["device"], "torch": info["torch"], "date": info["date"],
+                     "train_wall_s": info["wall_time_s"]})
+    return pd.DataFrame(rows)
+
+
+def stale_runs(source: Source) -> int:
+    """Return how many of the source's stored runs were trained by compute code changed since."""
+    runs = provenance_table(source)
+    return 0 if runs.empty else int(runs["code since"].str.startswith("stale").sum())
+
+
+def evaluation_wall_time(source: Source) -> float:
+    """Return the total wall time of the stored evaluation units of the source's runs, in seconds."""
+    total = 0.0
+    for config in source.plan.models() + source.plan.precision_models():
+        for path in source.store.evals_dir(config).glob("*.json"):
+            total += json.loads(path.read_text())["wall_time_s"]
+    return total
+
+
+def config_table(plan: DatasetPlan) -> pd.DataFrame:
+    """Return the plan's training and evaluation settings as a two-column table."""
+    base = dataclasses.asdict(plan.base)
+    base.pop("alpha_train"), base.pop("defense"), base.pop("seed")
+    rows = [("training: " + k, v) for k, v in base.items()]
+    rows += [("evaluation: " + k, v) for k, v in dataclasses.asdict(plan.attack).items()]
+    rows += [("evaluation: examples", plan.eval_size or "whole test set"),
+             ("PGD+ours α_train", plan.pgd_alphas), ("TRADES+ours α_train", plan.trades_alphas),
+             ("α_test", plan.alpha_tests), ("ε_test (sensitivity)", plan.eps_tests),
+             ("seeds (headline models)", plan.seeds)]
+    return pd.DataFrame(rows, columns=["setting", "value"]).astype({"value": str})
+
+
+def profiles_table(names=PROFILES) -> pd.DataFrame:
+    """Return one row per profile and dataset: what it is for, its data, models and test examples."""
+    rows = []
+    for name in names:
+        prof = get_profile(name)
+        for dataset, plan in prof.plans.items():
+            rows.append({"profile": name, "dataset": DATASET_NAMES[dataset],
+                         "data": "synthetic tensors" if plan.base.synthetic else "real",
+                         "model": plan.base.model, "models trained": len(plan.models()),
+                         "epochs": plan.base.epochs,
+                         "test examples": plan.eval_size or "whole test set",
+                         "description": prof.description})
+    return pd.DataFrame(rows).astype({"test examples": str})
+
+
+def config_comparison(plans: dict[str, DatasetPlan], differing_only: bool = False) -> pd.DataFrame:
+    """Return the plans' :func:`config_table` side by side, one column per label.
+
+    With ``differing_only`` keep only the settings whose values differ between the plans.
+    """
+    columns = [config_table(plan).set_index("setting")["value"].rename(label)
+               for label, plan in plans.items()]
+    frame = pd.concat(columns, axis=1)
+    if differing_only:
+        frame = frame[frame.nunique(axis=1, dropna=False) > 1]
+    return frame.rename_axis("setting").reset_index()
+
+
+def wall_time_table(results: str | Path, names=PROFILES) -> pd.DataFrame:
+    """Return the measured wall time of the stored runs per profile and dataset, from provenance.
+
+    Training is the sum of the stored runs' wall times; evaluation the sum of their stored
+    evaluation units' (see :func:`provenance_table` and :func:`evaluation_wall_time`).
+    """
+    rows = []
+    for name in names:
+        for dataset in get_profile(name).plans:
+            for source in candidate_sources(dataset, [name], results=results, readonly=True,
+                                            progress=False):
+                runs = provenance_table(source)
+                if runs.empty:
+                    continue
+                train, evaluation = runs["train_wall_s"].sum(), evaluation_wall_time(source)
+                rows.append({"profile": name, "dataset": DATASET_NAMES[dataset],
+                             "runs stored": len(runs),
+                             "runs planned": len(source.plan.models() + source.plan.precision_models()),
+                             "device": ", ".join(sorted(runs["device"].unique())),
+                             "train_min": train / 60, "eval_min": evaluation / 60,
+                             "total_min": (train + evaluation) / 60})
+    return pd.DataFrame(rows, columns=["profile", "dataset", "runs stored", "runs planned",
+                                       "device", "train_min", "eval_min", "total_min"])
+
+
+def compute_log(results: str | Path, name: str) -> pd.DataFrame:
+    """Return one row per ``reproduce`` invocation of a profile, from ``compute.json``.
+
+    A suite interrupted and resumed has several rows; its wall time is their sum.
+    """
+    path = Store(Path(results) / name, readonly=True).compute_log_path()
+    columns = ["date", "commit", "device", "cpu kind", "executor", "workers", "threads",
+               "jobs done", "jobs", "finished", "wall_min", "load avg start", "load avg end"]
+    if not path.exists():
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for entry in json.loads(path.read_text()):
+        rows.append({"date": entry["date"], "commit": entry["git_commit"][:12],
+                     "device": entry["device_name"],
+                     "cpu kind": cpu_kind(entry["cpu"]) if "cpu" in entry else "not recorded",
+                     "executor": entry["executor"],
+                     "workers": entry["workers"], "threads": entry["threads"] or "default",
+                     "jobs done": entry["jobs_done"], "jobs": entry["jobs"],
+                     "finished": entry["finished"], "wall_min": entry["wall_time_s"] / 60,
+                     "load avg start": " ".join(f"{x:.1f}" for x in entry["load_average_start"]),
+                     "load avg end": " ".join(f"{x:.1f}" for x in entry["load_average_end"])})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def compute_by_cpu(results: str | Path, name: str) -> pd.DataFrame:
+    """Return a profile's total compute per CPU kind: invocations, jobs finished, wall minutes."""
+    log = compute_log(results, name)
+    if log.empty:
+        return pd.DataFrame(columns=["cpu kind", "invocations", "jobs done", "wall_min"])
+    grouped = log.groupby("cpu kind").agg(invocations=("date", "size"),
+                                          **{"jobs done": ("jobs done", "sum")},
+                                          wall_min=("wall_min", "sum"))
+    return grouped.reset_index()
+
+
+def precision_check(source: Source) -> pd.DataFrame:
+    """Compare the fp32 twin of the first PGD-AT baseline with its bf16 seeds (A_nat, A_rob, A_sa).
+
+    ``within_2_std`` says whether the fp32 model lies within two seed standard deviations of the
+    bf16 seeds' mean, i.e. whether bf16 training costs robust accuracy beyond seed noise.
+    """
+    from ..tables import model_metrics
+
+    plan = source.plan
+    (fp32,) = plan.precision_models()
+    bf16 = [c for c in plan.models() if c.defense == "pgd" and c.alpha_train == 0.0]
+    alpha = plan.alpha_tests[-1]
+    values = {c.key(): model_metrics(source.store, plan, c, plan.attack, alpha) for c in bf16 + [fp32]}
+    rows = []
+    for metric in ("a_nat", "a_rob", "a_sa", "a_tr"):
+        seeds = np.array([values[c.key()][metric] for c in bf16])
+        std = seeds.std(ddof=1) if len(seeds) > 1 else np.nan
+        diff = values[fp32.key()][metric] - seeds.mean()
+        rows.append({"metric": metric + (f" (α_test {alpha:g})" if metric in ("a_sa", "a_tr") else ""),
+                     "bf16 mean": seeds.mean(), "bf16 seed std": std, "bf16 seeds": len(seeds),
+                     "fp32 (seed 0)": values[fp32.key()][metric], "fp32 − bf16": diff,
+                     "within_2_std": bool(abs(diff) <= 2 * std) if len(seeds) > 1 else None})
+    return pd.DataFrame(rows)

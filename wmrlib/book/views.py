@@ -1,0 +1,162 @@
+"""Result views the chapters show: compact and gain tables, analogs, histograms, DRO curves, claims, convergence."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..profiles import DatasetPlan
+from ..store import MissingResult
+from .sources import Source, candidate_sources
+from .records import provenance_table
+
+
+def require_runs(source: Source) -> pd.DataFrame:
+    """Return the source's provenance table; raise MissingResult when it has no stored run."""
+    frame = provenance_table(source)
+    if frame.empty:
+        raise MissingResult(f"no trained run in {source.store.root}")
+    return frame
+
+
+def sensitivity_plot(frame: pd.DataFrame, source: Source):
+    """Draw A_tr against alpha_test per eps_test (Figure 3) for a sensitivity table."""
+    from ..figures import sensitivity_figure
+
+    fig = sensitivity_figure(frame, "ours_a_tr")
+    fig.suptitle(source.label.replace("`", ""), fontsize=9, y=1.02)
+    return fig
+
+
+def histogram(source: Source, eps_test: float):
+    """Draw the weight histograms (Figures 5-7) of the source's TRADES models at ``eps_test``."""
+    from ..figures import histogram_figure
+
+    return histogram_figure(source.store, source.plan, eps_test)
+
+
+def dro(source: Source, rhos=None) -> pd.DataFrame:
+    """Return the chi-square DRO curves (Figure 4) of each family's baseline and headline model,
+    on the grid claim C6 uses unless ``rhos`` is given."""
+    from ..dro import RHO_GRID
+    from ..figures import dro_curves
+
+    return dro_curves(source.store, source.plan, RHO_GRID if rhos is None else rhos)
+
+
+def dro_plot(curves: pd.DataFrame):
+    """Draw Figure 4 from :func:`dro`."""
+    from ..figures import dro_figure
+
+    return dro_figure(curves)
+
+
+def claim_comparisons(source: Source) -> pd.DataFrame:
+    """Return every comparison behind the claims for a source (:func:`wmrlib.claims.comparisons`)."""
+    from ..claims import comparisons
+
+    return comparisons(source.store, source.plan)
+
+
+def verdicts_by_profile(dataset: str, names, *, results: str | Path) -> pd.DataFrame:
+    """Return each claim's verdict (overall and per family) for every profile of ``names`` whose
+    results are complete, side by side: how the verdicts move with the training schedule."""
+    from ..claims import comparisons, summary
+
+    columns = []
+    for source in candidate_sources(dataset, names, results=results, readonly=True, progress=False):
+        try:
+            frame = summary(comparisons(source.store, source.plan)).set_index("claim")
+        except MissingResult:
+            continue
+        epochs = source.plan.base.epochs
+        label = f"{source.profile} ({epochs} epoch{'s' * (epochs != 1)})"
+        columns.append(frame[["verdict", "PGD family", "TRADES family"]].add_prefix(f"{label}: "))
+    if not columns:
+        return pd.DataFrame()
+    return pd.concat(columns, axis=1).reset_index()
+
+
+def convergence(source: Source):
+    """Return the headline gains against the training epoch (a table) and their figure, from the
+    learning curves stored with the runs; raise MissingResult when no run has curves."""
+    from ..figures import curve_gain_figure, curve_gains, learning_curves
+    from ..paper import headline_gains
+
+    curves = learning_curves(source.store, source.plan)
+    if curves.empty:
+        raise MissingResult(f"no learning curves stored in {source.store.root}")
+    gains = curve_gains(curves, source.plan)
+    if gains.empty:
+        raise MissingResult(f"no headline pair with learning curves in {source.store.root}")
+    alpha = float(curves["alpha_test"].iloc[0])
+    fig = curve_gain_figure(gains, headline_gains(1, alpha) if source.dataset == "mnist" else None)
+    return gains, fig
+
+
+def compact(frame: pd.DataFrame, metrics=("a_nat", "a_rob", "a_sa", "a_tr")) -> pd.DataFrame:
+    """Return a paper-vs-ours table with one column per metric, ``paper / ours ± std`` in %.
+
+    The wide ``paper_* / ours_* / delta_*`` layout of :func:`wmrlib.tables.compare` does not fit
+    a page; ours − paper on an absolute accuracy is mostly the training-length gap, so it is left
+    out (the gain tables compare what can be compared).
+    """
+    keys = [c for c in ("defense", "alpha_train", "eps_test", "attack", "alpha_test", "seeds")
+            if c in frame]
+    out = frame[keys].copy()
+    for m in metrics:
+        if f"ours_{m}" not in frame:
+            continue
+        std = frame.get(f"ours_{m}_std", pd.Series(np.nan, index=frame.index))
+        out[m.replace("a_", "A_") + " paper / ours"] = [
+            ("–" if pd.isna(p) else f"{p:.2f}") + " / " + f"{o:.2f}"
+            + ("" if pd.isna(s) else f" ± {s:.2f}")
+            for p, o, s in zip(frame[f"paper_{m}"], frame[f"ours_{m}"], std)]
+    return out
+
+
+def analog_view(frame: pd.DataFrame, plan: DatasetPlan) -> list[tuple[str, pd.DataFrame]]:
+    """Return an analog table (:func:`wmrlib.tables.analog_table`, no paper columns) as one
+    narrow table per ε_test or attack: a row per model, A_rob and A_sa / A_tr per alpha_test
+    (mean ± seed std in %), each with a heading that gives its test examples."""
+    by = "eps_test" if "eps_test" in frame else "attack"
+    views = []
+    for key, part in frame.groupby(by, sort=False):
+        main = key == plan.attack.eps if by == "eps_test" else key == plan.attack.name
+        n = plan.eval_size if main or plan.side_eval_size is None else plan.side_eval_size
+        rows = []
+        for (defense, alpha), model in part.groupby(["defense", "alpha_train"], sort=False):
+            row = {"model": defense + (f" α {alpha:g}" if alpha else ""),
+                   "seeds": int(model["seeds"].iloc[0])}
+            for metric in ("a_rob", "a_sa", "a_tr"):
+                if f"ours_{metric}" not in model:
+                    continue
+                for _, r in (model.iloc[:1] if metric == "a_rob" else model).iterrows():
+                    name = metric.replace("a_", "A_") + ("" if metric == "a_rob"
+                                                         else f" α {r['alpha_test']:g}")
+                    std = r.get(f"ours_{metric}_std", np.nan)
+                    row[name] = f"{r[f'ours_{metric}']:.2f}" + ("" if pd.isna(std) else f" ± {std:.2f}")
+            rows.append(row)
+        title = f"ε_test {key:g}" if by == "eps_test" else str(key)
+        views.append((f"{title} ({n or 'all'} test examples)", pd.DataFrame(rows)))
+    return views
+
+
+def gain_view(gains: pd.DataFrame) -> pd.DataFrame:
+    """Return a gain table (:func:`wmrlib.gains.gain_table`) laid out for a page: one comparison
+    label, alpha_test as text, ours / baseline in one column."""
+    def alpha_text(a):
+        return "–" if a is None or (isinstance(a, float) and np.isnan(a)) else f"{a:g}"
+
+    return pd.DataFrame({
+        "comparison": [f"{f}+ours α {a:g} − {f}" for f, a in zip(gains["family"], gains["alpha_train"])],
+        "α_test": [alpha_text(a) for a in gains["alpha_test"]],
+        "metric": gains["metric"],
+        "paper gain": [("–" if pd.isna(v) else f"{v:+.2f}") for v in gains["paper gain"]],
+        "our gain": [f"{v:+.2f}" for v in gains["our gain"]],
+        "our interval": gains["interval"],
+        "same direction as the paper": gains["agrees"],
+        "ours / baseline (%)": [f"{o:.2f} / {b:.2f}" for o, b in zip(gains["ours"], gains["baseline"])],
+        "seeds": gains["seeds"],
+    })
