@@ -145,3 +145,18 @@ def test_source_notebooks_run_under_nbval():
                             capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and " failed" not in result.stdout  # one item per cell
+
+
+def test_every_install_cell_clones_the_repository_of_config_yml():
+    """The repository URL has one setting, `_config.yml`'s repository.url; every chapter's Colab
+    cell clones exactly that repository into the folder it then works from."""
+    import yaml
+
+    url = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
+    name = url.rstrip("/").rsplit("/", 1)[1]
+    for notebook in NOTEBOOKS:
+        nb = nbformat.read(REPO / "notebooks" / f"{notebook}.ipynb", as_version=4)
+        install = nb.cells[1].source if nb.cells[0].cell_type == "markdown" else nb.cells[0].source
+        assert f"!git clone -q --depth 1 {url} /content/{name}" in install, notebook
+        assert f"%cd /content/{name}/notebooks" in install, notebook
+        assert install.count("github.com") == 1, notebook

@@ -205,3 +205,48 @@ def gain_figure(gains: pd.DataFrame, z: float = 2.0):
     axes[0, 0].set_ylabel("gain, ours − baseline (pp)")
     fig.tight_layout()
     return fig
+
+
+VERDICT_COLOURS = {"holds": "#2e7d32", "does not hold": "#c62828", "inconclusive": "#f9a825",
+                   "not evaluated": "0.6"}
+
+
+def claims_forest(comparisons: pd.DataFrame, z: float = 2.0):
+    """Draw every claim comparison (:func:`wmrlib.claims.comparisons`) as its estimate with a ±z·SE
+    interval against the claim's threshold (dotted), one panel per claim, coloured by verdict.
+
+    Where the seed error is unknown (one seed, nothing to pool) the whisker covers the test
+    sample only and the marker is hollow.
+    """
+    claims = list(dict.fromkeys(comparisons["claim"]))
+    sizes = [int((comparisons["claim"] == c).sum()) for c in claims]
+    fig, axes = plt.subplots(len(claims), 1, figsize=(9, 0.9 + 0.16 * sum(sizes) + 0.5 * len(claims)),
+                             gridspec_kw={"height_ratios": [max(n, 3) for n in sizes]}, squeeze=False)
+    for ax, claim in zip(axes[:, 0], claims):
+        part = comparisons[comparisons["claim"] == claim].reset_index(drop=True)
+        y = np.arange(len(part))[::-1]
+        known = part["se"].notna().to_numpy()
+        se = np.where(known, part["se"], part["se_test"]).astype(float)
+        for yi, est, s, ok, verdict in zip(y, part["estimate"].astype(float), se, known,
+                                           part["verdict"]):
+            colour = VERDICT_COLOURS.get(verdict, "0.6")
+            ax.errorbar(est, yi, xerr=z * s if np.isfinite(s) else None, fmt="o", ms=3.5,
+                        color=colour, mfc=colour if ok else "white", lw=1, capsize=2)
+        for test in dict.fromkeys(part["test"]):
+            for threshold in _thresholds(str(test)):
+                ax.axvline(threshold, color="0.3", ls=":", lw=1)
+        ax.set_yticks(y, part["comparison"], fontsize=5.5 if len(part) > 20 else 7)
+        unit = ", ".join(dict.fromkeys(part["unit"].astype(str)))
+        ax.set_title(f"{claim} ({unit}; threshold dotted)", fontsize=9, loc="left")
+        ax.tick_params(axis="x", labelsize=7)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=v)
+               for v, c in VERDICT_COLOURS.items() if v in set(comparisons["verdict"])]
+    fig.legend(handles=handles, loc="upper right", fontsize=7, ncol=len(handles))
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
+    return fig
+
+
+def _thresholds(test: str) -> list[float]:
+    """Return the thresholds of a claim test such as ``> 5``, ``>= 0`` or ``within ±1``."""
+    value = float(test.replace("within", "").replace("±", "").lstrip("<>= "))
+    return [-value, value] if test.startswith("within") else [value]

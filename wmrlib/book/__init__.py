@@ -10,7 +10,7 @@ from .sources import (  # noqa: F401
 )
 from .display import (  # noqa: F401
     VERDICT_COLOURS, WIDE_TEXT, show, _FLAGS, masking_flags, section, show_report, caption,
-    _plain, display_frame, _show,
+    _plain, display_frame, _show, figure,
 )
 from .records import (  # noqa: F401
     provenance_table, stale_runs, evaluation_wall_time, config_table, profiles_table,

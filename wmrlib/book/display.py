@@ -111,3 +111,9 @@ def _show(fig) -> None:
 
     display(fig)
     plt.close(fig)
+
+
+def figure(fig, text: str) -> None:
+    """Display a matplotlib figure with its caption (``text`` starts with ``Figure:``)."""
+    _show(fig)
+    caption(text)
