@@ -358,13 +358,18 @@ def test_a_flagged_model_is_marked_in_every_section_of_its_source(tmp_path, monk
     monkeypatch.setattr("IPython.display.display", lambda *objs: shown.extend(objs))
     monkeypatch.setattr(robustness, "flagged_models",
                         lambda store, plan: {"PGD+ours α 0.5": ["logit scaling"]})
+    monkeypatch.setattr("wmrlib.collapse.collapsed_models",
+                        lambda store, plan: {"TRADES seed 1": 2})
     book._FLAGS.clear()
+    book._COLLAPSED.clear()
     plan = profile("smoke").plan("mnist")
     source = book.Source("mnist", "smoke", plan, Store(tmp_path, readonly=True))
     book.section("Table 1", source, None)
     text = " ".join(o.data for o in shown if isinstance(o, Markdown))
     assert "gradient-masking probes flag PGD+ours α 0.5 (logit scaling)" in text
+    assert "collapsed in training (40-PGD A_rob fell by more than 20 pp): TRADES seed 1 (epoch 2)" in text
     book._FLAGS.clear()
+    book._COLLAPSED.clear()
 
 
 def test_seeds_not_yet_checked_cut_the_check_to_the_first_seed(tmp_path):

@@ -11,10 +11,12 @@ from .sources import (  # noqa: F401
 from .display import (  # noqa: F401
     VERDICT_COLOURS, WIDE_TEXT, show, _FLAGS, masking_flags, section, show_report, caption,
     _plain, display_frame, _show, figure,
+    collapsed_runs, _COLLAPSED,
 )
 from .records import (  # noqa: F401
     provenance_table, stale_runs, evaluation_wall_time, config_table, profiles_table,
-    config_comparison, wall_time_table, compute_log, compute_by_cpu, precision_check,
+    config_comparison, wall_time_table, compute_log, compute_by_cpu, precision_check, baseline_reach,
+    AIM_PP,
 )
 from .views import (  # noqa: F401
     require_runs, sensitivity_plot, histogram, dro, dro_plot, claim_comparisons,
@@ -24,5 +26,5 @@ from .page import (  # noqa: F401
     Page,
 )
 from .landing import (  # noqa: F401
-    headline, headline_text,
+    headline, headline_text, campaign_collapses,
 )

@@ -44,6 +44,19 @@ def masking_flags(source: Source) -> dict[str, list[str]]:
     return _FLAGS[key]
 
 
+_COLLAPSED: dict[tuple, dict[str, int]] = {}
+
+
+def collapsed_runs(source: Source) -> dict[str, int]:
+    """Return the source's runs that collapsed in training (label with seed → epoch), cached."""
+    from ..collapse import collapsed_models
+
+    key = (str(source.store.root), source.profile, source.plan.seeds)
+    if key not in _COLLAPSED:
+        _COLLAPSED[key] = {} if source.synthetic else collapsed_models(source.store, source.plan)
+    return _COLLAPSED[key]
+
+
 def section(title: str, source: Source | None, value, note: str = "",
             stale_note: bool = False) -> None:
     """Display a section header, the source of its numbers (or why there are none), and a table."""
@@ -56,6 +69,10 @@ def section(title: str, source: Source | None, value, note: str = "",
     n = source.plan.eval_size or "all"
     stale = stale_runs(source)
     flag = "; some runs were computed by code changed since (see Provenance)" if stale else ""
+    collapsed = collapsed_runs(source)
+    if collapsed:
+        flag += ("; ⚠ collapsed in training (40-PGD A_rob fell by more than 20 pp): " + ", ".join(
+            f"{m} (epoch {e})" for m, e in collapsed.items()) + ", included in every mean")
     flagged = masking_flags(source)
     if flagged:
         flag += ("; ⚠ gradient-masking probes flag " + ", ".join(
