@@ -211,16 +211,19 @@ VERDICT_COLOURS = {"holds": "#2e7d32", "does not hold": "#c62828", "inconclusive
                    "not evaluated": "0.6"}
 
 
-def claims_forest(comparisons: pd.DataFrame, z: float = 2.0):
+def claims_forest(comparisons: pd.DataFrame, z: float = 2.0,
+                  claims: tuple[str, ...] = ("C1", "C2", "C3", "C5", "C6")):
     """Draw every claim comparison (:func:`wmrlib.claims.comparisons`) as its estimate with a ±z·SE
     interval against the claim's threshold (dotted), one panel per claim, coloured by verdict.
 
     Where the seed error is unknown (one seed, nothing to pool) the whisker covers the test
-    sample only and the marker is hollow.
+    sample only and the marker is hollow. ``claims`` picks the panels (by default the claims that
+    compare models or fit a slope; C4's 54 inequalities and C7's spreads read better as tables).
     """
+    comparisons = comparisons[comparisons["claim"].isin(claims)]
     claims = list(dict.fromkeys(comparisons["claim"]))
     sizes = [int((comparisons["claim"] == c).sum()) for c in claims]
-    fig, axes = plt.subplots(len(claims), 1, figsize=(9, 0.9 + 0.16 * sum(sizes) + 0.5 * len(claims)),
+    fig, axes = plt.subplots(len(claims), 1, figsize=(9, 0.9 + 0.2 * sum(sizes) + 0.6 * len(claims)),
                              gridspec_kw={"height_ratios": [max(n, 3) for n in sizes]}, squeeze=False)
     for ax, claim in zip(axes[:, 0], claims):
         part = comparisons[comparisons["claim"] == claim].reset_index(drop=True)
@@ -235,13 +238,13 @@ def claims_forest(comparisons: pd.DataFrame, z: float = 2.0):
         for test in dict.fromkeys(part["test"]):
             for threshold in _thresholds(str(test)):
                 ax.axvline(threshold, color="0.3", ls=":", lw=1)
-        ax.set_yticks(y, part["comparison"], fontsize=5.5 if len(part) > 20 else 7)
+        ax.set_yticks(y, part["comparison"], fontsize=8)
         unit = ", ".join(dict.fromkeys(part["unit"].astype(str)))
-        ax.set_title(f"{claim} ({unit}; threshold dotted)", fontsize=9, loc="left")
-        ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(f"{claim} ({unit}; threshold dotted)", fontsize=10, loc="left")
+        ax.tick_params(axis="x", labelsize=8)
     handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=v)
                for v, c in VERDICT_COLOURS.items() if v in set(comparisons["verdict"])]
-    fig.legend(handles=handles, loc="upper right", fontsize=7, ncol=len(handles))
+    fig.legend(handles=handles, loc="upper right", fontsize=8, ncol=len(handles))
     fig.tight_layout(rect=(0, 0, 1, 0.985))
     return fig
 

@@ -283,6 +283,9 @@ def headline_sentence(store: Store, plan) -> str | None:
     """Return the landing page's sentences on the robustness check (None when it is not stored):
     what changes under AutoAttack, and which models a probe flags."""
     rp, _cut = stored_check(store, plan, plan_for(plan))
+    if not all(store.has_unit(c, a, alpha, eval_size=n, eval_seed=plan.eval_seed)
+               for c in robust_models(plan, rp) for a, alpha, n in robustness_units(plan, c, rp)):
+        return None  # never attack while rendering a page
     try:
         verdicts, detail = claims_table(store, plan, rp)
     except MissingResult:

@@ -20,7 +20,7 @@ from .records import (  # noqa: F401
 )
 from .views import (  # noqa: F401
     require_runs, sensitivity_plot, histogram, dro, dro_plot, claim_comparisons,
-    verdicts_by_profile, convergence, compact, analog_view, gain_view,
+    verdicts_by_profile, convergence, compact, analog_view, gain_view, verdict_table,
 )
 from .page import (  # noqa: F401
     Page,

@@ -27,7 +27,7 @@ def show(frame: pd.DataFrame, digits: int = 2):
                             if v in VERDICT_COLOURS else "", subset=verdicts)
     wide = [c for c in text if c not in verdicts and frame[c].astype(str).str.len().mean() > WIDE_TEXT]
     if wide:
-        styler = styler.set_properties(subset=wide, **{"min-width": "22em"})
+        styler = styler.set_properties(subset=wide, **{"min-width": "16em"})
     return styler
 
 
@@ -72,7 +72,8 @@ def section(title: str, source: Source | None, value, note: str = "",
     collapsed = collapsed_runs(source)
     if collapsed:
         flag += ("; ⚠ collapsed in training (40-PGD A_rob fell by more than 20 pp): " + ", ".join(
-            f"{m} (epoch {e})" for m, e in collapsed.items()) + ", included in every mean")
+            f"{m} (epoch {e})" for m, e in collapsed.items()) + ", counted in every seed mean "
+                 "that includes its seed")
     flagged = masking_flags(source)
     if flagged:
         flag += ("; ⚠ gradient-masking probes flag " + ", ".join(

@@ -46,13 +46,35 @@ def evaluation_wall_time(source: Source) -> float:
     return total
 
 
+# Settings only Table 4's extra baselines read (their configs are listed with CHOICES).
+EXTRA_DEFENSE_FIELDS = ("replays", "inner_steps", "iaat_warmup", "iaat_gamma", "iaat_beta")
+
+
+def _value(v):
+    """Return a setting for a table: floats at 4 significant digits, tuples of them likewise."""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(str(_value(x)) for x in v) + ")"
+    return v
+
+
 def config_table(plan: DatasetPlan) -> pd.DataFrame:
     """Return the plan's training and evaluation settings as a two-column table."""
     base = dataclasses.asdict(plan.base)
-    base.pop("alpha_train"), base.pop("defense"), base.pop("seed")
-    rows = [("training: " + k, v) for k, v in base.items()]
-    rows += [("evaluation: " + k, v) for k, v in dataclasses.asdict(plan.attack).items()]
+    for key in ("alpha_train", "defense", "seed", *EXTRA_DEFENSE_FIELDS):
+        base.pop(key)
+    attack = dataclasses.asdict(plan.attack)
+    for key in ("kind", "queries", "scales") if plan.attack.kind == "pgd" else ():
+        attack.pop(key)
+    rows = [("training: " + k, _value(v)) for k, v in base.items()]
+    rows += [("evaluation: " + k, _value(v)) for k, v in attack.items()]
+    check = plan.robustness
     rows += [("evaluation: examples", plan.eval_size or "whole test set"),
+             ("evaluation: examples, ε sweep and Table 9",
+              plan.side_eval_size or plan.eval_size or "whole test set"),
+             ("robustness check", "none" if check is None else
+              f"AutoAttack ({check.attack.steps} iterations) on {check.eval_size or 'all'}"),
              ("PGD+ours α_train", plan.pgd_alphas), ("TRADES+ours α_train", plan.trades_alphas),
              ("α_test", plan.alpha_tests), ("ε_test (sensitivity)", plan.eps_tests),
              ("seeds (headline models)", plan.seeds)]
@@ -69,8 +91,7 @@ def profiles_table(names=PROFILES) -> pd.DataFrame:
                          "data": "synthetic tensors" if plan.base.synthetic else "real",
                          "model": plan.base.model, "models trained": len(plan.models()),
                          "epochs": plan.base.epochs,
-                         "test examples": plan.eval_size or "whole test set",
-                         "description": prof.description})
+                         "test examples": plan.eval_size or "whole test set"})
     return pd.DataFrame(rows).astype({"test examples": str})
 
 

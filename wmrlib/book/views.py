@@ -160,3 +160,12 @@ def gain_view(gains: pd.DataFrame) -> pd.DataFrame:
         "ours / baseline (%)": [f"{o:.2f} / {b:.2f}" for o, b in zip(gains["ours"], gains["baseline"])],
         "seeds": gains["seeds"],
     })
+
+
+def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Return :func:`wmrlib.claims.summary` laid out for a page: the comparison counts in one
+    column (hold / do not hold / inconclusive of all), so the table fits without scrolling."""
+    counts = [f"{h} / {n} / {i} of {c}" for h, n, i, c in
+              zip(summary["hold"], summary["do not hold"], summary["inconclusive"], summary["comparisons"])]
+    out = summary.drop(columns=["comparisons", "hold", "do not hold", "inconclusive"])
+    return out.assign(**{"hold / not / inconclusive": counts})
