@@ -105,6 +105,11 @@ def compact(frame: pd.DataFrame, metrics=("a_nat", "a_rob", "a_sa", "a_tr")) -> 
     keys = [c for c in ("defense", "alpha_train", "eps_test", "attack", "alpha_test", "seeds")
             if c in frame]
     out = frame[keys].copy()
+    if "alpha_train" in out:  # a baseline has no α_train
+        out["alpha_train"] = ["–" if not a or pd.isna(a) else f"{a:g}" for a in out["alpha_train"]]
+    for name in ("eps_test", "alpha_test"):  # at the paper's precision (0.0078, not 0.01)
+        if name in out:
+            out[name] = [f"{v:g}" for v in out[name]]
     for m in metrics:
         if f"ours_{m}" not in frame:
             continue
