@@ -33,3 +33,25 @@ def test_a_rise_after_a_collapse_keeps_the_first_epoch_it_fell():
 
 def test_the_docstring_example_holds():
     assert doctest.testmod(collapse).failed == 0
+
+
+def test_without_collapses_there_is_no_second_gain_table(tmp_path):
+    from wmrlib import book
+
+    assert book.gains_without_collapsed(tmp_path) is None  # nothing stored: nothing collapsed
+
+
+def test_the_landing_page_shows_the_gains_without_collapsed_runs_beside_the_others():
+    from wmrlib import book
+
+    row = {"family": "PGD", "alpha_train": 0.5, "metric": "A_sa", "paper gain": 9.64,
+           "our gain": 10.77, "interval": "[+8.87, +12.67]", "agrees": "yes", "seeds kept": "0, 1"}
+    h = {"profile": "cpu", "epochs": 5, "eval_size": 2000, "seeds": 3, "source": book.Source(
+        "mnist", "cpu", None, None), "jobs_done": 20, "jobs": 20, "alpha_test": 2.0,
+         "gains": pd.DataFrame([row | {"our gain": 23.63, "interval": "[-1.76, +49.02]",
+                                       "agrees": "inconclusive"}]),
+         "collapsed": {"PGD seed 2": 2}, "gains kept": pd.DataFrame([row])}
+    text = book.headline_text(h)
+    assert "**3 stored runs" not in text and "**1 stored run collapsed in training.** PGD seed 2 (epoch 2)" in text
+    assert "| PGD+ours (α_train 0.5) | A_sa | 0, 1 | +9.64 | +10.77 [+8.87, +12.67] | yes |" in text
+    assert text.index("+23.63") < text.index("without the collapsed runs")

@@ -26,5 +26,5 @@ from .page import (  # noqa: F401
     Page,
 )
 from .landing import (  # noqa: F401
-    headline, headline_text, campaign_collapses,
+    headline, headline_text, campaign_collapses, gains_without_collapsed,
 )
