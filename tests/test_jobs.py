@@ -115,3 +115,18 @@ def test_run_job_in_process_matches_a_pool_worker(tmp_path):
         with np.load(tmp_path / "a" / path) as a, np.load(tmp_path / "b" / path) as b:
             for field in ("correct", "margin", "loss"):
                 np.testing.assert_array_equal(a[field], b[field])
+
+
+def test_invocations_side_by_side_keep_each_others_log_rows(tmp_path):
+    """Two reproduce runs writing one compute log: each rewrites only its own row."""
+    from wmrlib.jobs import _log_invocation
+
+    log = tmp_path / "cpu" / "compute.json"
+    _log_invocation(log, {"invocation": "a", "wall_time_s": 60})
+    _log_invocation(log, {"invocation": "b", "wall_time_s": 5})
+    _log_invocation(log, {"invocation": "a", "wall_time_s": 120})  # a's heartbeat, after b started
+    rows = json.loads(log.read_text())
+    assert sorted((r["invocation"], r["wall_time_s"]) for r in rows) == [("a", 120), ("b", 5)]
+    log.write_text(json.dumps([{"kind": "compute", "wall_time_s": 7}]))  # a row from before ids
+    _log_invocation(log, {"invocation": "c", "wall_time_s": 1})
+    assert [r.get("invocation") for r in json.loads(log.read_text())] == [None, "c"]

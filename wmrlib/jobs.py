@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -243,8 +244,7 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
     from .store import Store
 
     log = Store(results / profile_name, readonly=True).compute_log_path()
-    history = json.loads(log.read_text()) if log.exists() else []
-    header = dict(kind="compute", profile=profile_name,
+    header = dict(kind="compute", invocation=uuid.uuid4().hex[:12], profile=profile_name,
                   datasets=list(datasets) if datasets else None, executor=executor,
                   workers=workers, threads=threads, jobs=len(jobs), budget_min=budget_min,
                   deferred=deferred, load_average_start=os.getloadavg())
@@ -264,7 +264,7 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
                                finished=finished, jobs_done=sum(not r.skipped for r in done),
                                load_average_end=os.getloadavg(),
                                results=[asdict(r) for r in list(done)])
-            write_json(log, history + [entry])
+            _log_invocation(log, entry)
         return entry
 
     record(False)
@@ -293,6 +293,21 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
     bar.close()
     heartbeat.stop()
     return record(True)
+
+
+def _log_invocation(log: Path, entry: dict) -> None:
+    """Write ``entry`` into the compute log in place of its invocation's earlier entry, re-reading
+    the log under a file lock, so that invocations running side by side keep each other's rows."""
+    import fcntl
+
+    from .store import write_json
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = json.loads(log.read_text()) if log.exists() else []
+        rows = [r for r in rows if r.get("invocation") != entry["invocation"]]
+        write_json(log, rows + [entry])
 
 
 def compute_plan(profile_name: str, *, results: str | Path = "results", datasets=None,
