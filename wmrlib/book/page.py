@@ -99,6 +99,10 @@ class Page:
 
         source, figs = self.first(dataset, draw)
         if source is not None and source.synthetic:
+            import matplotlib.pyplot as plt
+
+            for _eps, fig in figs:  # drawn from synthetic tensors: never shown
+                plt.close(fig)
             self._not_reproduced_figure(dataset, "Figures 5-7")
             return
         section(DATASET_NAMES[dataset], source, figs if source is None else None)
