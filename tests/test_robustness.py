@@ -414,3 +414,20 @@ def test_pages_other_than_the_check_do_not_wait_for_it(tmp_path):
     cut = book.stored_plan(plan, _Stored(), "cpu")
     assert cut is not None and cut.seeds == (0,) and cut.pgd_alphas == (0.5,)
     assert cut.trades_alphas == (2.0,)
+
+
+def test_a_family_checked_before_the_other_shows_alone(tmp_path):
+    """Only TRADES's first-seed pair has its units stored: the check is cut to that family."""
+    plan = profile("cpu").plan("mnist")
+    rp = plan.robustness
+    trades = [plan.run("trades", 0.0), plan.run("trades", plan.headline[1])]
+    keys = {(c.key(), None if a is None else a.key(), alpha, n)
+            for c in trades for a, alpha, n in robustness_units(plan, c, rp)}
+
+    class _Stored:
+        def has_unit(self, config, attack, alpha, eval_size, eval_seed):
+            return (config.key(), None if attack is None else attack.key(), alpha, eval_size) in keys
+
+    cut, was_cut = robustness.stored_check(_Stored(), plan, rp)
+    assert was_cut and cut.families == ("trades",) and cut.models == "headline"
+    assert [c.key() for c in robust_models(plan, cut)] == [c.key() for c in trades]

@@ -36,6 +36,7 @@ class RobustnessPlan:
     sweep_eps: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)  # A_rob should fall to about 0
     scales: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)  # the logit-scaling attack's c
     models: str = "headline"               # one of MODELS
+    families: tuple[str, ...] = ("pgd", "trades")  # the defense families checked
 
     def __post_init__(self) -> None:
         if self.attack.kind != "autoattack":
@@ -65,7 +66,7 @@ def robust_models(plan: "DatasetPlan", rp: RobustnessPlan) -> list[RunConfig]:
     seeds = plan.seeds if rp.models == "headline-seeds" else plan.seeds[:1]
     pairs = (("pgd", 0.0), ("pgd", plan.headline[0]), ("trades", 0.0),
              ("trades", plan.headline[1]))
-    return [plan.run(d, a, s) for s in seeds for d, a in pairs]
+    return [plan.run(d, a, s) for s in seeds for d, a in pairs if d in rp.families]
 
 
 def robustness_units(plan: "DatasetPlan", config: RunConfig, rp: RobustnessPlan) -> list[Unit]:

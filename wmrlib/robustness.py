@@ -119,12 +119,20 @@ def probe_model(model, data, attack: AttackConfig, rp: RobustnessPlan, *, batch_
 def stored_check(store: Store, plan, rp: RobustnessPlan) -> tuple[RobustnessPlan, bool]:
     """Return ``rp`` cut to the first seed's models when a later seed's units are not all stored
     yet (a campaign in progress), and whether it was cut."""
-    if rp.models == "headline":
-        return rp, False
-    complete = all(store.has_unit(c, a, alpha, eval_size=n, eval_seed=plan.eval_seed)
-                   for c in robust_models(plan, rp)
+    def complete(check: RobustnessPlan) -> bool:
+        return all(store.has_unit(c, a, alpha, eval_size=n, eval_seed=plan.eval_seed)
+                   for c in robust_models(plan, check)
                    for a, alpha, n in robustness_units(plan, c, rp))
-    return (rp, False) if complete else (replace(rp, models="headline"), True)
+
+    if complete(rp):
+        return rp, False
+    first = replace(rp, models="headline")
+    if complete(first) or len(rp.families) == 1:
+        return first, first != rp
+    # A family whose first-seed pair is checked shows before the other's is.
+    done = tuple(f for f in rp.families if complete(replace(first, families=(f,))))
+    cut = replace(first, families=done) if done else first
+    return cut, cut != rp
 
 
 def _units(store: Store, plan, config: RunConfig, rp: RobustnessPlan):
@@ -196,15 +204,15 @@ def subset_plan(plan, rp: RobustnessPlan, attack: AttackConfig):
                    extras=(), eps_tests=(), other_attacks=(), precision_check=False)
 
 
-def claim_rows(store: Store, plan) -> pd.DataFrame:
+def claim_rows(store: Store, plan, families=("pgd", "trades")) -> pd.DataFrame:
     """Return claims C2 (A_sa, A_tr gains > 0 at every alpha_test) and C3 (A_nat, A_rob within
-    the tolerance) of ``plan``'s headline pairs: one row per comparison with gain, interval and
-    verdict, by the rules of :mod:`wmrlib.claims` (with one seed the interval is the paired
-    bootstrap's alone)."""
+    the tolerance) of ``plan``'s headline pairs of ``families``: one row per comparison with gain,
+    interval and verdict, by the rules of :mod:`wmrlib.claims` (with one seed the interval is
+    the paired bootstrap's alone)."""
     from .claims import C3_TOL, Z, _verdict
     from .gains import our_gains
 
-    pairs = [("pgd", plan.headline[0]), ("trades", plan.headline[1])]
+    pairs = [(d, plan.headline[d == "trades"]) for d in families]
     gains = pd.concat([our_gains(store, plan, pairs, plan.alpha_tests, ("a_sa", "a_tr")),
                        our_gains(store, plan, pairs, (None,), ("a_nat", "a_rob"))],
                       ignore_index=True)
@@ -239,12 +247,12 @@ def claims_table(store: Store, plan, rp: RobustnessPlan | None = None) -> tuple[
     from .claims import CLAIMS, C3_TOL, summary
 
     rp = rp or plan_for(plan)
-    pgd = claim_rows(store, subset_plan(plan, rp, plan.attack))
-    aa = claim_rows(store, subset_plan(plan, rp, rp.attack))
+    pgd = claim_rows(store, subset_plan(plan, rp, plan.attack), rp.families)
+    aa = claim_rows(store, subset_plan(plan, rp, rp.attack), rp.families)
     book = _book_verdicts(store, plan)
     rows = []
     for claim in ("C2", "C3"):
-        for family in ("PGD", "TRADES"):
+        for family in (f.upper() for f in rp.families):
             row = {"claim": claim, "family": family,
                    "statement": CLAIMS[claim].format(c3_tol=C3_TOL, c1_gap=0),
                    "PGD, book": book.get((claim, family), "not stored")}
@@ -292,6 +300,8 @@ def headline_sentence(store: Store, plan) -> str | None:
         return None
     first_only = rp.models == "headline" and len(plan.seeds) > 1
     models = "the first seed's headline models" if first_only else "every headline model"
+    if len(rp.families) == 1:
+        models += f" of the {rp.families[0].upper()} family (the other is not checked yet)"
     text = (f"We also attacked {models} with standard AutoAttack and probed them for gradient "
             f"masking on {rp.eval_size or 'all'} test images. " + what_changed(verdicts, detail))
     flagged = flagged_models(store, plan)
@@ -329,6 +339,9 @@ class RobustnessPage:
         rp, cut = checks[source.profile]
         later = ", ".join(str(s) for s in source.plan.seeds[1:])
         note = f"first seed only: seeds {later} are not evaluated yet" if cut else ""
+        missing = [f.upper() for f in ("pgd", "trades") if f not in rp.families]
+        if missing:
+            note += f"; the {' and '.join(missing)} family is not checked yet"
         plan = subset_plan(source.plan, rp, source.plan.attack)
         return Source(source.dataset, source.profile, plan, source.store, source.partial), value, note
 
