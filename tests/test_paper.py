@@ -443,3 +443,22 @@ def test_note_numbers_occur_in_tables():
         for s in notes:
             for num in re.findall(r"\b[1-9]\d?\.\d\d\b", s):  # accuracies, not alphas
                 assert num in values | bounds, (num, s)
+
+
+def test_every_claim_quotes_the_papers_own_words():
+    """Each quote of wmrlib.paper.CLAIM_QUOTES stands in the paper's text (up to line breaks)."""
+    import re
+    from pathlib import Path
+
+    from wmrlib.claims import CLAIMS
+    from wmrlib.paper import CLAIM_QUOTES
+
+    text_path = Path(__file__).resolve().parents[2] / "shared" / "paper" / "weighted-minimax-risk.txt"
+    if not text_path.exists():
+        pytest.skip("the paper's text is not beside the repository")
+    text = re.sub(r"\s+", " ", text_path.read_text())
+    assert set(CLAIM_QUOTES) == set(CLAIMS)
+    for claim, (where, quote) in CLAIM_QUOTES.items():
+        assert where
+        for part in quote.split(" [...] "):
+            assert re.sub(r"\s+", " ", part) in text, (claim, part)

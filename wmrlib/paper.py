@@ -477,3 +477,23 @@ def headline_gains(number: int = 1, alpha_test: float = 2.0) -> dict[str, dict[s
             out[family] = {m: float(ours[m].iloc[0] - base[m].iloc[0])
                            for m in ("a_rob", "a_sa", "a_tr")}
     return out
+
+
+# The paper's own sentence behind each claim of wmrlib.claims, with where it stands.
+CLAIM_QUOTES: dict[str, tuple[str, str]] = {
+    "C1": ("§5.2", "the models trained with traditional adversarial training algorithms (PGD-based "
+                   "adversarial training and TRADES) will perform poorly in the presence of a "
+                   "non-uniform attacker"),
+    "C2": ("§5.2", "Our model is able to consistently beat the baselines under varying αattack’s "
+                   "for all tested datasets."),
+    "C3": ("§5.2", "uniform attack results show that our modified training objective maintain the "
+                   "performance under uniform attacks and might even increase the performance of "
+                   "the trained models under traditional metrics."),
+    "C4": ("§5.2", "For a given αattack, we observe that Asa and Atr are smaller than Arobust in "
+                   "most cases on all datasets."),
+    "C5": ("A.5", "the consistent increase of Asa and Atr with the growth of αdefense verifies "
+                  "that margin-aware risk is able to increase the robustness of a network"),
+    "C6": ("Figure 4", "Our approach consistently achieves lower loss than the baseline."),
+    "C7": ("A.6", "if αtest is larger, then the distribution is more spread over the dataset [...] "
+                  "the distributions tend to be more concentrated as αtrain gets larger."),
+}
