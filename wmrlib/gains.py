@@ -31,7 +31,9 @@ def our_gains(store: Store, plan: DatasetPlan, pairs, alpha_tests, metrics) -> p
     Columns: family, alpha_train, alpha_test, metric, ours, baseline (seed means, %), gain, se
     (seed and paired-bootstrap errors combined), se_seed, se_test, seeds.
     """
-    groups = {(g[0].defense, g[0].alpha_train): g for g in model_groups(plan)}
+    needed = {(d, float(a)) for d, alpha in pairs for a in (0.0, alpha)}  # load no other model
+    groups = {(g[0].defense, g[0].alpha_train): g for g in model_groups(plan)
+              if (g[0].defense, g[0].alpha_train) in needed}
     alphas = tuple(a for a in alpha_tests if a is not None)
     records = {}
     for group in groups.values():
