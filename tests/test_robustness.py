@@ -431,3 +431,8 @@ def test_a_family_checked_before_the_other_shows_alone(tmp_path):
     cut, was_cut = robustness.stored_check(_Stored(), plan, rp)
     assert was_cut and cut.families == ("trades",) and cut.models == "headline"
     assert [c.key() for c in robust_models(plan, cut)] == [c.key() for c in trades]
+
+
+def test_an_unknown_family_is_one_clear_error():
+    with pytest.raises(ValueError, match="robustness family"):
+        RobustnessPlan(standard_autoattack(0.3), families=("pgd", "fgsm"))

@@ -48,6 +48,8 @@ class RobustnessPlan:
             check_number("sweep eps", e, low=0.0, high=1.0, low_inclusive=False)
             for e in self.sweep_eps))
         check_choice("models", self.models, MODELS)
+        for family in self.families:
+            check_choice("robustness family", family, ("pgd", "trades"))
 
     def logit_attack(self, main: AttackConfig) -> AttackConfig:
         """Return the logit-scaling attack: the plan's PGD attack on CE(c·logits) for each scale c."""

@@ -86,14 +86,19 @@ def model_probes(store: Store, plan, config: RunConfig, rp: RobustnessPlan | Non
     return probes(unit(plan.attack), unit(rp.attack), unit(rp.logit_attack(plan.attack)), sweep)
 
 
+def is_checked(store: Store, plan, config: RunConfig, rp: RobustnessPlan) -> bool:
+    """Return whether every robustness unit of ``config`` is stored (never attacks)."""
+    return all(store.has_unit(config, a, alpha, eval_size=n, eval_seed=plan.eval_seed)
+               for a, alpha, n in robustness_units(plan, config, rp))
+
+
 def flagged_models(store: Store, plan) -> dict[str, list[str]]:
     """Return each checked model whose stored probes raise a flag (its label → the probes that
     fired); models whose check is not stored yet are left out."""
     rp = plan_for(plan)
     out = {}
     for config in robust_models(plan, rp):
-        if not all(store.has_unit(config, a, alpha, eval_size=n, eval_seed=plan.eval_seed)
-                   for a, alpha, n in robustness_units(plan, config, rp)):
+        if not is_checked(store, plan, config, rp):
             continue  # never attack while rendering a page
         frame = model_probes(store, plan, config, rp)
         fired = list(frame.loc[frame["flag"], "probe"])
@@ -120,9 +125,7 @@ def stored_check(store: Store, plan, rp: RobustnessPlan) -> tuple[RobustnessPlan
     """Return ``rp`` cut to the first seed's models when a later seed's units are not all stored
     yet (a campaign in progress), and whether it was cut."""
     def complete(check: RobustnessPlan) -> bool:
-        return all(store.has_unit(c, a, alpha, eval_size=n, eval_seed=plan.eval_seed)
-                   for c in robust_models(plan, check)
-                   for a, alpha, n in robustness_units(plan, c, rp))
+        return all(is_checked(store, plan, c, rp) for c in robust_models(plan, check))
 
     if complete(rp):
         return rp, False
@@ -291,8 +294,7 @@ def headline_sentence(store: Store, plan) -> str | None:
     """Return the landing page's sentences on the robustness check (None when it is not stored):
     what changes under AutoAttack, and which models a probe flags."""
     rp, _cut = stored_check(store, plan, plan_for(plan))
-    if not all(store.has_unit(c, a, alpha, eval_size=n, eval_seed=plan.eval_seed)
-               for c in robust_models(plan, rp) for a, alpha, n in robustness_units(plan, c, rp)):
+    if not all(is_checked(store, plan, c, rp) for c in robust_models(plan, rp)):
         return None  # never attack while rendering a page
     try:
         verdicts, detail = claims_table(store, plan, rp)

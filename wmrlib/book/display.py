@@ -32,29 +32,30 @@ def show(frame: pd.DataFrame, digits: int = 2):
 
 
 _FLAGS: dict[tuple, dict[str, list[str]]] = {}
-
-
-def masking_flags(source: Source) -> dict[str, list[str]]:
-    """Return the source's models that a stored masking probe flags (label → probes), cached."""
-    from ..robustness import flagged_models
-
-    key = (str(source.store.root), source.profile, source.plan.seeds)
-    if key not in _FLAGS:
-        _FLAGS[key] = {} if source.synthetic else flagged_models(source.store, source.plan)
-    return _FLAGS[key]
-
-
 _COLLAPSED: dict[tuple, dict[str, int]] = {}
 
 
-def collapsed_runs(source: Source) -> dict[str, int]:
-    """Return the source's runs that collapsed in training (label with seed → epoch), cached."""
-    from ..collapse import collapsed_models
-
+def _per_source(cache: dict, source: Source, compute) -> dict:
+    """Return ``compute(store, plan)`` of a source once per store, profile and seeds ({} for
+    synthetic data)."""
     key = (str(source.store.root), source.profile, source.plan.seeds)
-    if key not in _COLLAPSED:
-        _COLLAPSED[key] = {} if source.synthetic else collapsed_models(source.store, source.plan)
-    return _COLLAPSED[key]
+    if key not in cache:
+        cache[key] = {} if source.synthetic else compute(source.store, source.plan)
+    return cache[key]
+
+
+def masking_flags(source: Source) -> dict[str, list[str]]:
+    """Return the source's models that a stored masking probe flags (label → probes)."""
+    from ..robustness import flagged_models
+
+    return _per_source(_FLAGS, source, flagged_models)
+
+
+def collapsed_runs(source: Source) -> dict[str, int]:
+    """Return the source's runs that collapsed in training (label with seed → epoch)."""
+    from .. import collapse
+
+    return _per_source(_COLLAPSED, source, collapse.collapsed_models)
 
 
 def section(title: str, source: Source | None, value, note: str = "",

@@ -156,13 +156,13 @@ def campaign_progress(results: str | Path, name: str) -> tuple[int, int]:
 
 def robustness_progress(results: str | Path, name: str, dataset: str = "mnist") -> tuple[int, int]:
     """Return (models checked, models the check covers) of a profile's robustness check."""
-    from ..robust_units import robust_models, robustness_units
+    from ..robust_units import robust_models
+    from ..robustness import is_checked
 
     plan = get_profile(name).plan(dataset)
     if plan.robustness is None:
         return 0, 0
     store = Store(Path(results) / name, readonly=True, progress=False)
     models = robust_models(plan, plan.robustness)
-    done = sum(all(store.has_unit(c, a, alpha, eval_size=n, eval_seed=plan.eval_seed)
-                   for a, alpha, n in robustness_units(plan, c, plan.robustness)) for c in models)
+    done = sum(is_checked(store, plan, c, plan.robustness) for c in models)
     return done, len(models)
