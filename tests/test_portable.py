@@ -26,6 +26,7 @@ def _fake_flags(monkeypatch, **flags):
     info = {"model": "Fake CPU", "cores": 2,
             "flags": {f: bool(flags.get(f, False)) for f in wdevice.CPU_FLAGS}}
     monkeypatch.setattr(wdevice, "cpu_info", lambda: info)
+    monkeypatch.setattr(wdevice, "_onednn_bf16", lambda: True)  # the flags decide, on any host
     monkeypatch.delenv(wdevice.ALLOW_EMULATED_BF16_ENV, raising=False)
 
 
@@ -36,6 +37,23 @@ def test_native_bf16_follows_the_cpu_flags(monkeypatch):
     assert wdevice.native_bf16("cpu") and wdevice.cpu_kind(wdevice.cpu_info()) == "avx512-bf16"
     _fake_flags(monkeypatch, amx_bf16=True)
     assert wdevice.native_bf16("cpu")
+
+
+def test_an_instruction_set_cap_makes_bf16_emulated(monkeypatch):
+    """ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 BF16 CPU runs bf16 emulated, as on an AVX2 CPU."""
+    _fake_flags(monkeypatch, avx2=True, avx512f=True, avx512_bf16=True)
+    monkeypatch.setattr(wdevice, "_onednn_bf16", lambda: False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert not wdevice.native_bf16("cpu")
+    with pytest.raises(wdevice.EmulatedBF16Error, match="ONEDNN_MAX_CPU_ISA.*precision fp32"):
+        wdevice.require_native_bf16("cpu")
+    monkeypatch.undo()
+    for name in wdevice.ISA_CAP_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    info = wdevice.cpu_info()  # provenance and plan say the CPU ran capped
+    assert info["isa_caps"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert wdevice.cpu_kind(info).endswith("capped by ONEDNN_MAX_CPU_ISA=AVX2")
 
 
 def test_bf16_without_native_support_is_refused_before_anything_is_written(monkeypatch, tmp_path):
@@ -113,6 +131,34 @@ def test_pgd_takes_nchw_and_matches_the_channels_last_model():
     b = pgd(model, x, y, eps=0.3, step_size=0.05, steps=5, random_start="none")
     # Same points up to floating-point order: a sign flip of a near-zero gradient is possible.
     assert (a - b).abs().gt(1e-5).float().mean() < 0.01
+
+
+def test_attacks_run_an_mnist_model_in_channels_last():
+    """MNIST's first convolution has one input channel, whose weight reads as contiguous in both
+    layouts; the attacks must still convert the model (they did not, and ran NCHW)."""
+    from wmrlib.adaptive import autoattack_batch
+    from wmrlib.attacks import pgd, trades_attack
+    from wmrlib.models import SmallCNN
+    torch.manual_seed(0)
+    model = SmallCNN().eval()
+    seen = []
+
+    def record(module, inputs):
+        h = inputs[0]
+        seen.append(h.is_contiguous(memory_format=torch.channels_last) and not h.is_contiguous())
+
+    model.features.conv2.register_forward_pre_hook(record)
+    torch.nn.init.normal_(model.classifier.fc3.weight)  # logits that differ between examples
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        y = model(x).argmax(1)  # every example starts correct, so AutoAttack attacks them all
+    seen.clear()
+    pgd(model, x, y, eps=0.3, step_size=0.05, steps=1)
+    trades_attack(model, x, eps=0.3, step_size=0.05, steps=1)
+    assert seen == [True] * 3  # pgd's step; trades' clean pass and step
+    autoattack_batch(model, x, y, eps=0.3, steps=1, queries=2)
+    assert len(seen) > 4 and all(seen)
+    assert model.features.conv2.weight.is_contiguous()  # the caller's layout is restored
 
 
 def test_weighted_margin_attack_is_refused():

@@ -32,7 +32,7 @@ from tqdm.std import tqdm
 
 from ._checks import check_number
 from .apgd import apgd, logit_scaled
-from .attacks import eval_mode, pgd
+from .attacks import channels_last_model, eval_mode, pgd
 from .checkpoint import atomic_path
 from .config import AttackConfig
 from .data import ImageData, iterate_batches, num_batches
@@ -129,11 +129,13 @@ def autoattack_batch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *
         raise RuntimeError(f"pyautoattack's standard version runs {adversary.attacks_to_run}, "
                            f"not {list(AUTOATTACK_STANDARD)}; update wmrlib.adaptive.STAGES")
     x_final = x.detach().clone()
-    with eval_mode(model), torch.no_grad():
-        alive = model(x).argmax(1) == y
-    stage = torch.where(alive, len(STAGES) - 1, 0).to(torch.int8)
     devices = [x.device] if x.device.type == "cuda" else []
-    with eval_mode(model), torch.random.fork_rng(devices=devices):  # the package reseeds globally
+    # channels_last weights speed the convolutions up (the images stay NCHW for the package);
+    # fork_rng because the package reseeds the global generator
+    with eval_mode(model), channels_last_model(model), torch.random.fork_rng(devices=devices):
+        with torch.no_grad():
+            alive = model(x).argmax(1) == y
+        stage = torch.where(alive, len(STAGES) - 1, 0).to(torch.int8)
         for code, name in enumerate(AUTOATTACK_STANDARD, start=1):
             idx = alive.nonzero().squeeze(1)
             if idx.numel() == 0:

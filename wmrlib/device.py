@@ -37,6 +37,9 @@ def autocast(device: torch.device, precision: str):
 # The CPU flags that decide what runs fast here: the provenance records them.
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 ALLOW_EMULATED_BF16_ENV = "WMR_ALLOW_EMULATED_BF16"
+# Environment variables that make this CPU's kernels those of an older one; all three set to
+# AVX2 emulate an AVX2-only CPU on an AVX-512 one (torch, oneDNN, MKL).
+ISA_CAP_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 
 class EmulatedBF16Error(RuntimeError):
@@ -44,7 +47,7 @@ class EmulatedBF16Error(RuntimeError):
 
 
 def cpu_info() -> dict:
-    """Return the CPU's model name and which of ``CPU_FLAGS`` it has (from /proc/cpuinfo)."""
+    """Return the CPU's model name, which of ``CPU_FLAGS`` it has (/proc/cpuinfo) and any ISA caps set."""
     model, flags = platform.processor() or platform.machine(), set()
     try:
         text = Path("/proc/cpuinfo").read_text()
@@ -56,18 +59,26 @@ def cpu_info() -> dict:
             model = value.strip()
         elif key.strip() == "flags":
             flags = set(value.split())
-    return {"model": model, "cores": os.cpu_count(),
+    info = {"model": model, "cores": os.cpu_count(),
             "flags": {flag: flag in flags for flag in CPU_FLAGS}}
+    caps = {name: os.environ[name] for name in ISA_CAP_ENV if os.environ.get(name)}
+    if caps:  # this CPU runs as an older one: say so wherever its numbers are recorded
+        info["isa_caps"] = caps
+    return info
 
 
 def cpu_kind(info: dict | None = None) -> str:
     """Return a short class name of the CPU for cost tables: ``avx512-bf16``, ``avx512``, ``avx2`` or ``other``."""
-    flags = (info or cpu_info())["flags"]
+    info = info or cpu_info()
+    flags = info["flags"]
     if flags.get("avx512_bf16") or flags.get("amx_bf16"):
-        return "avx512-bf16"
-    if flags.get("avx512f"):
-        return "avx512"
-    return "avx2" if flags.get("avx2") else "other"
+        kind = "avx512-bf16"
+    elif flags.get("avx512f"):
+        kind = "avx512"
+    else:
+        kind = "avx2" if flags.get("avx2") else "other"
+    caps = info.get("isa_caps")
+    return kind + (" capped by " + ", ".join(f"{k}={v}" for k, v in caps.items()) if caps else "")
 
 
 def native_bf16(device: str | torch.device | None = None) -> bool:
@@ -77,8 +88,16 @@ def native_bf16(device: str | torch.device | None = None) -> bool:
         return torch.cuda.get_device_capability(device) >= (8, 0)
     if device.type == "cpu":
         flags = cpu_info()["flags"]
-        return bool(flags["avx512_bf16"] or flags["amx_bf16"])
+        return bool(flags["avx512_bf16"] or flags["amx_bf16"]) and _onednn_bf16()
     return False
+
+
+def _onednn_bf16() -> bool:
+    """Whether torch's oneDNN runs bf16 natively here; False when ONEDNN_MAX_CPU_ISA caps it below."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN: trust the CPU flags
+        return True
 
 
 def require_native_bf16(device: str | torch.device | None = None, *,
@@ -91,6 +110,8 @@ def require_native_bf16(device: str | torch.device | None = None, *,
     if native_bf16(device) or allow_emulated or os.environ.get(ALLOW_EMULATED_BF16_ENV) == "1":
         return
     missing = ("CUDA compute capability ≥ 8.0" if device.type == "cuda"
+               else "oneDNN's native bf16 kernels (ONEDNN_MAX_CPU_ISA caps them)"
+               if device.type == "cpu" and os.environ.get("ONEDNN_MAX_CPU_ISA")
                else "the CPU flag avx512_bf16 or amx_bf16" if device.type == "cpu"
                else f"native bf16 on {device.type}")
     raise EmulatedBF16Error(
