@@ -250,6 +250,18 @@ def test_synthetic_and_subset():
     assert a.subset(None) is a and a.subset(500) is a
 
 
+def test_a_smaller_subset_sits_inside_a_larger_one():
+    a = D.synthetic("mnist", 50, seed=3)
+    small, large = a.subset(20, seed=1), a.subset(35, seed=1)
+    at = D.nested_positions(50, 20, 35, seed=1)
+    assert at.shape == (20,) and (np.diff(at) > 0).all() and at.max() < 35
+    assert torch.equal(small.images, large.images[at]) and torch.equal(small.labels, large.labels[at])
+    assert torch.equal(a.images[D.nested_positions(50, 20, None, seed=1)], small.images)
+    assert (D.nested_positions(50, None, None) == np.arange(50)).all()
+    with pytest.raises(ValueError, match="not inside"):
+        D.nested_positions(50, 35, 20)
+
+
 def _epoch(data, bs, **kw):
     return list(D.iterate_batches(data, bs, **kw))
 

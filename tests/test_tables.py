@@ -12,7 +12,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from wmrlib import data as D  # noqa: E402
 from wmrlib import figures, paper, tables  # noqa: E402
+from wmrlib.book.views import analog_view  # noqa: E402
 from wmrlib.config import AttackConfig, RunConfig  # noqa: E402
 from wmrlib.profiles import DatasetPlan  # noqa: E402
 from wmrlib.store import Store  # noqa: E402
@@ -185,6 +187,20 @@ def test_attacks_analog_table(store):
     assert (t.alpha_test == 1.0).all()
     assert "ours_a_tr" not in t
     assert t.paper_a_rob.isna().all() and np.isfinite(t.ours_a_sa.to_numpy(float)).all()
+
+
+def test_side_tables_compare_every_attack_on_the_same_examples(store):
+    """With a smaller side subset, the main attack's row is its record cut to those examples."""
+    side = replace(PLAN, side_eval_size=16)
+    t = tables.analog_table(store, side, "attacks")
+    at = D.nested_positions(store.test_size(BASE), 16, 32, PLAN.eval_seed)
+    for _, row in t[t.attack == ATTACK.name].iterrows():  # the 32-example rows differ (TRADES)
+        defense = "trades" if row.defense.startswith("TRADES") else "pgd"
+        a_rob = [100 * stored_unit(store, c, ATTACK, 0.0)["correct"][at].mean()
+                 for c in PLAN.models() if c.defense == defense and c.alpha_train == row.alpha_train]
+        assert row.ours_a_rob == pytest.approx(np.mean(a_rob))
+    [(heading, _)] = [v for v in analog_view(t, side) if v[0].startswith(ATTACK.name + " (")]
+    assert "16 test examples" in heading
 
 
 def test_table_for_another_dataset_raises(store):

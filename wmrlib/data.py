@@ -68,7 +68,7 @@ class ImageData:
             return self
         if n < 0:
             raise ValueError(f"subset size must be ≥ 0, got {n}")
-        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        idx = subset_indices(len(self), n, seed)
         return ImageData(self.name, self.images[idx], self.labels[idx], self.num_classes, self.synthetic)
 
     def to_float(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
@@ -274,6 +274,29 @@ def synthetic(name: str, n: int, train: bool = True, seed: int = 0) -> ImageData
 
 
 # --- batching ----------------------------------------------------------------------------------------
+
+def subset_indices(total: int, n: int, seed: int = 0) -> torch.Tensor:
+    """Return the sorted indices of :meth:`ImageData.subset`'s n of ``total`` examples.
+
+    The subset of n is the first n of one seeded permutation, so a smaller subset of the same
+    seed lies inside a larger one (see :func:`nested_positions`).
+    """
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+
+
+def nested_positions(total: int, small: int | None, large: int | None, seed: int = 0) -> np.ndarray:
+    """Return where the examples of the ``small`` subset sit in the ``large`` one (same seed).
+
+    A record evaluated on ``large`` examples, indexed by these positions, is the record of the
+    ``small`` subset: the same images, so no attack has to run again.
+    """
+    small = total if small is None else min(small, total)
+    large = total if large is None else min(large, total)
+    if small > large:
+        raise ValueError(f"a subset of {small} examples is not inside one of {large}")
+    outer = subset_indices(total, large, seed).numpy()
+    return np.searchsorted(outer, subset_indices(total, small, seed).numpy())
+
 
 def num_batches(n: int, batch_size: int, drop_last: bool) -> int:
     """How many batches an epoch of n examples has."""

@@ -67,6 +67,15 @@ class EvalRecord:
         rec = self.weighted[float(alpha_test)]
         return metrics.a_tr(rec.correct, rec.margin, alpha_test)
 
+    def restrict(self, positions: np.ndarray) -> "EvalRecord":
+        """Return this record on the examples at ``positions`` (e.g. a smaller nested subset)."""
+        def take(rec: AttackRecord) -> AttackRecord:
+            return AttackRecord(rec.correct[positions], rec.margin[positions], rec.loss[positions],
+                                {k: v[positions] for k, v in rec.extra.items()})
+
+        return EvalRecord(self.attack, self.labels[positions], take(self.clean),
+                          take(self.uniform), {a: take(r) for a, r in self.weighted.items()})
+
     def summary(self) -> dict[str, float]:
         """Return every metric the record supports, in percent, keyed like ``a_sa@1.5``."""
         out = {"a_nat": 100 * self.a_nat(), "a_rob": 100 * self.a_rob()}

@@ -59,6 +59,9 @@ class Run:
     provenance: dict
 
 
+SYNTHETIC_SIZE = 256  # test examples (and default training examples) of a synthetic run
+
+
 class Store:
     """Results keyed by config hash; ``get_or_*`` return stored results or compute and store them."""
 
@@ -79,11 +82,15 @@ class Store:
         key = (config.dataset, config.synthetic, train)
         if key not in self._data:
             if config.synthetic:
-                n = (config.train_size or 256) if train else 256
+                n = (config.train_size or SYNTHETIC_SIZE) if train else SYNTHETIC_SIZE
                 self._data[key] = synthetic(config.dataset, n, train=train, seed=0)
             else:
                 self._data[key] = load(config.dataset, self.data_root, train=train)
         return self._data[key]
+
+    def test_size(self, config: RunConfig) -> int:
+        """Return the number of test examples of a run's dataset, without loading the data."""
+        return SYNTHETIC_SIZE if config.synthetic else spec(config.dataset).test_size
 
     # --- runs ---------------------------------------------------------------------------------
     def run_dir(self, config: RunConfig) -> Path:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from . import paper
 from .config import AttackConfig, RunConfig
+from .data import nested_positions
 from .profiles import DatasetPlan
 from .store import MissingResult, Store
 
@@ -67,11 +68,20 @@ def _row(configs: list[RunConfig], values: list[dict]) -> dict:
 
 
 def model_metrics(store: Store, plan: DatasetPlan, config: RunConfig, attack: AttackConfig,
-                  alpha_test: float | None, with_tr: bool = True) -> dict:
-    """Return one model's A_nat and A_rob (and A_sa, A_tr at ``alpha_test``) in %, from the store."""
+                  alpha_test: float | None, with_tr: bool = True, on_side: bool = False) -> dict:
+    """Return one model's A_nat and A_rob (and A_sa, A_tr at ``alpha_test``) in %, from the store.
+
+    ``on_side``: on the side subset of the ε sweep and the other attacks, also for the main
+    attack, whose larger record is cut to those examples, so that every row of such a table
+    compares the same images.
+    """
     alphas = () if alpha_test is None or not with_tr else (alpha_test,)
-    record = store.get_or_evaluate(config, attack, alphas, eval_size=plan.eval_size_for(attack),
+    size = plan.eval_size_for(attack)
+    record = store.get_or_evaluate(config, attack, alphas, eval_size=size,
                                    eval_seed=plan.eval_seed)
+    if on_side and plan.side_eval_size is not None and size != plan.side_eval_size:
+        record = record.restrict(nested_positions(store.test_size(config), plan.side_eval_size,
+                                                  size, plan.eval_seed))
     values = {"a_nat": 100 * record.a_nat(), "a_rob": 100 * record.a_rob()}
     if alpha_test is not None:
         values["a_sa"] = 100 * record.a_sa(alpha_test)
@@ -104,13 +114,15 @@ def ours(store: Store, plan: DatasetPlan, kind: str, defenses=("pgd", "trades"))
         for attack in plan.sensitivity_attacks():
             for alpha in plan.alpha_tests:
                 for group in model_groups(plan, defenses, keep=plan.in_sweep):
-                    values = [model_metrics(store, plan, c, attack, alpha) for c in group]
+                    values = [model_metrics(store, plan, c, attack, alpha, on_side=True)
+                              for c in group]
                     rows.append(_row(group, values) | {"eps_test": attack.eps, "alpha_test": alpha})
     elif kind == "attacks":
         alpha = 1.0
         for attack in (plan.attack, *plan.other_attacks):
             for group in model_groups(plan, defenses, keep=plan.in_other_attacks):
-                values = [model_metrics(store, plan, c, attack, alpha, with_tr=False) for c in group]
+                values = [model_metrics(store, plan, c, attack, alpha, with_tr=False, on_side=True)
+                          for c in group]
                 rows.append(_row(group, values) | {"attack": attack.name, "alpha_test": alpha})
     else:
         raise ValueError(f"unknown table kind {kind!r}")

@@ -126,10 +126,9 @@ def analog_view(frame: pd.DataFrame, plan: DatasetPlan) -> list[tuple[str, pd.Da
     narrow table per ε_test or attack: a row per model, A_rob and A_sa / A_tr per alpha_test
     (mean ± seed std in %), each with a heading that gives its test examples."""
     by = "eps_test" if "eps_test" in frame else "attack"
+    n = plan.side_eval_size or plan.eval_size  # the main attack's rows too (tables.model_metrics)
     views = []
     for key, part in frame.groupby(by, sort=False):
-        main = key == plan.attack.eps if by == "eps_test" else key == plan.attack.name
-        n = plan.eval_size if main or plan.side_eval_size is None else plan.side_eval_size
         rows = []
         for (defense, alpha), model in part.groupby(["defense", "alpha_train"], sort=False):
             row = {"model": defense + (f" α {alpha:g}" if alpha else ""),
