@@ -168,10 +168,10 @@ def test_the_1epoch_profile_is_labelled_and_its_results_have_left_the_store(tmp_
 
 # --- stale results ---------------------------------------------------------------------------------
 
-def test_a_result_is_stale_only_when_compute_code_changed(tmp_path):
+def test_a_result_is_stale_only_when_compute_code_changed(tmp_path, monkeypatch):
     import subprocess
 
-    from wmrlib.staleness import changed_since, staleness
+    from wmrlib.staleness import NUMBER_PRESERVING, changed_since, staleness
 
     def git(*args):
         return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True,
@@ -192,6 +192,19 @@ def test_a_result_is_stale_only_when_compute_code_changed(tmp_path):
     changed_since.cache_clear()
     assert staleness(commit, tmp_path) == "stale: train.py changed"
     assert staleness("0" * 40, tmp_path) == "unknown" and staleness("unknown", tmp_path) == "unknown"
+    git("commit", "-qam", "two: changes a number")
+    changed_since.cache_clear()
+    assert staleness(commit, tmp_path) == "stale: train.py changed"
+    (tmp_path / "wmrlib" / "attacks.py").write_text("layout = 'channels_last'\n")
+    git("add", "."), git("commit", "-qm", "three: the same numbers")
+    three = git("rev-parse", "HEAD")
+    changed_since.cache_clear()
+    assert staleness(commit, tmp_path) == "stale: attacks.py, train.py changed"
+    monkeypatch.setitem(NUMBER_PRESERVING, three, "a layout")  # declared: only commit two counts
+    changed_since.cache_clear()
+    assert staleness(commit, tmp_path) == "stale: train.py changed"
+    two = git("rev-parse", "HEAD~1")
+    assert staleness(two, tmp_path) == "current"  # after two, only the declared commit
 
 
 def test_a_job_past_its_latest_start_is_skipped_and_writes_nothing(tmp_path):
