@@ -59,15 +59,18 @@ def collapsed_runs(source: Source) -> dict[str, int]:
 
 
 def section(title: str, source: Source | None, value, note: str = "",
-            stale_note: bool = False) -> None:
-    """Display a section header, the source of its numbers (or why there are none), and a table."""
+            stale_note: bool = False, examples: int | None = None) -> None:
+    """Display a section header, the source of its numbers (or why there are none), and a table.
+
+    ``examples``: the test examples of the section's numbers when not the plan's ``eval_size``.
+    """
     from IPython.display import Markdown, display
 
     display(Markdown(f"### {title}"))
     if source is None:
         display(Markdown(f"```{{note}}\n{value}\n```"))
         return
-    n = source.plan.eval_size or "all"
+    n = examples or source.plan.eval_size or "all"
     stale = stale_runs(source)
     flag = "; some runs were computed by code changed since (see Provenance)" if stale else ""
     collapsed = collapsed_runs(source)

@@ -78,7 +78,8 @@ class Page:
                                                                            defenses))
         section(title, source, value if source is None else None,
                 note="an analog: the paper has no such table on this dataset; in %, mean ± "
-                     "std over seeds where a model has several")
+                     "std over seeds where a model has several",
+                examples=source.plan.side_eval_size if source is not None else None)
         if source is not None:
             from IPython.display import Markdown, display
 
