@@ -175,11 +175,19 @@ def _paper() -> Profile:
                      weight_decay=2e-4, schedule="multistep", milestones=(0.75, 0.9), beta=6.0,
                      augment=True)
     cifar_attack = AttackConfig(eps=0.031, step_size=0.003, steps=20)
+
+    def check(eps: float, sweep: tuple[float, ...]) -> RobustnessPlan:
+        # The paper has no such evaluation: standard AutoAttack on 1,000 test images of each
+        # headline model, and an ε sweep up to where A_rob should reach about 0.
+        return RobustnessPlan(standard_autoattack(eps, restarts=2), eval_size=1000,
+                              sweep_eps=sweep)
+
     return Profile("paper", "the paper's settings (A.2): 100 epochs; for a GPU", {
         "mnist": DatasetPlan("mnist", mnist, pgd_alphas=(0.01, 0.2, 0.5),
                              trades_alphas=(0.5, 1.0, 1.5, 2.0), headline=(0.5, 2.0),
                              attack=AttackConfig(eps=0.3, step_size=0.01, steps=40),
-                             eps_tests=(0.1, 0.2, 0.3)),
+                             eps_tests=(0.1, 0.2, 0.3),
+                             robustness=check(0.3, (0.1, 0.2, 0.3, 0.4, 0.5))),
         "cifar10": DatasetPlan("cifar10", cifar, pgd_alphas=(0.01, 0.05, 0.1),
                                trades_alphas=(0.1, 1.0, 1.5, 2.0), headline=(0.1, 2.0),
                                attack=cifar_attack, alpha_tests=(0.1, 1.0, 1.5, 2.0),
@@ -187,12 +195,14 @@ def _paper() -> Profile:
                                other_attacks=(replace(cifar_attack, steps=100),
                                               replace(cifar_attack, loss="margin"),
                                               replace(cifar_attack, steps=100, loss="margin")),
-                               extras=_table4_cifar10(cifar)),
+                               extras=_table4_cifar10(cifar),
+                               robustness=check(0.031, (0.008, 0.016, 0.031, 0.063, 0.125))),
         "tinyimagenet": DatasetPlan("tinyimagenet", tiny, pgd_alphas=(0.1, 0.15, 0.2, 0.25, 0.3),
                                     trades_alphas=(0.5, 1.5, 2.0, 2.5, 3.5, 5.0),
                                     headline=(0.3, 5.0),
                                     attack=AttackConfig(eps=0.016, step_size=0.0015, steps=10),
-                                    alpha_tests=(0.5, 1.0, 1.5, 2.0)),
+                                    alpha_tests=(0.5, 1.0, 1.5, 2.0),
+                                    robustness=check(0.016, (0.004, 0.008, 0.016, 0.031, 0.063))),
     })
 
 
