@@ -309,6 +309,13 @@ def test_page_tables_from_stored_units(trained_smallcnn, mnist_test, tmp_path, m
         assert set(verdicts[column]) <= {"holds", "does not hold", "inconclusive"}
     assert len(detail) == 2 * (2 * len(plan.alpha_tests) + 2)
     assert robustness.what_changed(verdicts, detail).startswith("Under AutoAttack")
+    shown = robustness.compact_detail(detail)  # the page's narrower view of the same numbers
+    assert list(shown.columns) == ["claim", "comparison", f"{plan.attack.name} gain [interval]",
+                                   f"{plan.attack.name} verdict", "AutoAttack gain [interval]",
+                                   "AutoAttack verdict"]
+    first = detail.iloc[0]
+    assert shown["AutoAttack gain [interval]"].iloc[0] == (f"{first['AutoAttack gain']:+.2f} "
+                                                           f"{first['AutoAttack interval']}")
     # The flags other pages carry are the probe table's, read from the same units.
     table = robustness.probe_table(store, plan, rp)
     fired = {m: list(g.loc[g["flag"], "probe"]) for m, g in table.groupby("model", sort=False)}

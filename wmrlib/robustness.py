@@ -274,6 +274,16 @@ def claims_table(store: Store, plan, rp: RobustnessPlan | None = None) -> tuple[
     return pd.DataFrame(rows), detail
 
 
+def compact_detail(detail: pd.DataFrame) -> pd.DataFrame:
+    """Return :func:`claim_rows`' comparisons with each attack's gain and interval in one column."""
+    out = detail[["claim", "comparison"]].copy()
+    for name in (c.removesuffix(" gain") for c in detail.columns if c.endswith(" gain")):
+        out[f"{name} gain [interval]"] = [f"{g:+.2f} {i}" for g, i in
+                                          zip(detail[f"{name} gain"], detail[f"{name} interval"])]
+        out[f"{name} verdict"] = detail[f"{name} verdict"]
+    return out
+
+
 def what_changed(verdicts: pd.DataFrame, detail: pd.DataFrame) -> str:
     """Return one sentence on how C2 and C3 move from PGD to AutoAttack on the same subset."""
     pgd_col = next(c for c in verdicts.columns if c.endswith(", this subset") and "AutoAttack" not in c)
@@ -347,14 +357,15 @@ class RobustnessPage:
         plan = subset_plan(source.plan, rp, source.plan.attack)
         return Source(source.dataset, source.profile, plan, source.store, source.partial), value, note
 
-    def _section(self, title: str, compute, note: str = "", digits: int = 2):
+    def _section(self, title: str, compute, note: str = "", digits: int = 2, view=None):
         from .book import display_frame, section
 
         source, value, cut = self._first(compute)
         note = "; ".join(n for n in (note, cut) if n)
         section(title, source, value if source is None else None, note=note)
         if source is not None:
-            for frame in value if isinstance(value, tuple) else (value,):
+            shown = view(value) if view is not None else value
+            for frame in shown if isinstance(shown, tuple) else (shown,):
                 display_frame(frame, digits)
         return source, value
 
@@ -392,7 +403,8 @@ class RobustnessPage:
         from IPython.display import Markdown, display
 
         source, value = self._section("C2 and C3 per defense family, PGD beside AutoAttack (MNIST)", claims_table,
-                                      note="C2 and C3 per defense family; intervals ± 2 SE")
+                                      note="C2 and C3 per defense family; intervals ± 2 SE",
+                                      view=lambda v: (v[0], compact_detail(v[1])))
         if source is not None:
             display(Markdown(what_changed(*value)))
         return source, value
