@@ -47,6 +47,7 @@ from wmrlib.device import ISA_CAP_ENV, autocast, default_device, native_bf16
 from wmrlib.evaluate import attack_record, evaluate_model
 from wmrlib.models import ResNet18, SmallCNN
 from wmrlib.profiles import profile
+from wmrlib.provenance import git_commit
 from wmrlib.risk import importance_weights
 from wmrlib.train import adversarial_loss, make_optimizer, passes, train_model
 from _report import Report, cpu_name, fmt, load_avg  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
@@ -482,6 +483,7 @@ def main(argv=None) -> int:
     rep.table(["item", "value"], [
         ["command", f"`{command}`"],
         ["date", time.strftime("%Y-%m-%d %H:%M:%S %Z")],
+        ["wmrlib commit", f"`{git_commit()[:12]}`"],
         ["device", str(device) + (f" ({torch.cuda.get_device_name(device)})" if not cpu else "")],
         ["CPU", f"{cpu_name()}, {os.cpu_count()} logical CPUs"],
         ["CPU bf16 / AMX flags (/proc/cpuinfo)", ", ".join(bf16_flags) or "none"],
