@@ -43,6 +43,23 @@ def test_estimate_is_the_hand_computed_cost_and_drops_what_is_stored(tmp_path):
     assert done.eval_s == pytest.approx(2 * 16 * 4 * 1e-3)
 
 
+def test_autoattack_costs_less_on_a_model_pgd_breaks(tmp_path):
+    """The AutoAttack unit's estimate scales its dear stages by the stored PGD robust accuracy."""
+    from wmrlib.adaptive import step_equivalents
+    from wmrlib.robust_units import standard_autoattack
+
+    aa = replace(standard_autoattack(0.3), steps=2, queries=10)
+    job = Job(TINY, ((ATTACK, 0.0, 16), (aa, 0.0, 16)), 0)
+    store = Store(tmp_path, device="cpu", progress=False)
+    upper = estimate(job, _calibration(), store)
+    assert upper.eval_s == pytest.approx(16 * (3 + 1 + step_equivalents(aa) + 1) * 1e-3)
+    store.get_or_train(TINY, need_model=False)
+    survival = float(store.get_or_attack(TINY, ATTACK, eval_size=16).correct.mean())
+    assert survival < 1  # 16 synthetic images: the tiny model gets some wrong
+    guess = estimate(job, _calibration(), store)
+    assert guess.eval_s == pytest.approx(16 * (step_equivalents(aa, 0.0, survival) + 1) * 1e-3)
+
+
 def test_a_checkpoint_lowers_the_training_estimate(tmp_path):
     store = Store(tmp_path, device="cpu", progress=False)
 

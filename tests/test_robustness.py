@@ -346,6 +346,12 @@ def test_step_equivalents_rank_the_units_by_cost():
     assert adaptive.step_equivalents(AttackConfig(kind="logit-scale")) == 40 * 5
     assert adaptive.step_equivalents(aa, 2.0) == pytest.approx(220)
     assert adaptive.step_equivalents(aa) > 20 * adaptive.step_equivalents(aa, 2.0)
+    # APGD-CE on every image; APGD-T, FAB-T, the survivor APGD and Square on those it leaves.
+    assert adaptive.step_equivalents(aa) == pytest.approx(1.2 * 100 + 25.3 * 100 + 0.46 * 5000)
+    assert adaptive.step_equivalents(aa, survival=0.25) == pytest.approx(
+        1.2 * 100 + 0.25 * (25.3 * 100 + 0.46 * 5000))
+    with pytest.raises(ValueError, match="survival"):
+        adaptive.step_equivalents(aa, survival=1.5)
 
 
 def test_flags_skip_unchecked_models_and_never_attack(tmp_path, monkeypatch):

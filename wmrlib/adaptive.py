@@ -56,18 +56,21 @@ def unit_provenance(attack: AttackConfig | None) -> dict:
     return {"pyautoattack": version("pyautoattack")}
 
 
-def step_equivalents(attack: AttackConfig, alpha: float = 0.0) -> float:
+def step_equivalents(attack: AttackConfig, alpha: float = 0.0, survival: float = 1.0) -> float:
     """Return a unit's cost per test image in PGD image-steps (one forward and backward pass).
 
-    For AutoAttack this is the cost of an example no attack fools (an upper bound), from our
-    timing of the reference package on a PGD-trained SmallCNN at one thread: per iteration,
-    APGD-CE 1.2 steps, APGD-T 8.1 (9 targets), FAB-T 16 (9 targets), our survivor APGD-CE 1.2;
-    Square 0.46 steps per query (a forward pass of one image).
+    For AutoAttack, from our timing of the reference package on a PGD-trained SmallCNN at one
+    thread: per iteration, APGD-CE 1.2 steps on every image, then on the images it leaves
+    correct APGD-T 8.1 (9 targets), FAB-T 16 (9 targets) and our survivor APGD-CE 1.2, and
+    Square 0.46 steps per query (a forward pass of one image). ``survival`` is the fraction left
+    after APGD-CE; 1 (no image fooled) gives an upper bound, and a PGD unit's robust accuracy at
+    the same ε is a fair guess (``wmrlib.cost`` uses the stored one).
     """
     if attack.kind == "autoattack":
         if check_unit(attack, alpha) > 0:
             return 1.1 * attack.steps * attack.restarts  # checkpoint restarts need a gradient
-        return 26.5 * attack.steps + 0.46 * attack.queries
+        survival = check_number("survival", survival, low=0.0, high=1.0)
+        return 1.2 * attack.steps + survival * (25.3 * attack.steps + 0.46 * attack.queries)
     if attack.kind == "logit-scale":
         return float(attack.steps * attack.restarts * len(attack.scales))
     return float(attack.steps * attack.restarts)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
+
 from .adaptive import step_equivalents
 from .jobs import Job
 
@@ -153,9 +155,25 @@ def estimate(job: Job, calibration: Calibration, store) -> Estimate:
             continue
         left += 1
         n = n or _spec(config.dataset).test_size
-        steps = 1 if attack is None else step_equivalents(attack, alpha) + 1
+        survival = _pgd_survival(job, store, attack.eps) if attack is not None else 1.0
+        steps = 1 if attack is None else step_equivalents(attack, alpha, survival) + 1
         eval_s += n * steps * per_step
     return Estimate(job, train_s, eval_s, trained, resume_at, left)
+
+
+def _pgd_survival(job: Job, store, eps: float) -> float:
+    """Return the lowest robust accuracy (a fraction) among the job's stored unweighted PGD
+    units at ``eps``, or 1 when none is stored: AutoAttack's dear stages attack only the images
+    its first stage leaves correct, so a model PGD breaks costs far less than a robust one."""
+    survival = 1.0
+    for attack, alpha, n in job.units:
+        if (attack is None or attack.kind != "pgd" or alpha != 0 or attack.eps != eps
+                or not store.has_unit(job.config, attack, 0.0, eval_size=n, eval_seed=job.eval_seed)):
+            continue
+        path = store.unit_path(job.config, attack, 0.0, eval_size=n, eval_seed=job.eval_seed)
+        with np.load(path, allow_pickle=False) as z:
+            survival = min(survival, float(z["correct"].mean()))
+    return survival
 
 
 def _checkpoint_position(path: Path) -> tuple[int, int] | None:
