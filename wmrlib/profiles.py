@@ -247,7 +247,7 @@ def _cpu() -> Profile:
     return Profile("cpu", "real MNIST sized for a 2-core CPU: 5 epochs, 5-step training attack, fp32", {
         "mnist": _cpu_mnist_plan(base, eval_size=2000, side_eval_size=1000, curve_size=500,
                                  extras=_table4_mnist(base),
-                                 # about 20 core-minutes per model (adaptive.step_equivalents)
+                                 # 9-20 core-minutes per model, less for one PGD breaks (cost.py)
                                  robustness=RobustnessPlan(standard_autoattack(0.3, restarts=2),
                                                            eval_size=500, models="headline-seeds")),
     })
