@@ -42,6 +42,9 @@ def test_a_few_epochs_lower_the_training_loss(mnist_train, defense, alpha):
 
 
 def test_bf16_training_runs_and_learns(mnist_train):
+    from wmrlib.device import native_bf16
+    if not native_bf16("cpu"):  # emulated bf16 is refused (tests/test_portable.py) and very slow
+        pytest.skip("bf16 is not native on this CPU")
     config = RunConfig(defense="pgd", alpha_train=0.5, precision="bf16", **QUICK)
     result = train_model(config, mnist_train, progress=False)
     assert result.history[-1]["loss"] < result.history[0]["loss"]

@@ -109,10 +109,12 @@ def require_native_bf16(device: str | torch.device | None = None, *,
     device = default_device(device)
     if native_bf16(device) or allow_emulated or os.environ.get(ALLOW_EMULATED_BF16_ENV) == "1":
         return
+    flags = cpu_info()["flags"] if device.type == "cpu" else {}
     missing = ("CUDA compute capability ≥ 8.0" if device.type == "cuda"
-               else "oneDNN's native bf16 kernels (ONEDNN_MAX_CPU_ISA caps them)"
-               if device.type == "cpu" and os.environ.get("ONEDNN_MAX_CPU_ISA")
                else "the CPU flag avx512_bf16 or amx_bf16" if device.type == "cpu"
+               and not (flags.get("avx512_bf16") or flags.get("amx_bf16"))
+               else "oneDNN's native bf16 kernels (ONEDNN_MAX_CPU_ISA caps them)"
+               if device.type == "cpu"
                else f"native bf16 on {device.type}")
     raise EmulatedBF16Error(
         f"precision bf16 asked for, but {device} lacks {missing}: bf16 would be emulated, "
