@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-import numpy as np
-
 from .adaptive import step_equivalents
 from .jobs import Job
 
@@ -170,9 +168,8 @@ def _pgd_survival(job: Job, store, eps: float) -> float:
         if (attack is None or attack.kind != "pgd" or alpha != 0 or attack.eps != eps
                 or not store.has_unit(job.config, attack, 0.0, eval_size=n, eval_seed=job.eval_seed)):
             continue
-        path = store.unit_path(job.config, attack, 0.0, eval_size=n, eval_seed=job.eval_seed)
-        with np.load(path, allow_pickle=False) as z:
-            survival = min(survival, float(z["correct"].mean()))
+        record = store.get_or_attack(job.config, attack, 0.0, eval_size=n, eval_seed=job.eval_seed)
+        survival = min(survival, float(record.correct.mean()))  # stored: read, not attacked
     return survival
 
 
