@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 from wmrlib import data as wdata
 from wmrlib import metrics
-from wmrlib.attacks import pgd, project
+from wmrlib.attacks import automatic_layout, pgd, project
 from wmrlib.config import AttackConfig, RunConfig
 from wmrlib.device import ISA_CAP_ENV, autocast, default_device, native_bf16
 from wmrlib.evaluate import attack_record, evaluate_model
@@ -308,11 +308,12 @@ def train_variants(base_model, batches, config: RunConfig, device, *, steps_per_
                 for xb, yb in batches]
         state = {"i": 0}
 
-        def step(net=net, opt=opt, cfg=cfg, gen=gen, data=data, state=state):
+        def step(net=net, opt=opt, cfg=cfg, gen=gen, data=data, state=state, cl=channels_last):
             for _ in range(steps_per_call):
                 x, y = data[state["i"] % len(data)]
                 state["i"] += 1
-                with autocast(device, cfg.precision):
+                # An NCHW variant keeps its attack NCHW too: the attacks would switch it otherwise.
+                with autocast(device, cfg.precision), automatic_layout(cl):
                     loss, _ = adversarial_loss(net, x, y, cfg, cfg.eps, gen)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -640,7 +641,9 @@ def main(argv=None) -> int:
             f"fixed batches; {P['tr_steps']} step per timed call, median of {P['tr_rounds']} "
             "interleaved calls (all variants of both defenses in one rotation) after a warm-up "
             "call. CL = channels_last model and inputs; `train_model` trains in channels_last "
-            "at both precisions. Ratios are against NCHW fp32 (the layout `train_model` used "
+            "at both precisions. The other variants run NCHW throughout: their attacks run "
+            "inside `wmrlib.attacks.automatic_layout(False)`, which stops the attacks switching "
+            "to channels_last by themselves. Ratios are against NCHW fp32 (the layout `train_model` used "
             "before) at the same thread count.")
     rep.add()
     rows = []
@@ -767,7 +770,11 @@ def main(argv=None) -> int:
     rep.add("## Targets")
     rep.add()
     pgd_ratios = [(r, ratio(r.rates.get("wmrlib"), r.rates.get("torchattacks"))) for r in pgd_rows]
-    pgd_pass = all(q is not None and q >= 1.2 and r.agree for r, q in pgd_ratios)
+    # Issue 10's target is SmallCNN at batch 128; the other sizes are shown beside it, not judged.
+    judged = [r.model == "SmallCNN" and r.batch == 128 for r, _ in pgd_ratios]
+    target = [rq for rq, j in zip(pgd_ratios, judged) if j]
+    others = [rq for rq, j in zip(pgd_ratios, judged) if not j]
+    pgd_pass = bool(target) and all(q is not None and q >= 1.2 and r.agree for r, q in target)
     train_rows = []
     for tag, base, fast in (("default threads", "fp32", "fp32+CL"),
                             ("1 thread", "fp32 @1 thread", "fp32+CL @1 thread")):
@@ -777,9 +784,11 @@ def main(argv=None) -> int:
                                " / ".join(fmt(v, 2) for v in vals) + " (PGD-AT / TRADES)",
                                "PASS" if min(vals) >= 1.2 else "FAIL"])
     rep.table(["target", "measured", "status"], [
-        ["wmrlib PGD ≥ 1.2× torchattacks (fp32, same accuracy)",
-         ", ".join(f"{r.model} b{r.batch}: {fmt(q, 2)}" for r, q in pgd_ratios)
-         + "; accuracies agree: " + ("yes" if all(r.agree for r in pgd_rows) else "NO"),
+        ["wmrlib PGD ≥ 1.2× torchattacks (fp32, SmallCNN batch 128, same accuracy)",
+         ", ".join(f"{r.model} b{r.batch}: {fmt(q, 2)}" for r, q in target)
+         + "; accuracies agree: " + ("yes" if all(r.agree for r, _ in target) else "NO")
+         + ("; not judged: " + ", ".join(f"{r.model} b{r.batch} {fmt(q, 2)}" for r, q in others)
+            if others else ""),
          "PASS" if pgd_pass else "FAIL"],
         *train_rows,
     ])

@@ -167,3 +167,29 @@ def test_weighted_margin_attack_is_refused():
     with pytest.raises(ValueError, match="margin.*alpha"):
         pgd(model, torch.rand(2, 1, 4, 4), torch.tensor([0, 1]), eps=0.3, step_size=0.1,
             steps=1, loss="margin", alpha=1.0)
+
+
+def test_automatic_layout_off_leaves_the_callers_layout():
+    """bench.py's NCHW baseline needs attacks that do not switch layout; the switch restores itself."""
+    from wmrlib.attacks import automatic_layout, pgd, trades_attack
+    from wmrlib.models import SmallCNN
+    torch.manual_seed(0)
+    model = SmallCNN().eval()
+    seen = []
+    model.features.conv2.register_forward_pre_hook(
+        lambda module, inputs: seen.append(inputs[0].is_contiguous()))
+    x, y = torch.rand(4, 1, 28, 28), torch.randint(0, 10, (4,))
+    with automatic_layout(False):
+        a = pgd(model, x, y, eps=0.3, step_size=0.05, steps=2, random_start="none")
+        trades_attack(model, x, eps=0.3, step_size=0.05, steps=1)
+        with automatic_layout(True):  # nested: on again inside, off again after
+            pgd(model, x, y, eps=0.3, step_size=0.05, steps=1, random_start="none")
+        pgd(model, x, y, eps=0.3, step_size=0.05, steps=1, random_start="none")
+    assert seen == [True, True, True, True, False, True]  # NCHW except the nested call
+    seen.clear()
+    b = pgd(model, x, y, eps=0.3, step_size=0.05, steps=2, random_start="none")
+    assert seen == [False, False]  # on again after the block
+    assert (a - b).abs().gt(1e-5).float().mean() < 0.01  # same points up to summation order
+    with pytest.raises(TypeError, match="True or False"):
+        with automatic_layout("no"):
+            pass

@@ -8,6 +8,7 @@ the plain one and no weight is computed, so the weighted and unweighted attack a
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Iterator
 
 import torch
@@ -18,6 +19,9 @@ from .risk import importance_weights
 
 LOSSES = ("ce", "margin")
 RANDOM_STARTS = ("uniform", "normal", "none")
+
+# Whether the attacks switch the model and images to channels_last themselves (see fast_layout).
+_AUTO_LAYOUT: ContextVar[bool] = ContextVar("wmrlib_auto_layout", default=True)
 
 
 @contextmanager
@@ -97,14 +101,36 @@ def channels_last_model(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
 
 
 @contextmanager
+def automatic_layout(enabled: bool) -> Iterator[None]:
+    """Turn the attacks' own switch to channels_last on or off inside the block (it is on by default).
+
+    Off, ``pgd``, ``trades_attack``, ``pgd_per_example`` and APGD run in whatever layout the
+    caller's model and images already have. ``benchmarks/bench.py`` turns it off to time the
+    NCHW baseline; nothing else needs to.
+
+    Example:
+        >>> with automatic_layout(False):
+        ...     x_adv = pgd(model, x, y, eps=0.3, step_size=0.01, steps=40)  # runs NCHW
+    """
+    if not isinstance(enabled, bool):
+        raise TypeError(f"automatic_layout takes True or False, got {enabled!r}")
+    token = _AUTO_LAYOUT.set(enabled)
+    try:
+        yield
+    finally:
+        _AUTO_LAYOUT.reset(token)
+
+
+@contextmanager
 def fast_layout(model: torch.nn.Module, x: torch.Tensor) -> Iterator[torch.Tensor]:
     """Run the block with ``model`` and image batch ``x`` in channels_last; restore the model after.
 
     channels_last made fp32 SmallCNN PGD and training faster on every CPU we measured
     (benchmarks/bench.py). Only the memory layout changes, so results agree up to the order of
-    floating-point sums. The attacks return contiguous (NCHW) tensors.
+    floating-point sums. The attacks return contiguous (NCHW) tensors. Inside
+    ``automatic_layout(False)`` nothing is converted.
     """
-    if x.dim() != 4:
+    if x.dim() != 4 or not _AUTO_LAYOUT.get():
         yield x
         return
     with channels_last_model(model):
