@@ -22,6 +22,9 @@ NUMBER_PRESERVING = {
         "another order; tests/test_portable.py compares the layouts)",
     "db2b2d88448c2c1a51859bfcfdeb208b30b95a8c":
         "adds data.nested_positions and EvalRecord.restrict; no existing computation changes",
+    "20c215a9720570d9929199a73bf8d59cdde6ec23":
+        "adds attacks.automatic_layout, a switch that is on by default and on in every stored "
+        "computation; tests/test_portable.py checks both settings",
 }
 
 
