@@ -55,3 +55,34 @@ def test_the_landing_page_shows_the_gains_without_collapsed_runs_beside_the_othe
     assert "**3 stored runs" not in text and "**1 stored run collapsed in training.** PGD seed 2 (epoch 2)" in text
     assert "| PGD+ours (α_train 0.5) | A_sa | 0, 1 | +9.64 | +10.77 [+8.87, +12.67] | yes |" in text
     assert text.index("+23.63") < text.index("without the collapsed runs")
+
+
+def test_the_pilot_table_reads_each_stored_pilot(tmp_path):
+    """Two hand-made pilots: one that collapses in epoch 3 at lr 1e-3, one that does not."""
+    import json
+
+    from wmrlib import paper
+    from wmrlib.book import AIM_PP, pilot_runs
+
+    def write(name, defense, rob, nat, lrs):
+        history = [{"epoch": e + 1, "lr": lr, "curve_a_nat": n, "curve_a_rob": r}
+                   for e, (r, n, lr) in enumerate(zip(rob, nat, lrs))]
+        config = {"defense": defense, "alpha_train": 0.0, "seed": 0, "epochs": len(rob),
+                  "batch_size": 64}
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            {"config": config, "history": history, "wall_time_s": 120.0}))
+
+    write("a-broken", "trades", [80.0, 88.0, 24.0, 17.0], [96.0, 96.6, 98.8, 98.2],
+          [1e-3, 1e-3, 1e-3, 1e-4])
+    write("b-fine", "pgd", [78.0, 86.0, 92.0], [97.0, 97.8, 98.4], [1e-3, 1e-4, 1e-5])
+    (tmp_path / "notes.md").write_text("not a pilot")
+    rows = pilot_runs(tmp_path).set_index("pilot")
+    assert list(rows.index) == ["a-broken", "b-fine"]
+    broken, fine = rows.loc["a-broken"], rows.loc["b-fine"]
+    assert broken["collapsed in epoch"] == 3 and broken["lr then"] == "1e-03"
+    assert broken["best A_rob"] == 88.0 and broken["final A_rob"] == 17.0
+    assert broken["final A_nat"] == 98.2 and broken["wall min"] == 2.0
+    assert fine["collapsed in epoch"] == "no" and fine["lr then"] == ""
+    printed = paper.table(1)
+    pgd = float(printed.loc[printed["defense"] == "PGD", "a_rob"].iloc[0])
+    assert fine["paper A_rob"] == pgd and fine["aim (paper − 3 pp)"] == pgd - AIM_PP

@@ -16,6 +16,7 @@ from .display import (  # noqa: F401
 from .records import (  # noqa: F401
     provenance_table, stale_runs, evaluation_wall_time, config_table, profiles_table,
     config_comparison, wall_time_table, compute_log, compute_by_cpu, precision_check, baseline_reach,
+    pilot_runs,
     AIM_PP,
 )
 from .views import (  # noqa: F401

@@ -230,3 +230,33 @@ def baseline_reach(results: str | Path, name: str = "cpu") -> pd.DataFrame:
                      "reached": "yes" if np.mean(rob) >= theirs - AIM_PP else
                      f"no: {theirs - AIM_PP - np.mean(rob):.1f} pp short"})
     return pd.DataFrame(rows)
+
+
+def pilot_runs(pilot_dir: str | Path) -> pd.DataFrame:
+    """Return one row per schedule pilot stored in ``pilot_dir`` (``benchmarks/pilot/*.json``,
+    written by ``benchmarks/pilot_schedule.py``): its settings, its final and best curve A_rob
+    under 40-PGD, the epoch it collapsed (:mod:`wmrlib.collapse`) and the learning rate then,
+    beside the paper's Table 1 A_rob and the campaign's aim."""
+    from .. import collapse, paper
+
+    printed = paper.table(1)
+    rows = []
+    for path in sorted(Path(pilot_dir).glob("*.json")):
+        stored = json.loads(path.read_text())
+        config, history = stored["config"], stored["history"]
+        curve = pd.DataFrame({"defense": config["defense"], "alpha_train": config["alpha_train"],
+                              "seed": config["seed"], "epoch": [h["epoch"] for h in history],
+                              "a_rob": [h["curve_a_rob"] for h in history]})
+        fell = collapse.collapses(curve).iloc[0]
+        label = {"pgd": "PGD", "trades": "TRADES"}[config["defense"]]
+        theirs = float(printed.loc[printed["defense"] == label, "a_rob"].iloc[0])
+        lr_then = (history[int(fell["collapse_epoch"]) - 1]["lr"] if fell["collapsed"] else None)
+        rows.append({"pilot": path.stem, "defense": label, "epochs": config["epochs"],
+                     "batch": config["batch_size"],
+                     "final A_nat": history[-1]["curve_a_nat"], "final A_rob": fell["final_a_rob"],
+                     "best A_rob": fell["best_a_rob"],
+                     "collapsed in epoch": fell["collapse_epoch"] if fell["collapsed"] else "no",
+                     "lr then": f"{lr_then:.0e}" if lr_then is not None else "",
+                     "paper A_rob": theirs, "aim (paper − 3 pp)": theirs - AIM_PP,
+                     "wall min": stored["wall_time_s"] / 60})
+    return pd.DataFrame(rows)
