@@ -79,10 +79,10 @@ def test_the_pilot_table_reads_each_stored_pilot(tmp_path):
     rows = pilot_runs(tmp_path).set_index("pilot")
     assert list(rows.index) == ["a-broken", "b-fine"]
     broken, fine = rows.loc["a-broken"], rows.loc["b-fine"]
-    assert broken["collapsed in epoch"] == 3 and broken["lr then"] == "1e-03"
+    assert broken["collapsed"] == "epoch 3, lr 1e-03"
     assert broken["best A_rob"] == 88.0 and broken["final A_rob"] == 17.0
-    assert broken["final A_nat"] == 98.2 and broken["wall min"] == 2.0
-    assert fine["collapsed in epoch"] == "no" and fine["lr then"] == ""
+    assert broken["final A_nat"] == 98.2
+    assert fine["collapsed"] == "no"
     printed = paper.table(1)
     pgd = float(printed.loc[printed["defense"] == "PGD", "a_rob"].iloc[0])
-    assert fine["paper A_rob"] == pgd and fine["aim (paper − 3 pp)"] == pgd - AIM_PP
+    assert fine["aim (paper − 3 pp)"] == pgd - AIM_PP
