@@ -104,7 +104,7 @@ def channels_last_model(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
 def automatic_layout(enabled: bool) -> Iterator[None]:
     """Turn the attacks' own switch to channels_last on or off inside the block (it is on by default).
 
-    Off, ``pgd``, ``trades_attack``, ``pgd_per_example`` and APGD run in whatever layout the
+    Off, ``pgd``, ``trades_attack``, ``adaptive_pgd`` and APGD run in whatever layout the
     caller's model and images already have. ``benchmarks/bench.py`` turns it off to time the
     NCHW baseline; nothing else needs to.
 
