@@ -68,7 +68,7 @@ def test_the_pilot_table_reads_each_stored_pilot(tmp_path):
         history = [{"epoch": e + 1, "lr": lr, "curve_a_nat": n, "curve_a_rob": r}
                    for e, (r, n, lr) in enumerate(zip(rob, nat, lrs))]
         config = {"defense": defense, "alpha_train": 0.0, "seed": 0, "epochs": len(rob),
-                  "batch_size": 64}
+                  "batch_size": 64, "milestones": [0.6, 0.85]}
         (tmp_path / f"{name}.json").write_text(json.dumps(
             {"config": config, "history": history, "wall_time_s": 120.0}))
 
@@ -82,7 +82,7 @@ def test_the_pilot_table_reads_each_stored_pilot(tmp_path):
     assert broken["collapsed"] == "epoch 3, lr 1e-03"
     assert broken["best A_rob"] == 88.0 and broken["final A_rob"] == 17.0
     assert broken["final A_nat"] == 98.2
-    assert fine["collapsed"] == "no"
+    assert fine["collapsed"] == "no" and fine["lr × 0.1 at"] == "60%, 85%"
     printed = paper.table(1)
     pgd = float(printed.loc[printed["defense"] == "PGD", "a_rob"].iloc[0])
     assert fine["aim (paper − 3 pp)"] == pgd - AIM_PP

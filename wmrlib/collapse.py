@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .config import DEFENSE_NAMES
 from .figures import learning_curves
 from .profiles import DatasetPlan
 from .store import Store
@@ -48,7 +49,7 @@ def collapsed_models(store: Store, plan: DatasetPlan) -> dict[str, int]:
     found = collapses(learning_curves(store, plan))
     out = {}
     for _, r in found[found["collapsed"]].iterrows():
-        label = {"pgd": "PGD", "trades": "TRADES"}[r["defense"]]
+        label = DEFENSE_NAMES[r["defense"]]
         label += f"+ours α {r['alpha_train']:g}" if r["alpha_train"] else ""
         out[f"{label} seed {r['seed']}"] = int(r["collapse_epoch"])
     return out

@@ -25,6 +25,8 @@ NUMBER_PRESERVING = {
     "20c215a9720570d9929199a73bf8d59cdde6ec23":
         "adds attacks.automatic_layout, a switch that is on by default and on in every stored "
         "computation; tests/test_portable.py checks both settings",
+    "90927ddb525dca4e8f02a7d922c46f3af9eb2a6d":
+        "a docstring of attacks.automatic_layout; no code changes",
 }
 
 

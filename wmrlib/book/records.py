@@ -238,6 +238,7 @@ def pilot_runs(pilot_dir: str | Path) -> pd.DataFrame:
     under 40-PGD, the epoch it collapsed (:mod:`wmrlib.collapse`) and the learning rate then,
     beside the campaign's aim (the paper's Table 1 A_rob less AIM_PP)."""
     from .. import collapse, paper
+    from ..config import DEFENSE_NAMES
 
     printed = paper.table(1)
     rows = []
@@ -248,7 +249,7 @@ def pilot_runs(pilot_dir: str | Path) -> pd.DataFrame:
                               "seed": config["seed"], "epoch": [h["epoch"] for h in history],
                               "a_rob": [h["curve_a_rob"] for h in history]})
         fell = collapse.collapses(curve).iloc[0]
-        label = {"pgd": "PGD", "trades": "TRADES"}[config["defense"]]
+        label = DEFENSE_NAMES[config["defense"]]
         theirs = float(printed.loc[printed["defense"] == label, "a_rob"].iloc[0])
         collapsed = "no"
         if fell["collapsed"]:
@@ -256,6 +257,7 @@ def pilot_runs(pilot_dir: str | Path) -> pd.DataFrame:
             collapsed = f"epoch {epoch}, lr {history[epoch - 1]['lr']:.0e}"
         rows.append({"pilot": path.stem, "defense": label, "epochs": config["epochs"],
                      "batch": config["batch_size"],
+                     "lr × 0.1 at": ", ".join(f"{m:.0%}" for m in config.get("milestones") or ()),
                      "final A_nat": history[-1]["curve_a_nat"], "final A_rob": fell["final_a_rob"],
                      "best A_rob": fell["best_a_rob"], "collapsed": collapsed,
                      "aim (paper − 3 pp)": theirs - AIM_PP})
