@@ -17,6 +17,21 @@ from .store import Store
 DROP_PP = 20.0  # A_rob this many pp below its best earlier epoch: the run collapsed
 
 
+def largest_drop(values) -> float:
+    """Return how far (pp) a curve falls at most below its running maximum (0 for a curve
+    that never falls).
+
+    Example:
+        >>> largest_drop([70.0, 85.0, 80.0, 90.0, 60.0])
+        30.0
+    """
+    best, drop = float("-inf"), 0.0
+    for value in values:
+        best = max(best, float(value))
+        drop = max(drop, best - float(value))
+    return drop
+
+
 def collapses(curves: pd.DataFrame, drop_pp: float = DROP_PP) -> pd.DataFrame:
     """Return one row per run of ``curves`` (:func:`wmrlib.figures.learning_curves`): its best
     and final curve A_rob, the epoch it first fell ``drop_pp`` below its best so far, and

@@ -284,6 +284,35 @@ def subset_indices(total: int, n: int, seed: int = 0) -> torch.Tensor:
     return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
 
 
+# The one draw of every validation split: fixed, and independent of the model's seed, so that
+# every model of a dataset holds out the same images.
+VALIDATION_SEED = 20_261_203
+
+
+def validation_split(data: ImageData, size: int) -> tuple[ImageData, ImageData]:
+    """Return (training part, validation part): ``size`` images drawn with ``VALIDATION_SEED``
+    are held out, the rest (in their original order) are trained on; ``size`` 0 holds none out.
+
+    Example::
+
+        >>> train, val = validation_split(load("mnist", train=True), 1000)   # 59,000 + 1,000
+    """
+    if size <= 0:
+        return data, data.subset(0)
+    if size >= len(data):
+        raise ValueError(f"a validation split of {size} needs more than the {len(data)} training "
+                         f"examples of {data.name}; lower val_size")
+    held = subset_indices(len(data), size, VALIDATION_SEED)
+    keep = torch.ones(len(data), dtype=torch.bool)
+    keep[held] = False
+
+    def part(idx) -> ImageData:
+        return ImageData(data.name, data.images[idx], data.labels[idx], data.num_classes,
+                         data.synthetic)
+
+    return part(keep.nonzero().squeeze(1)), part(held)
+
+
 def nested_positions(total: int, small: int | None, large: int | None, seed: int = 0) -> np.ndarray:
     """Return where the examples of the ``small`` subset sit in the ``large`` one (same seed).
 

@@ -19,9 +19,10 @@ from tqdm.std import tqdm
 from . import defenses, distributed
 from .attacks import eval_mode, pgd, random_start, trades_attack
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import RunConfig
-from .data import ImageData, epoch_order, iterate_batches, num_batches
+from .config import RunConfig, validation_attack
+from .data import ImageData, epoch_order, iterate_batches, num_batches, validation_split
 from .device import autocast, require_native_bf16
+from .evaluate import attack_record
 from .losses import pgd_at_loss, trades_loss
 from .models import build_model
 
@@ -32,6 +33,7 @@ class TrainResult:
 
     model: torch.nn.Module
     history: list[dict[str, float]] = field(default_factory=list)
+    curve: list[dict[str, float]] = field(default_factory=list)  # validation A_nat / A_rob
     wall_time_s: float = 0.0
     resumed_from: tuple[int, int] | None = None
     state: dict[str, torch.Tensor] = field(default_factory=dict)  # the defense's carried state
@@ -73,6 +75,27 @@ def eps_at(config: RunConfig, progress: float) -> float:
 
 
 EpochProbe = Callable[[torch.nn.Module, int], dict]
+# Validation probes per epoch (at its quarters) when the config holds out a validation split.
+CURVE_POINTS = 4
+
+
+def curve_batches(per_epoch: int, points: int = CURVE_POINTS) -> set[int]:
+    """Return the batch counts within an epoch after which the validation probe runs."""
+    return {max(1, round(per_epoch * k / points)) for k in range(1, points + 1)}
+
+
+def validation_point(model: torch.nn.Module, val: ImageData, config: RunConfig,
+                     device: torch.device) -> dict[str, float]:
+    """Return A_nat and A_rob (percent) of ``model`` on the validation split under
+    :func:`wmrlib.config.validation_attack`; the attack draws from its own generator, so the
+    training run's random streams are untouched."""
+    attack = validation_attack(config)
+    kw = dict(batch_size=250, device=device, seed=0, progress=False)
+    with eval_mode(model):
+        clean = attack_record(model, val, None, **kw)
+        robust = attack_record(model, val, attack, 0.0, **kw)
+    return {"val_n": len(val), "val_a_nat": 100 * float(clean.correct.mean()),
+            "val_a_rob": 100 * float(robust.correct.mean())}
 
 
 def adversarial_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -107,12 +130,13 @@ def adversarial_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     return loss, logits_adv
 
 
-def _state(config, model, optimizer, epoch, batch, generator, history, defense_state) -> dict:
+def _state(config, model, optimizer, epoch, batch, generator, history, defense_state,
+           curve) -> dict:
     return {"config_key": config.key(), "model_name": config.model, "config": asdict(config),
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "epoch": epoch, "batch": batch, "torch_rng": torch.get_rng_state(),
             "attack_rng": generator.get_state(), "history": history,
-            "defense_state": defense_state}
+            "defense_state": defense_state, "curve": curve}
 
 
 @dataclass
@@ -135,12 +159,15 @@ class _Loop:
     # What a defense carries from batch to batch (Free-AT's perturbation, IAAT's radii): tensors,
     # saved in the checkpoint so that a resumed run continues exactly.
     state: dict[str, torch.Tensor] = field(default_factory=dict)
+    val: ImageData | None = None  # the validation split, probed at the quarters of each epoch
+    curve: list[dict] = field(default_factory=list)
 
     def save(self, epoch: int, batch: int) -> None:
         """Write the checkpoint (rank 0 only) at the position (epoch, next batch)."""
         if self.checkpoint is not None and distributed.is_main():
             save_checkpoint(_state(self.config, self.model, self.optimizer, epoch, batch,
-                                   self.generator, self.history, self.state), self.checkpoint)
+                                   self.generator, self.history, self.state, self.curve),
+                            self.checkpoint)
             self.last_save = time.perf_counter()
 
     def guard(self, loss: torch.Tensor, batch: defenses.Batch) -> None:
@@ -175,6 +202,7 @@ def _resume(loop: _Loop) -> tuple[int, int, tuple[int, int] | None]:
     loop.history = list(state["history"])
     # Checkpoints written before the extra baselines existed carry no defense state.
     loop.state = {k: v.to(loop.device) for k, v in state.get("defense_state", {}).items()}
+    loop.curve = list(state.get("curve", []))
     return state["epoch"], state["batch"], (state["epoch"], state["batch"])
 
 
@@ -218,6 +246,7 @@ def _train_epoch(loop: _Loop, epoch: int, first: int) -> tuple[float, float, int
     bar = tqdm(batches, total=loop.per_epoch - first, leave=False,
                disable=not loop.progress or not distributed.is_main(),
                desc=f"{config.label} α={config.alpha_train:g} epoch {epoch + 1}/{passes(config)}")
+    probe_after = curve_batches(loop.per_epoch) if loop.val is not None else set()
     for i, (x, y) in enumerate(bar, start=first):
         step = epoch * loop.per_epoch + i
         for group in loop.optimizer.param_groups:
@@ -228,6 +257,12 @@ def _train_epoch(loop: _Loop, epoch: int, first: int) -> tuple[float, float, int
         loss_sum += batch_loss
         correct += batch_correct
         seen += n
+        if i + 1 in probe_after and distributed.is_main():
+            point = {"epoch": epoch + (i + 1) / loop.per_epoch,
+                     "lr": loop.optimizer.param_groups[0]["lr"], "train_eps": batch.eps}
+            point.update(validation_point(loop.model, loop.val, config, loop.device))
+            loop.curve.append(point)
+            loop.net.train()
         if time.perf_counter() - loop.last_save > loop.checkpoint_every_s:
             loop.save(epoch, i + 1)
     if world > 1:
@@ -256,7 +291,7 @@ def _epoch_record(loop: _Loop, epoch: int, loss_sum: float, correct: float, seen
 def train_model(config: RunConfig, data: ImageData, *, device: str | torch.device | None = None,
                 checkpoint: str | Path | None = None, checkpoint_every_s: float = 300.0,
                 progress: bool = True, probe: EpochProbe | None = None,
-                allow_emulated_bf16: bool = False) -> TrainResult:
+                allow_emulated_bf16: bool = False, until_epoch: int | None = None) -> TrainResult:
     """Train ``config``'s model on ``data``; resume from ``checkpoint`` when it exists.
 
     The checkpoint is written at the end of every epoch and every ``checkpoint_every_s``
@@ -265,6 +300,12 @@ def train_model(config: RunConfig, data: ImageData, *, device: str | torch.devic
     when given, runs after every epoch (model in eval mode) and its dict joins that epoch's
     history entry: the learning curves. bf16 on a device without native bf16 raises
     :class:`wmrlib.device.EmulatedBF16Error` unless ``allow_emulated_bf16``.
+
+    With ``config.val_size`` > 0 the loop holds out that many training images
+    (:func:`wmrlib.data.validation_split`), trains on the rest, and after each quarter of every
+    epoch records the validation A_nat and A_rob in ``TrainResult.curve``: the learning curves
+    the collapse detector reads. ``until_epoch`` stops after that many passes (a pilot's
+    truncated schedule: the lr schedule and ε ramp stay those of ``config.epochs``).
 
     Under ``torchrun`` with N > 1 processes (see ``wmrlib.distributed``) every process reads the
     same global batches of ``config.batch_size`` examples and trains on its 1/N slice of each
@@ -284,6 +325,7 @@ def train_model(config: RunConfig, data: ImageData, *, device: str | torch.devic
     if world > 1 and config.defense not in ("pgd", "trades"):
         raise ValueError(f"defense {config.defense!r} trains in one process only; run it without "
                          "torchrun (data-parallel training covers 'pgd' and 'trades')")
+    data, val = validation_split(data, config.val_size)
     data = data.subset(config.train_size, seed=config.seed)
     last = len(data) % config.batch_size
     if config.batch_size % world or last % world:
@@ -296,16 +338,19 @@ def train_model(config: RunConfig, data: ImageData, *, device: str | torch.devic
     loop = _Loop(config, data, model, model, make_optimizer(config, model),
                  torch.Generator(device=device).manual_seed(config.seed + 1), device,
                  Path(checkpoint) if checkpoint is not None else None, checkpoint_every_s,
-                 progress, num_batches(len(data), config.batch_size, drop_last=False))
+                 progress, num_batches(len(data), config.batch_size, drop_last=False),
+                 val=val if config.val_size > 0 else None)
     start_epoch, start_batch, resumed = _resume(loop)
     if world > 1:
         loop.net = distributed.wrap(model, device)
 
     started = loop.last_save = time.perf_counter()
-    for epoch in range(start_epoch, passes(config)):
+    stop = passes(config) if until_epoch is None else min(until_epoch, passes(config))
+    for epoch in range(start_epoch, stop):
         first = start_batch if epoch == start_epoch else 0
         loss_sum, correct, seen = _train_epoch(loop, epoch, first)
         _epoch_record(loop, epoch, loss_sum, correct, seen, probe)
         loop.save(epoch + 1, 0)
     model = model.to(memory_format=torch.contiguous_format).eval()
-    return TrainResult(model, loop.history, time.perf_counter() - started, resumed, loop.state)
+    return TrainResult(model, loop.history, loop.curve, time.perf_counter() - started, resumed,
+                       loop.state)

@@ -1,0 +1,120 @@
+"""The schedule pilot of the campaign issue: which training schedule does not collapse?
+
+Usage: python benchmarks/pilot_collapse.py stage1 [--workers N]
+       python benchmarks/pilot_collapse.py decide
+
+The protocol (candidates, runs, rejection rule) is ``benchmarks/pilot/schedule/PROTOCOL.md``,
+written before the first run. Every run trains on real MNIST (WMR_DATA_ROOT) in fp32 on one
+thread, holds out the fixed 1,000-image validation split, and records validation A_nat and
+A_rob (PGD-20, step 0.025) after each quarter epoch. Each finished run is one JSON file under
+``benchmarks/pilot/schedule/``; an interrupted run resumes from its checkpoint (not committed).
+Nothing is written to ``results/``; no test image is read.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from wmrlib.collapse import largest_drop
+from wmrlib.config import RunConfig
+from wmrlib.data import VALIDATION_SEED, load
+from wmrlib.device import cpu_info
+from wmrlib.profiles import profile
+from wmrlib.train import train_model
+
+HERE = Path(__file__).resolve().parent / "pilot" / "schedule"
+# Each candidate changes today's cpu schedule in one respect (the campaign issue's a-c).
+CANDIDATES = {
+    "a-10step": dict(attack_steps=10, step_size=0.075),
+    "b-early-drop": dict(milestones=(0.2, 0.8)),
+    "c-uniform-start": dict(step_size=0.075, random_start="uniform"),
+}
+# The three configurations that collapsed in the 5-epoch campaign: (defense, alpha_train, seed).
+STAGE1_RUNS = (("pgd", 0.0, 2), ("trades", 0.0, 1), ("trades", 2.0, 1))
+STAGE1_EPOCHS = 3
+REJECT_DROP_PP = 10.0
+
+
+def candidate_config(candidate: str, defense: str, alpha: float, seed: int) -> RunConfig:
+    """Return one pilot model: the 5-epoch cpu base with the candidate's change and the validation split."""
+    base = profile("cpu").plan("mnist").base
+    return base.replace(defense=defense, alpha_train=alpha, seed=seed, val_size=1000,
+                        **CANDIDATES[candidate])
+
+
+def run_name(candidate: str, defense: str, alpha: float, seed: int, epochs: int) -> str:
+    """Return the file stem of one pilot run."""
+    return f"{candidate}_{defense}-a{alpha:g}-s{seed}_e{epochs}"
+
+
+def train_one(job: tuple[str, str, float, int, int]) -> str:
+    """Train one pilot run (resuming from its checkpoint) and write its JSON; return its name."""
+    candidate, defense, alpha, seed, epochs = job
+    torch.set_num_threads(1)
+    name = run_name(*job)
+    out = HERE / f"{name}.json"
+    if out.exists():
+        return name
+    config = candidate_config(candidate, defense, alpha, seed)
+    started = time.perf_counter()
+    result = train_model(config, load("mnist", train=True), device="cpu", progress=False,
+                         checkpoint=HERE / "checkpoints" / f"{name}.pt", until_epoch=epochs)
+    record = {"candidate": candidate, "config": asdict(config), "config_key": config.key(),
+              "until_epoch": epochs, "validation_seed": VALIDATION_SEED,
+              "history": result.history, "curve": result.curve, "cpu": cpu_info(),
+              "wall_time_s": time.perf_counter() - started, "resumed_from": result.resumed_from,
+              "largest_drop_pp": largest_drop(p["val_a_rob"] for p in result.curve)}
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, default=str))
+    tmp.replace(out)
+    return name
+
+
+def stage1_jobs() -> list[tuple[str, str, float, int, int]]:
+    """Return stage 1's runs, candidate by candidate (the cheaper candidates first)."""
+    order = ("b-early-drop", "c-uniform-start", "a-10step")
+    return [(c, d, a, s, STAGE1_EPOCHS) for c in order for d, a, s in STAGE1_RUNS]
+
+
+def decide() -> None:
+    """Print each stage-1 run's largest validation A_rob drop and each candidate's verdict."""
+    for candidate in CANDIDATES:
+        drops = []
+        for _c, d, a, s, e in [j for j in stage1_jobs() if j[0] == candidate]:
+            path = HERE / f"{run_name(candidate, d, a, s, e)}.json"
+            if not path.exists():
+                print(f"{candidate} {d} α {a:g} seed {s}: not run")
+                continue
+            run = json.loads(path.read_text())
+            rob = [p["val_a_rob"] for p in run["curve"]]
+            drops.append(run["largest_drop_pp"])
+            print(f"{candidate} {d} α {a:g} seed {s}: val A_rob {' '.join(f'{r:.1f}' for r in rob)}"
+                  f" | largest drop {run['largest_drop_pp']:.1f} pp | {run['wall_time_s']:.0f} s")
+        verdict = ("incomplete" if len(drops) < len(STAGE1_RUNS) else
+                   "rejected" if max(drops) >= REJECT_DROP_PP else "survives")
+        print(f"== {candidate}: {verdict}")
+
+
+def main() -> None:
+    """Run a stage of the pilot or print its decision."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stage", choices=("stage1", "decide"))
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    if args.stage == "decide":
+        return decide()
+    (HERE / "checkpoints").mkdir(parents=True, exist_ok=True)
+    jobs = stage1_jobs()
+    with ProcessPoolExecutor(args.workers) as pool:
+        for i, name in enumerate(pool.map(train_one, jobs), start=1):
+            print(f"[{i}/{len(jobs)}] {name} done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
