@@ -3,7 +3,7 @@
 
 Everything in the printed table is measured in this one run, on this machine:
 
-1. PGD image-steps/s: ``wmrlib.attacks.pgd`` vs ``torchattacks.PGD`` vs a reference-style loop
+1. PGD image-steps/s: ``wmrlib.method.attacks.pgd`` vs ``torchattacks.PGD`` vs a reference-style loop
    (parameter gradients via ``loss.backward()``, a clean forward pass every step), with the
    adversarial accuracy each reaches on the same model and data.
 2. Training images/s of PGD-AT and TRADES (weighted) with wmrlib's real training step, fp32 vs
@@ -34,25 +34,26 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from wmrlib import data as wdata
-from wmrlib import metrics
-from wmrlib.attacks import automatic_layout, pgd, project
-from wmrlib.config import AttackConfig, RunConfig
-from wmrlib.device import ISA_CAP_ENV, autocast, default_device, native_bf16
-from wmrlib.evaluate import attack_record, evaluate_model
-from wmrlib.models import ResNet18, SmallCNN
-from wmrlib.profiles import profile
-from wmrlib.provenance import git_commit
-from wmrlib.risk import importance_weights
-from wmrlib.train import adversarial_loss, make_optimizer, passes, train_model
+from wmrlib.compute import data as wdata
+from wmrlib.method import metrics
+from wmrlib.method.attacks import automatic_layout, pgd, project
+from wmrlib.experiment.config import AttackConfig, RunConfig
+from wmrlib.compute.device import ISA_CAP_ENV, autocast, default_device, native_bf16
+from wmrlib.compute.evaluate import attack_record, evaluate_model
+from wmrlib.method.models import ResNet18, SmallCNN
+from wmrlib.experiment.profiles import profile
+from wmrlib.workflow.provenance import git_commit
+from wmrlib.method.risk import importance_weights
+from wmrlib.compute.train import adversarial_loss, make_optimizer, passes, train_model
 from _report import Report, cpu_name, fmt, load_avg  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
-BF16_SKIPPED = ("n/a: skipped, bf16 is emulated here (`wmrlib.device.native_bf16` is False; "
+BF16_SKIPPED = ("n/a: skipped, bf16 is emulated here (`wmrlib.compute.device.native_bf16` is False; "
                 "emulated bf16 runs many times slower than fp32)")
 
 try:
@@ -72,6 +73,10 @@ def cpu_flags() -> set[str]:
     except OSError:
         pass
     return set()
+
+
+def ratio(a, b):
+    return a / b if a and b else None
 
 
 # --- timing --------------------------------------------------------------------------------------
@@ -186,6 +191,146 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return acc
 
 
+# --- the run: options, sizes, header, models -----------------------------------------------------
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line (``argv`` None: ``sys.argv``)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="short run (under a minute when quiet)")
+    ap.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+    ap.add_argument("--out", default=None, help="also write the markdown report to this file")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
+    ap.add_argument("--baselines-only", action="store_true",
+                    help="run only section 5 (Table 4's extra baselines against PGD-AT)")
+    return ap.parse_args(argv)
+
+
+def bench_sizes(quick: bool) -> dict:
+    """Batch sizes, step counts and timed rounds of every section, smaller with ``--quick``."""
+    # Sizes: a few timed calls per variant keep the full run near 10 minutes on 2 CPU cores.
+    return dict(prep_batches=40 if quick else 150,
+                small_steps=2 if quick else 5, small_rounds=2 if quick else 5,
+                r18_batches=(32,) if quick else (128, 256), r18_steps=1, r18_rounds=1 if quick else 2,
+                # 5 one-step calls let run-to-run noise decide the training target (TRADES
+                # channels_last/NCHW read 0.99 and 1.32 in two runs); 12 two-step calls settle it.
+                tr_batch=64 if quick else 128, tr_steps=1 if quick else 2, tr_rounds=1 if quick else 12,
+                ev_n=64 if quick else 256, ev_steps=2 if quick else 5, ev_rounds=1 if quick else 2,
+                mm_n=1024 if quick else 2048, mm_rounds=3 if quick else 5,
+                sweep_batches=(128, 250, 500) if quick else (64, 128, 250, 500),
+                sweep_steps=2 if quick else 3, sweep_rounds=1 if quick else 3)
+
+
+@dataclass
+class BenchRun:
+    """What every section reads: device, sizes, what may run here, the report and the clocks."""
+
+    rep: Report
+    device: torch.device
+    quick: bool
+    sizes: dict            # bench_sizes(quick)
+    compile_ok: bool       # time the torch.compile variants
+    bf16_ok: bool          # bf16 is native here (the bf16 variants run)
+    t_start: float
+    load_start: str
+    section_start: float
+
+    @property
+    def cpu(self) -> bool:
+        return self.device.type == "cpu"
+
+    def section_done(self) -> None:
+        """Report the wall time and load of the section just done; start the next one's clock."""
+        self.rep.add(f"_(section wall time {time.perf_counter() - self.section_start:.0f} s, load "
+                     f"{load_avg()})_")
+        self.rep.add()
+        self.section_start = time.perf_counter()
+
+
+def start_run(args: argparse.Namespace) -> BenchRun:
+    """Pick the device, start the clocks and decide which variants this machine runs."""
+    device = default_device(args.device)
+    rep = Report()
+    t_start = time.perf_counter()
+    load_start = load_avg()
+    sizes = bench_sizes(args.quick)
+    section_start = time.perf_counter()
+    return BenchRun(rep=rep, device=device, quick=args.quick, sizes=sizes,
+                    compile_ok=not args.no_compile and not args.quick,
+                    bf16_ok=native_bf16(device), t_start=t_start, load_start=load_start,
+                    section_start=section_start)
+
+
+def report_header(run: BenchRun, argv: list[str] | None, baselines_only: bool) -> None:
+    """Report the command, the machine, the library versions and the bf16 support of this run."""
+    device, rep = run.device, run.rep
+    isa_caps = {k: os.environ[k] for k in ISA_CAP_ENV if os.environ.get(k)}
+    bf16_flags = sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx"))
+    command = "python " + " ".join([os.path.relpath(sys.argv[0])] + list(argv if argv is not None
+                                                                          else sys.argv[1:]))
+    run_kind = "section 5 only" if baselines_only else "--quick" if run.quick else "full run"
+    rep.add(f"# wmrlib benchmark ({run_kind})")
+    rep.add()
+    rep.table(["item", "value"], [
+        ["command", f"`{command}`"],
+        ["date", time.strftime("%Y-%m-%d %H:%M:%S %Z")],
+        ["wmrlib commit", f"`{git_commit()[:12]}`"],
+        ["device", str(device) + (f" ({torch.cuda.get_device_name(device)})" if not run.cpu else "")],
+        ["CPU", f"{cpu_name()}, {os.cpu_count()} logical CPUs"],
+        ["CPU bf16 / AMX flags (/proc/cpuinfo)", ", ".join(bf16_flags) or "none"],
+        ["torch / torchattacks", f"{torch.__version__} / {getattr(torchattacks, '__version__', 'absent')}"],
+        ["torch.get_num_threads() (default, not changed)", torch.get_num_threads()],
+        ["torch CPU capability / oneDNN bf16", f"{torch.backends.cpu.get_cpu_capability()} / "
+                                               f"{torch.ops.mkldnn._is_mkldnn_bf16_supported()}"],
+        ["instruction-set caps (environment)",
+         ", ".join(f"`{k}={v}`" for k, v in isa_caps.items()) or "none"],
+        ["native bf16 (`wmrlib.compute.device.native_bf16`)",
+         "yes" if run.bf16_ok else "no: every bf16 variant is skipped"],
+        ["load average at start (1/5/15 min)", run.load_start],
+    ])
+
+
+@dataclass
+class Workload:
+    """The two models the sections attack and their images, on the run's device."""
+
+    test_set: wdata.ImageData
+    small: torch.nn.Module   # SmallCNN: trained naturally on MNIST, random init without it
+    x500: torch.Tensor       # the first 500 MNIST test images (the batch-size sweep's)
+    y500: torch.Tensor
+    xs: torch.Tensor         # the first 256 of them (SmallCNN's PGD and FLOP-rate batches)
+    ys: torch.Tensor
+    r18: torch.nn.Module     # ResNet-18, random init
+    xr: torch.Tensor         # 256 synthetic 3×32×32 images
+    yr: torch.Tensor         # r18's own clean predictions on xr
+
+
+def prepare_models(run: BenchRun, train_set: wdata.ImageData, real: bool) -> Workload:
+    """Train (or init) SmallCNN and init ResNet-18 with their images; report what they are."""
+    device, prep_batches = run.device, run.sizes["prep_batches"]
+    test_set, _ = mnist_or_synthetic(train=False)
+    if real:
+        small, secs = train_smallcnn(train_set, device, prep_batches)
+        small_desc = (f"SmallCNN trained naturally on MNIST ({prep_batches} Adam steps of "
+                      f"batch 128, {secs:.0f} s, seed 0)")
+    else:
+        torch.manual_seed(0)
+        small = SmallCNN().to(device).eval()
+        small_desc = "SmallCNN random init (seed 0) on synthetic data (MNIST not found)"
+    x500, y500 = (t.to(device) for t in test_set.to_float(torch.arange(500)))
+    xs, ys = x500[:256], y500[:256]
+    torch.manual_seed(0)
+    r18 = ResNet18().to(device).eval()
+    xr = wdata.synthetic("cifar10", 256, train=False, seed=0).to_float(torch.arange(256))[0].to(device)
+    with torch.no_grad():
+        yr = r18(xr).argmax(1)  # its own predictions: clean accuracy 100 % by construction
+    run.rep.add(f"Models: {small_desc}, clean accuracy {100 * accuracy(small, xs, ys):.1f} % on the "
+                "first 256 MNIST test images used below; ResNet-18 random init (seed 0) on 256 "
+                "synthetic 3×32×32 images labelled with its own clean predictions (no CIFAR-10 on "
+                "this machine; clean accuracy 100 % by construction). fp32, NCHW.")
+    run.rep.add()
+    return Workload(test_set, small, x500, y500, xs, ys, r18, xr, yr)
+
+
 # --- section 1: PGD ------------------------------------------------------------------------------
 
 def reference_pgd(model, x, y, *, eps, step_size, steps, generator, alpha=0.0):
@@ -261,6 +406,75 @@ def acc_agree(a: float, b: float, n: int) -> bool:
     return abs(a - b) <= tol
 
 
+def bench_pgd_rates(run: BenchRun, work: Workload) -> list[PgdRow]:
+    """Section 1: PGD image-steps/s and adversarial accuracy: wmrlib, torchattacks, reference."""
+    rep, sizes = run.rep, run.sizes
+    rep.add("## 1. PGD image-steps/s (fp32)")
+    rep.add()
+    small_att = dict(eps=0.3, step_size=0.01, steps=sizes["small_steps"])
+    r18_att = dict(eps=0.1, step_size=0.05, steps=sizes["r18_steps"])
+    pgd_rows = bench_pgd(work.small, work.xs, work.ys, "SmallCNN", (128, 256),
+                         rounds=sizes["small_rounds"], device=run.device, rep=rep, **small_att)
+    pgd_rows += bench_pgd(work.r18, work.xr, work.yr, "ResNet-18", sizes["r18_batches"],
+                          rounds=sizes["r18_rounds"], device=run.device, rep=rep, **r18_att)
+    rep.add()
+    rep.add(f"SmallCNN (1×28×28): ε 0.3, step 0.01, {small_att['steps']} steps. ResNet-18 "
+            f"(3×32×32): ε 0.1, step 0.05, {r18_att['steps']} step (a random network needs a large "
+            "ε to change its predictions at all). Uniform random start for all three. Median of "
+            f"{sizes['small_rounds']} (SmallCNN) / {sizes['r18_rounds']} (ResNet-18) interleaved calls "
+            "after one warm-up call each. Adversarial accuracy: mean over all calls (same images, new "
+            "random start each call); 'agree' = within 3 binomial standard errors.")
+    rep.add()
+    rows = []
+    for r in pgd_rows:
+        w, t, f = (r.rates.get(k) for k in ("wmrlib", "torchattacks", "reference"))
+        accs = [r.acc.get(k) for k in ("wmrlib", "torchattacks", "reference")]
+        agree = accs[0] is not None and all(acc_agree(accs[0], o, r.n) for o in accs[1:] if o is not None)
+        r.agree = agree
+        rows.append([r.model, r.batch, fmt(w), fmt(t), fmt(f), fmt(ratio(w, t), 2),
+                     fmt(ratio(w, f), 2),
+                     " / ".join(fmt(100 * a) if a is not None else "n/a" for a in accs),
+                     "yes" if agree else "NO"])
+    rep.table(["model", "batch", "wmrlib", "torchattacks", "reference", "wmrlib / torchattacks",
+               "wmrlib / reference", "adv. acc. % (wmrlib / ta / ref)", "agree"], rows)
+    for r in pgd_rows:
+        for k, e in r.errors.items():
+            rep.add(f"- {r.model} batch {r.batch} {k}: n/a ({e})")
+    return pgd_rows
+
+
+def bench_pgd_batch_sweep(run: BenchRun, work: Workload) -> None:
+    """Section 1, continued: wmrlib PGD image-steps/s on 500 images vs batch size and threads."""
+    rep, sizes, device = run.rep, run.sizes, run.device
+    # wmrlib's attack over 500 images in chunks of each batch size, at both thread counts: the
+    # evaluation store attacks in batches of 500 (Store.eval_batch_size), so section 5 needs it.
+    gen_sweep = torch.Generator(device=device).manual_seed(0)
+    sweep_variants = {}
+    for b in sizes["sweep_batches"]:
+        def chunks(b=b):
+            return [pgd(work.small, work.x500[i:i + b], work.y500[i:i + b], eps=0.3, step_size=0.01,
+                        steps=sizes["sweep_steps"], generator=gen_sweep) for i in range(0, 500, b)]
+        sweep_variants[(b, "default")] = chunks
+        if run.cpu:
+            sweep_variants[(b, "1 thread")] = with_threads(1, chunks)
+    med, err, _ = interleaved({f"{b}|{t}": fn for (b, t), fn in sweep_variants.items()},
+                              sizes["sweep_rounds"], device)
+    sweep = {tuple(k.split("|")): 500 * sizes["sweep_steps"] / v for k, v in med.items()}
+    sweep = {(int(b), t): v for (b, t), v in sweep.items()}
+    threads_cols = ["default"] + (["1 thread"] if run.cpu else [])
+    rep.add(f"wmrlib PGD on SmallCNN vs batch size (500 MNIST test images in chunks, "
+            f"{sizes['sweep_steps']} steps, median of {sizes['sweep_rounds']} interleaved calls), "
+            f"image-steps/s at the default {torch.get_num_threads()} threads and at 1 thread:")
+    rep.add()
+    best = max(sweep.get((b, "default"), 0) for b in sizes["sweep_batches"])
+    rep.table(["batch"] + [f"{t} threads" if t == "default" else t for t in threads_cols]
+              + ["default / best batch"],
+              [[b] + [fmt(sweep.get((b, t))) for t in threads_cols]
+               + [fmt(ratio(sweep.get((b, "default")), best), 2)] for b in sizes["sweep_batches"]])
+    for k, e in err.items():
+        rep.add(f"- {k}: n/a ({e})")
+
+
 # --- section 2: training -------------------------------------------------------------------------
 
 TRAIN_SPECS = [  # name, precision, channels_last, torch.compile, threads (None = default)
@@ -288,7 +502,7 @@ def train_variants(base_model, batches, config: RunConfig, device, *, steps_per_
     """Return {variant: callable running ``steps_per_call`` real training steps} for one defense.
 
     Each variant owns a copy of the same initial model, its optimizer and attack generator; a
-    step is wmrlib's: ``adversarial_loss`` under ``wmrlib.device.autocast``, backward, step.
+    step is wmrlib's: ``adversarial_loss`` under ``wmrlib.compute.device.autocast``, backward, step.
     """
     out = {}
     for name, precision, channels_last, compiled, threads in TRAIN_SPECS:
@@ -324,6 +538,82 @@ def train_variants(base_model, batches, config: RunConfig, device, *, steps_per_
     return out
 
 
+def training_rates_and_notes(run: BenchRun, defenses: list[str], variants: list[str],
+                             medians: dict[str, float], errors: dict[str, str],
+                             first: dict[str, float]
+                             ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, str]]]:
+    """Images/s per defense and variant from the timings, and each variant's note (or why n/a)."""
+    sizes = run.sizes
+    train_rates: dict[str, dict[str, float]] = {d: {} for d in defenses}
+    notes: dict[str, dict[str, str]] = {d: {} for d in defenses}
+    for key in variants:
+        d, v = key.split("|")
+        if key in medians:
+            train_rates[d][v] = sizes["tr_batch"] * sizes["tr_steps"] / medians[key]
+            if "compile" in v:
+                notes[d][v] = f"first call incl. compilation {first.get(key, float('nan')):.0f} s"
+        else:
+            notes[d][v] = f"n/a: {errors.get(key, 'not run')}"
+        if v in QUICK_TRAIN:
+            notes[d][v] = (QUICK_TRAIN[v] + "; " + notes[d].get(v, "")).rstrip("; ")
+    for d in defenses:
+        for v, precision, _, compiled, threads in TRAIN_SPECS:
+            if compiled and not run.compile_ok:
+                notes[d][v] = "n/a: skipped (" + ("--quick" if run.quick else "--no-compile") + ")"
+            if threads is not None and not run.cpu:
+                notes[d][v] = "n/a: CPU only"
+            if precision == "bf16" and not run.bf16_ok:
+                notes[d][v] = BF16_SKIPPED
+    return train_rates, notes
+
+
+def bench_training_rates(run: BenchRun, train_set: wdata.ImageData) -> dict[str, dict[str, float]]:
+    """Section 2: training images/s of PGD-AT and TRADES per precision, layout, compile, threads."""
+    rep, sizes, device = run.rep, run.sizes, run.device
+    rep.add(f"## 2. Training images/s (SmallCNN, MNIST batches of {sizes['tr_batch']})")
+    rep.add()
+    cpu_plan = profile("cpu").plan("mnist")
+    tb = sizes["tr_batch"]
+    batches = [train_set.to_float(torch.arange(i * tb, (i + 1) * tb)) for i in range(4)]
+    batches = [(x.to(device), y.to(device)) for x, y in batches]
+    torch.manual_seed(0)
+    init = SmallCNN()
+    defenses = {"PGD-AT+ours α=0.5": cpu_plan.run("pgd", 0.5),
+                "TRADES+ours α=2": cpu_plan.run("trades", 2.0)}
+    variants = {}
+    for label, cfg in defenses.items():
+        for k, fn in train_variants(init, batches, cfg, device, steps_per_call=sizes["tr_steps"],
+                                    compile_ok=run.compile_ok, threads_ok=run.cpu,
+                                    bf16_ok=run.bf16_ok,
+                                    only=QUICK_TRAIN if run.quick else None).items():
+            variants[f"{label}|{k}"] = fn
+    medians, errors, first = interleaved(variants, sizes["tr_rounds"], device)
+    train_rates, notes = training_rates_and_notes(run, list(defenses), list(variants), medians,
+                                                  errors, first)
+    rep.add(f"Config: the `cpu` profile's training settings ({cpu_plan.base.attack_steps}-step "
+            f"attack, ε {cpu_plan.base.eps}, step {cpu_plan.base.step_size}, "
+            f"{cpu_plan.base.random_start} random start, Adam): `wmrlib.compute.train.adversarial_loss` "
+            "under `wmrlib.compute.device.autocast`, backward, optimizer step, as in `train_model`, on 4 "
+            f"fixed batches; {sizes['tr_steps']} step(s) per timed call, median of {sizes['tr_rounds']} "
+            "interleaved calls (all variants of both defenses in one rotation) after a warm-up "
+            "call. CL = channels_last model and inputs; `train_model` trains in channels_last "
+            "at both precisions. The other variants run NCHW throughout: their attacks run "
+            "inside `wmrlib.method.attacks.automatic_layout(False)`, which stops the attacks switching "
+            "to channels_last by themselves. Ratios are against NCHW fp32 (the layout `train_model` used "
+            "before) at the same thread count.")
+    rep.add()
+    rows = []
+    for d in defenses:
+        for v, _, _, _, threads in TRAIN_SPECS:
+            base = train_rates[d].get("fp32" if threads is None else "fp32 @1 thread")
+            rate = train_rates[d].get(v)
+            if run.quick and v not in QUICK_TRAIN:
+                continue  # --quick measures only train_model's own paths and their baseline
+            rows.append([d, v, fmt(rate), fmt(ratio(rate, base), 2), notes[d].get(v, "")])
+    rep.table(["defense", "variant", "images/s", "ratio vs NCHW fp32", "note"], rows)
+    return train_rates
+
+
 # --- section 3: evaluation protocol --------------------------------------------------------------
 
 def naive_protocol(model, data, attack, alphas, *, batch_size, device):
@@ -338,6 +628,40 @@ def naive_protocol(model, data, attack, alphas, *, batch_size, device):
         out[f"a_sa@{a:g}"] = 100 * metrics.a_sa(sa.correct, sa.margin, a)
         out[f"a_tr@{a:g}"] = 100 * metrics.a_tr(tr.correct, tr.margin, a)
     return out
+
+
+def bench_evaluation_cost(run: BenchRun, work: Workload) -> None:
+    """Section 3: seconds of wmrlib's evaluation protocol vs one attack per metric, 3 α_test."""
+    rep, sizes, device = run.rep, run.sizes, run.device
+    rep.add("## 3. Evaluation cost for k = 3 α_test values")
+    rep.add()
+    alphas = (1.0, 1.5, 2.0)
+    ev_data = work.test_set.subset(sizes["ev_n"], seed=0)
+    ev_attack = AttackConfig(eps=0.3, step_size=0.01, steps=sizes["ev_steps"])
+    results = {}
+    ev_variants = {
+        "wmrlib": lambda: evaluate_model(work.small, ev_data, ev_attack, alphas, batch_size=256,
+                                         device=device, seed=0, progress=False).summary(),
+        "naive": lambda: naive_protocol(work.small, ev_data, ev_attack, alphas, batch_size=256,
+                                        device=device),
+    }
+    ev_med, ev_err, _ = interleaved(ev_variants, sizes["ev_rounds"], device, warmup=False,
+                                    on_result=lambda k, m: results.setdefault(k, m))
+    same = results.get("wmrlib") is not None and results.get("wmrlib") == results.get("naive")
+    w, n = ev_med.get("wmrlib"), ev_med.get("naive")
+    rep.add(f"SmallCNN, {len(ev_data)} MNIST test images, {ev_attack.name} (ε 0.3, step 0.01), "
+            f"α_test ∈ {alphas}, batch 256, median of {sizes['ev_rounds']} interleaved runs. wmrlib = "
+            "`evaluate_model`: a clean pass, one unweighted attack (A_rob and A_sa at every α_test) "
+            "and one weighted attack per α_test (A_tr). Naive: a clean pass, one attack for A_rob, "
+            "k unweighted attacks for A_sa and k weighted attacks for A_tr. 'identical' checks "
+            "that both give the same A_nat, A_rob, A_sa, A_tr (same seeds).")
+    rep.add()
+    rep.table(["protocol", "attacks", "seconds", "naive / wmrlib", "metrics identical"],
+              [["wmrlib", 1 + len(alphas), fmt(w, 2), "", ""],
+               ["naive", 1 + 2 * len(alphas), fmt(n, 2), fmt(ratio(n, w), 2),
+                "yes" if same else "NO"]])
+    for k, e in ev_err.items():
+        rep.add(f"- {k}: n/a ({e})")
 
 
 # --- section 4: FLOPs ----------------------------------------------------------------------------
@@ -366,7 +690,90 @@ def pgd_step_flops(model, shape, device, batch: int = 8) -> float:
     return counter.get_total_flops() / batch
 
 
-# --- section 5: estimate -------------------------------------------------------------------------
+def matmul_variants(run: BenchRun) -> dict[str, Callable[[], torch.Tensor]]:
+    """``torch.mm`` of two n×n matrices, fp32 (and bf16 where native), default and 1 thread."""
+    n = run.sizes["mm_n"]
+    variants = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))[:2 if run.bf16_ok else 1]:
+        g = torch.Generator().manual_seed(0)
+        a = torch.randn(n, n, generator=g).to(device=run.device, dtype=dtype)
+        b = torch.randn(n, n, generator=g).to(device=run.device, dtype=dtype)
+        variants[f"mm {name}"] = lambda a=a, b=b: torch.mm(a, b)
+        if run.cpu:
+            variants[f"mm {name} @1 thread"] = with_threads(1, variants[f"mm {name}"])
+    return variants
+
+
+def pgd_step_variants(run: BenchRun, work: Workload) -> dict[str, Callable[[], torch.Tensor]]:
+    """SmallCNN PGD (batch 256) per precision and thread count, and one ResNet-18 PGD step."""
+    device, small_steps = run.device, run.sizes["small_steps"]
+    gen = torch.Generator(device=device).manual_seed(0)
+
+    def pgd_prec(precision: str) -> Callable[[], torch.Tensor]:
+        def fn():
+            with autocast(device, precision):
+                return pgd(work.small, work.xs, work.ys, eps=0.3, step_size=0.01, steps=small_steps,
+                           generator=gen)
+        return fn
+
+    variants = {"pgd fp32": pgd_prec("fp32")}
+    if run.bf16_ok:
+        variants["pgd bf16"] = pgd_prec("bf16")
+    r18_batch = run.sizes["r18_batches"][0]
+    variants["r18"] = lambda: pgd(work.r18, work.xr[:r18_batch], work.yr[:r18_batch], eps=0.1,
+                                  step_size=0.05, steps=1, generator=gen)
+    if run.cpu:
+        variants["pgd fp32 @1 thread"] = with_threads(1, pgd_prec("fp32"))
+        if run.bf16_ok:
+            variants["pgd bf16 @1 thread"] = with_threads(1, pgd_prec("bf16"))
+    return variants
+
+
+def bench_flop_rate(run: BenchRun, work: Workload) -> None:
+    """Section 4: achieved GFLOP/s of SmallCNN and ResNet-18 PGD steps vs this machine's matmul."""
+    rep, sizes, device = run.rep, run.sizes, run.device
+    rep.add("## 4. Achieved GFLOP/s")
+    rep.add()
+    flops_small = pgd_step_flops(work.small, (1, 28, 28), device)
+    flops_r18 = pgd_step_flops(work.r18, (3, 32, 32), device)
+    variants = {**matmul_variants(run), **pgd_step_variants(run, work)}
+    med, err, _ = interleaved(variants, sizes["mm_rounds"], device)
+    peak = {k[3:]: 2 * sizes["mm_n"] ** 3 / t / 1e9 for k, t in med.items() if k.startswith("mm ")}
+    steps_rate = {k[4:]: 256 * sizes["small_steps"] / t for k, t in med.items()
+                  if k.startswith("pgd ")}
+    r18_batch = sizes["r18_batches"][0]
+    r18_rate = r18_batch / med["r18"] if "r18" in med else None
+    rows = []
+    for key in ("fp32", "bf16", "fp32 @1 thread", "bf16 @1 thread"):
+        rate = steps_rate.get(key)
+        if rate is None:
+            continue
+        gf = rate * flops_small / 1e9
+        rows.append([f"SmallCNN PGD step, batch 256, {key}", fmt(flops_small / 1e6, 2), fmt(rate),
+                     fmt(gf), fmt(peak.get(key)), fmt(ratio(100 * gf, peak.get(key)))])
+    if r18_rate:
+        gf = r18_rate * flops_r18 / 1e9
+        rows.append([f"ResNet-18 PGD step, batch {r18_batch}, fp32", fmt(flops_r18 / 1e6, 1),
+                     fmt(r18_rate), fmt(gf), fmt(peak.get("fp32")),
+                     fmt(ratio(100 * gf, peak.get("fp32")))])
+    rep.add("FLOPs per image-step counted with `torch.utils.flop_counter.FlopCounterMode` "
+            "(convolutions and matmuls; forward plus the gradient w.r.t. the input only, which "
+            f"is what a PGD step computes). Peak = `torch.mm` of two {sizes['mm_n']}×{sizes['mm_n']} "
+            f"matrices; the mm and PGD timings are one interleaved rotation, median of "
+            f"{sizes['mm_rounds']}.")
+    rep.add()
+    rep.table(["workload", "MFLOP / image-step", "image-steps/s", "achieved GFLOP/s",
+               "matmul GFLOP/s (same dtype, threads)", "% of matmul"], rows)
+    rep.add("Matmul GFLOP/s: " + ", ".join(f"{k} {fmt(v)}" for k, v in peak.items())
+            + f". bf16/fp32 matmul = {fmt(ratio(peak.get('bf16'), peak.get('fp32')), 2)}; "
+            f"SmallCNN PGD bf16-autocast / fp32 = "
+            f"{fmt(ratio(steps_rate.get('bf16'), steps_rate.get('fp32')), 2)}"
+            + (f" (1 thread: {fmt(ratio(steps_rate.get('bf16 @1 thread'), steps_rate.get('fp32 @1 thread')), 2)})"
+               if run.cpu else "") + ".")
+    rep.add()
+    for k, e in err.items():
+        rep.add(f"- {k}: n/a ({e})")
+
 
 # --- section 5: Table 4's extra baselines --------------------------------------------------------
 
@@ -432,343 +839,20 @@ def bench_baselines(rep: Report, train_set: wdata.ImageData, device, *, batches:
         rep.add()
 
 
-# --- main ----------------------------------------------------------------------------------------
+def bench_extra_baselines(run: BenchRun, train_set: wdata.ImageData) -> None:
+    """Section 5: training cost of Table 4's extra baselines (Free-AT, YOPO, IAAT) vs PGD-AT."""
+    run.rep.add("## 5. Training cost of Table 4's extra baselines against PGD-AT")
+    run.rep.add()
+    bench_baselines(run.rep, train_set, run.device, batches=2 if run.quick else 4,
+                    rounds=1 if run.quick else 3)
 
-def ratio(a, b):
-    return a / b if a and b else None
 
+# --- targets -------------------------------------------------------------------------------------
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="short run (under a minute when quiet)")
-    ap.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
-    ap.add_argument("--out", default=None, help="also write the markdown report to this file")
-    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
-    ap.add_argument("--baselines-only", action="store_true",
-                    help="run only section 5 (Table 4's extra baselines against PGD-AT)")
-    args = ap.parse_args(argv)
-
-    device = default_device(args.device)
-    quick = args.quick
-    cpu = device.type == "cpu"
-    rep = Report()
-    t_start = time.perf_counter()
-    load_start = load_avg()
-    # Sizes: a few timed calls per variant keep the full run near 10 minutes on 2 CPU cores.
-    P = dict(prep_batches=40 if quick else 150,
-             small_steps=2 if quick else 5, small_rounds=2 if quick else 5,
-             r18_batches=(32,) if quick else (128, 256), r18_steps=1, r18_rounds=1 if quick else 2,
-             # 5 one-step calls let run-to-run noise decide the training target (TRADES
-             # channels_last/NCHW read 0.99 and 1.32 in two runs); 12 two-step calls settle it.
-             tr_batch=64 if quick else 128, tr_steps=1 if quick else 2, tr_rounds=1 if quick else 12,
-             ev_n=64 if quick else 256, ev_steps=2 if quick else 5, ev_rounds=1 if quick else 2,
-             mm_n=1024 if quick else 2048, mm_rounds=3 if quick else 5,
-             sweep_batches=(128, 250, 500) if quick else (64, 128, 250, 500),
-             sweep_steps=2 if quick else 3, sweep_rounds=1 if quick else 3)
-    section_start = [time.perf_counter()]
-
-    def section_done():
-        rep.add(f"_(section wall time {time.perf_counter() - section_start[0]:.0f} s, load "
-                f"{load_avg()})_")
-        rep.add()
-        section_start[0] = time.perf_counter()
-    compile_ok = not args.no_compile and not quick
-    bf16_ok = native_bf16(device)
-    isa_caps = {k: os.environ[k] for k in ISA_CAP_ENV if os.environ.get(k)}
-    flags = cpu_flags()
-    bf16_flags = sorted(f for f in flags if "bf16" in f or f.startswith("amx"))
-
-    command = "python " + " ".join([os.path.relpath(sys.argv[0])] + list(argv if argv is not None
-                                                                          else sys.argv[1:]))
-    run_kind = "section 5 only" if args.baselines_only else "--quick" if quick else "full run"
-    rep.add(f"# wmrlib benchmark ({run_kind})")
-    rep.add()
-    rep.table(["item", "value"], [
-        ["command", f"`{command}`"],
-        ["date", time.strftime("%Y-%m-%d %H:%M:%S %Z")],
-        ["wmrlib commit", f"`{git_commit()[:12]}`"],
-        ["device", str(device) + (f" ({torch.cuda.get_device_name(device)})" if not cpu else "")],
-        ["CPU", f"{cpu_name()}, {os.cpu_count()} logical CPUs"],
-        ["CPU bf16 / AMX flags (/proc/cpuinfo)", ", ".join(bf16_flags) or "none"],
-        ["torch / torchattacks", f"{torch.__version__} / {getattr(torchattacks, '__version__', 'absent')}"],
-        ["torch.get_num_threads() (default, not changed)", torch.get_num_threads()],
-        ["torch CPU capability / oneDNN bf16", f"{torch.backends.cpu.get_cpu_capability()} / "
-                                               f"{torch.ops.mkldnn._is_mkldnn_bf16_supported()}"],
-        ["instruction-set caps (environment)",
-         ", ".join(f"`{k}={v}`" for k, v in isa_caps.items()) or "none"],
-        ["native bf16 (`wmrlib.device.native_bf16`)",
-         "yes" if bf16_ok else "no: every bf16 variant is skipped"],
-        ["load average at start (1/5/15 min)", load_start],
-    ])
-
-    # ---------------------------------------------------------------- models and data
-    train_set, real = mnist_or_synthetic(train=True)
-    if args.baselines_only:
-        rep.add("## 5. Training cost of Table 4's extra baselines against PGD-AT")
-        rep.add()
-        bench_baselines(rep, train_set, device, batches=2 if quick else 4, rounds=1 if quick else 3)
-        rep.add(f"Load average at end (1/5/15 min): {load_avg()}; wall time of this run "
-                f"{(time.perf_counter() - t_start) / 60:.1f} min; data: "
-                f"{'MNIST' if real else 'synthetic (MNIST not found)'}.")
-        if args.out:
-            with open(args.out, "w") as f:
-                f.write("\n".join(rep.lines) + "\n")
-        return 0
-    test_set, _ = mnist_or_synthetic(train=False)
-    if real:
-        small, secs = train_smallcnn(train_set, device, P["prep_batches"])
-        small_desc = (f"SmallCNN trained naturally on MNIST ({P['prep_batches']} Adam steps of "
-                      f"batch 128, {secs:.0f} s, seed 0)")
-    else:
-        torch.manual_seed(0)
-        small = SmallCNN().to(device).eval()
-        small_desc = "SmallCNN random init (seed 0) on synthetic data (MNIST not found)"
-    x500, y500 = (t.to(device) for t in test_set.to_float(torch.arange(500)))
-    xs, ys = x500[:256], y500[:256]
-    torch.manual_seed(0)
-    r18 = ResNet18().to(device).eval()
-    xr = wdata.synthetic("cifar10", 256, train=False, seed=0).to_float(torch.arange(256))[0].to(device)
-    with torch.no_grad():
-        yr = r18(xr).argmax(1)  # its own predictions: clean accuracy 100 % by construction
-    rep.add(f"Models: {small_desc}, clean accuracy {100 * accuracy(small, xs, ys):.1f} % on the "
-            "first 256 MNIST test images used below; ResNet-18 random init (seed 0) on 256 "
-            "synthetic 3×32×32 images labelled with its own clean predictions (no CIFAR-10 on this "
-            "machine; clean accuracy 100 % by construction). fp32, NCHW.")
-    rep.add()
-
-    # ---------------------------------------------------------------- 1. PGD
-    rep.add("## 1. PGD image-steps/s (fp32)")
-    rep.add()
-    small_att = dict(eps=0.3, step_size=0.01, steps=P["small_steps"])
-    r18_att = dict(eps=0.1, step_size=0.05, steps=P["r18_steps"])
-    pgd_rows = bench_pgd(small, xs, ys, "SmallCNN", (128, 256), rounds=P["small_rounds"],
-                         device=device, rep=rep, **small_att)
-    pgd_rows += bench_pgd(r18, xr, yr, "ResNet-18", P["r18_batches"], rounds=P["r18_rounds"],
-                          device=device, rep=rep, **r18_att)
-    rep.add()
-    rep.add(f"SmallCNN (1×28×28): ε 0.3, step 0.01, {small_att['steps']} steps. ResNet-18 "
-            f"(3×32×32): ε 0.1, step 0.05, {r18_att['steps']} step (a random network needs a large "
-            "ε to change its predictions at all). Uniform random start for all three. Median of "
-            f"{P['small_rounds']} (SmallCNN) / {P['r18_rounds']} (ResNet-18) interleaved calls after "
-            "one warm-up call each. Adversarial accuracy: mean over all calls (same images, new "
-            "random start each call); 'agree' = within 3 binomial standard errors.")
-    rep.add()
-    rows = []
-    for r in pgd_rows:
-        w, t, f = (r.rates.get(k) for k in ("wmrlib", "torchattacks", "reference"))
-        accs = [r.acc.get(k) for k in ("wmrlib", "torchattacks", "reference")]
-        agree = accs[0] is not None and all(acc_agree(accs[0], o, r.n) for o in accs[1:] if o is not None)
-        r.agree = agree
-        rows.append([r.model, r.batch, fmt(w), fmt(t), fmt(f), fmt(ratio(w, t), 2),
-                     fmt(ratio(w, f), 2),
-                     " / ".join(fmt(100 * a) if a is not None else "n/a" for a in accs),
-                     "yes" if agree else "NO"])
-    rep.table(["model", "batch", "wmrlib", "torchattacks", "reference", "wmrlib / torchattacks",
-               "wmrlib / reference", "adv. acc. % (wmrlib / ta / ref)", "agree"], rows)
-    for r in pgd_rows:
-        for k, e in r.errors.items():
-            rep.add(f"- {r.model} batch {r.batch} {k}: n/a ({e})")
-
-    # wmrlib's attack over 500 images in chunks of each batch size, at both thread counts: the
-    # evaluation store attacks in batches of 500 (Store.eval_batch_size), so section 5 needs it.
-    sweep_variants = {}
-    for b in P["sweep_batches"]:
-        def chunks(b=b):
-            return [pgd(small, x500[i:i + b], y500[i:i + b], eps=0.3, step_size=0.01,
-                        steps=P["sweep_steps"], generator=gen_sweep) for i in range(0, 500, b)]
-        sweep_variants[(b, "default")] = chunks
-        if cpu:
-            sweep_variants[(b, "1 thread")] = with_threads(1, chunks)
-    gen_sweep = torch.Generator(device=device).manual_seed(0)
-    med, err, _ = interleaved({f"{b}|{t}": fn for (b, t), fn in sweep_variants.items()},
-                              P["sweep_rounds"], device)
-    sweep = {tuple(k.split("|")): 500 * P["sweep_steps"] / v for k, v in med.items()}
-    sweep = {(int(b), t): v for (b, t), v in sweep.items()}
-    threads_cols = ["default"] + (["1 thread"] if cpu else [])
-    rep.add(f"wmrlib PGD on SmallCNN vs batch size (500 MNIST test images in chunks, "
-            f"{P['sweep_steps']} steps, median of {P['sweep_rounds']} interleaved calls), "
-            f"image-steps/s at the default {torch.get_num_threads()} threads and at 1 thread:")
-    rep.add()
-    best = max(sweep.get((b, "default"), 0) for b in P["sweep_batches"])
-    rep.table(["batch"] + [f"{t} threads" if t == "default" else t for t in threads_cols]
-              + ["default / best batch"],
-              [[b] + [fmt(sweep.get((b, t))) for t in threads_cols]
-               + [fmt(ratio(sweep.get((b, "default")), best), 2)] for b in P["sweep_batches"]])
-    for k, e in err.items():
-        rep.add(f"- {k}: n/a ({e})")
-
-    # ---------------------------------------------------------------- 2. training
-    section_done()
-    rep.add(f"## 2. Training images/s (SmallCNN, MNIST batches of {P['tr_batch']})")
-    rep.add()
-    cpu_plan = profile("cpu").plan("mnist")
-    tb = P["tr_batch"]
-    batches = [train_set.to_float(torch.arange(i * tb, (i + 1) * tb)) for i in range(4)]
-    batches = [(x.to(device), y.to(device)) for x, y in batches]
-    torch.manual_seed(0)
-    init = SmallCNN()
-    defenses = {"PGD-AT+ours α=0.5": cpu_plan.run("pgd", 0.5),
-                "TRADES+ours α=2": cpu_plan.run("trades", 2.0)}
-    variants = {}
-    for label, cfg in defenses.items():
-        for k, fn in train_variants(init, batches, cfg, device, steps_per_call=P["tr_steps"],
-                                    compile_ok=compile_ok, threads_ok=cpu,
-                                    bf16_ok=bf16_ok, only=QUICK_TRAIN if quick else None).items():
-            variants[f"{label}|{k}"] = fn
-    medians, errors, first = interleaved(variants, P["tr_rounds"], device)
-    train_rates: dict[str, dict[str, float]] = {d: {} for d in defenses}
-    notes: dict[str, dict[str, str]] = {d: {} for d in defenses}
-    for key in variants:
-        d, v = key.split("|")
-        if key in medians:
-            train_rates[d][v] = tb * P["tr_steps"] / medians[key]
-            if "compile" in v:
-                notes[d][v] = f"first call incl. compilation {first.get(key, float('nan')):.0f} s"
-        else:
-            notes[d][v] = f"n/a: {errors.get(key, 'not run')}"
-        if v in QUICK_TRAIN:
-            notes[d][v] = (QUICK_TRAIN[v] + "; " + notes[d].get(v, "")).rstrip("; ")
-    for d in defenses:
-        for v, precision, _, compiled, threads in TRAIN_SPECS:
-            if compiled and not compile_ok:
-                notes[d][v] = "n/a: skipped (" + ("--quick" if quick else "--no-compile") + ")"
-            if threads is not None and not cpu:
-                notes[d][v] = "n/a: CPU only"
-            if precision == "bf16" and not bf16_ok:
-                notes[d][v] = BF16_SKIPPED
-    rep.add(f"Config: the `cpu` profile's training settings ({cpu_plan.base.attack_steps}-step "
-            f"attack, ε {cpu_plan.base.eps}, step {cpu_plan.base.step_size}, "
-            f"{cpu_plan.base.random_start} random start, Adam): `wmrlib.train.adversarial_loss` "
-            "under `wmrlib.device.autocast`, backward, optimizer step, as in `train_model`, on 4 "
-            f"fixed batches; {P['tr_steps']} step(s) per timed call, median of {P['tr_rounds']} "
-            "interleaved calls (all variants of both defenses in one rotation) after a warm-up "
-            "call. CL = channels_last model and inputs; `train_model` trains in channels_last "
-            "at both precisions. The other variants run NCHW throughout: their attacks run "
-            "inside `wmrlib.attacks.automatic_layout(False)`, which stops the attacks switching "
-            "to channels_last by themselves. Ratios are against NCHW fp32 (the layout `train_model` used "
-            "before) at the same thread count.")
-    rep.add()
-    rows = []
-    for d in defenses:
-        for v, _, _, _, threads in TRAIN_SPECS:
-            base = train_rates[d].get("fp32" if threads is None else "fp32 @1 thread")
-            rate = train_rates[d].get(v)
-            if quick and v not in QUICK_TRAIN:
-                continue  # --quick measures only train_model's own paths and their baseline
-            rows.append([d, v, fmt(rate), fmt(ratio(rate, base), 2), notes[d].get(v, "")])
-    rep.table(["defense", "variant", "images/s", "ratio vs NCHW fp32", "note"], rows)
-
-    # ---------------------------------------------------------------- 3. evaluation protocol
-    section_done()
-    rep.add("## 3. Evaluation cost for k = 3 α_test values")
-    rep.add()
-    alphas = (1.0, 1.5, 2.0)
-    ev_data = test_set.subset(P["ev_n"], seed=0)
-    ev_attack = AttackConfig(eps=0.3, step_size=0.01, steps=P["ev_steps"])
-    results = {}
-    ev_variants = {
-        "wmrlib": lambda: evaluate_model(small, ev_data, ev_attack, alphas, batch_size=256,
-                                         device=device, seed=0, progress=False).summary(),
-        "naive": lambda: naive_protocol(small, ev_data, ev_attack, alphas, batch_size=256,
-                                        device=device),
-    }
-    ev_med, ev_err, _ = interleaved(ev_variants, P["ev_rounds"], device, warmup=False,
-                                    on_result=lambda k, m: results.setdefault(k, m))
-    same = results.get("wmrlib") is not None and results.get("wmrlib") == results.get("naive")
-    w, n = ev_med.get("wmrlib"), ev_med.get("naive")
-    rep.add(f"SmallCNN, {len(ev_data)} MNIST test images, {ev_attack.name} (ε 0.3, step 0.01), "
-            f"α_test ∈ {alphas}, batch 256, median of {P['ev_rounds']} interleaved runs. wmrlib = "
-            "`evaluate_model`: a clean pass, one unweighted attack (A_rob and A_sa at every α_test) "
-            "and one weighted attack per α_test (A_tr). Naive: a clean pass, one attack for A_rob, "
-            "k unweighted attacks for A_sa and k weighted attacks for A_tr. 'identical' checks "
-            "that both give the same A_nat, A_rob, A_sa, A_tr (same seeds).")
-    rep.add()
-    rep.table(["protocol", "attacks", "seconds", "naive / wmrlib", "metrics identical"],
-              [["wmrlib", 1 + len(alphas), fmt(w, 2), "", ""],
-               ["naive", 1 + 2 * len(alphas), fmt(n, 2), fmt(ratio(n, w), 2),
-                "yes" if same else "NO"]])
-    for k, e in ev_err.items():
-        rep.add(f"- {k}: n/a ({e})")
-
-    # ---------------------------------------------------------------- 4. FLOP rate
-    section_done()
-    rep.add("## 4. Achieved GFLOP/s")
-    rep.add()
-    flops_small = pgd_step_flops(small, (1, 28, 28), device)
-    flops_r18 = pgd_step_flops(r18, (3, 32, 32), device)
-    mm_variants = {}
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))[:2 if bf16_ok else 1]:
-        g = torch.Generator().manual_seed(0)
-        a = torch.randn(P["mm_n"], P["mm_n"], generator=g).to(device=device, dtype=dtype)
-        b = torch.randn(P["mm_n"], P["mm_n"], generator=g).to(device=device, dtype=dtype)
-        mm_variants[f"mm {name}"] = lambda a=a, b=b: torch.mm(a, b)
-        if cpu:
-            mm_variants[f"mm {name} @1 thread"] = with_threads(1, mm_variants[f"mm {name}"])
-    gen = torch.Generator(device=device).manual_seed(0)
-
-    def pgd_prec(precision):
-        def fn():
-            with autocast(device, precision):
-                return pgd(small, xs, ys, eps=0.3, step_size=0.01, steps=P["small_steps"],
-                           generator=gen)
-        return fn
-
-    step_variants = {"pgd fp32": pgd_prec("fp32")}
-    if bf16_ok:
-        step_variants["pgd bf16"] = pgd_prec("bf16")
-    r18_batch = P["r18_batches"][0]
-    step_variants["r18"] = lambda: pgd(r18, xr[:r18_batch], yr[:r18_batch], eps=0.1,
-                                       step_size=0.05, steps=1, generator=gen)
-    if cpu:
-        step_variants["pgd fp32 @1 thread"] = with_threads(1, pgd_prec("fp32"))
-        if bf16_ok:
-            step_variants["pgd bf16 @1 thread"] = with_threads(1, pgd_prec("bf16"))
-    med, err, _ = interleaved({**mm_variants, **step_variants}, P["mm_rounds"], device)
-    peak = {k[3:]: 2 * P["mm_n"] ** 3 / t / 1e9 for k, t in med.items() if k.startswith("mm ")}
-    steps_rate = {k[4:]: 256 * P["small_steps"] / t for k, t in med.items() if k.startswith("pgd ")}
-    r18_rate = r18_batch / med["r18"] if "r18" in med else None
-    rows = []
-    for key in ("fp32", "bf16", "fp32 @1 thread", "bf16 @1 thread"):
-        rate = steps_rate.get(key)
-        if rate is None:
-            continue
-        gf = rate * flops_small / 1e9
-        rows.append([f"SmallCNN PGD step, batch 256, {key}", fmt(flops_small / 1e6, 2), fmt(rate),
-                     fmt(gf), fmt(peak.get(key)), fmt(ratio(100 * gf, peak.get(key)))])
-    if r18_rate:
-        gf = r18_rate * flops_r18 / 1e9
-        rows.append([f"ResNet-18 PGD step, batch {r18_batch}, fp32", fmt(flops_r18 / 1e6, 1),
-                     fmt(r18_rate), fmt(gf), fmt(peak.get("fp32")),
-                     fmt(ratio(100 * gf, peak.get("fp32")))])
-    rep.add("FLOPs per image-step counted with `torch.utils.flop_counter.FlopCounterMode` "
-            "(convolutions and matmuls; forward plus the gradient w.r.t. the input only, which "
-            f"is what a PGD step computes). Peak = `torch.mm` of two {P['mm_n']}×{P['mm_n']} "
-            f"matrices; the mm and PGD timings are one interleaved rotation, median of "
-            f"{P['mm_rounds']}.")
-    rep.add()
-    rep.table(["workload", "MFLOP / image-step", "image-steps/s", "achieved GFLOP/s",
-               "matmul GFLOP/s (same dtype, threads)", "% of matmul"], rows)
-    rep.add("Matmul GFLOP/s: " + ", ".join(f"{k} {fmt(v)}" for k, v in peak.items())
-            + f". bf16/fp32 matmul = {fmt(ratio(peak.get('bf16'), peak.get('fp32')), 2)}; "
-            f"SmallCNN PGD bf16-autocast / fp32 = "
-            f"{fmt(ratio(steps_rate.get('bf16'), steps_rate.get('fp32')), 2)}"
-            + (f" (1 thread: {fmt(ratio(steps_rate.get('bf16 @1 thread'), steps_rate.get('fp32 @1 thread')), 2)})"
-               if cpu else "") + ".")
-    rep.add()
-    for k, e in err.items():
-        rep.add(f"- {k}: n/a ({e})")
-
-    # ---------------------------------------------------------------- 5. extra baselines
-    if not bf16_ok:
-        rep.add(f"bf16 rows: {BF16_SKIPPED[5:]}.")
-        rep.add()
-    section_done()
-    rep.add("## 5. Training cost of Table 4's extra baselines against PGD-AT")
-    rep.add()
-    bench_baselines(rep, train_set, device, batches=2 if quick else 4, rounds=1 if quick else 3)
-
-    # ---------------------------------------------------------------- targets
-    section_done()
+def report_targets(run: BenchRun, pgd_rows: list[PgdRow],
+                   train_rates: dict[str, dict[str, float]]) -> None:
+    """Judge the targets: wmrlib PGD vs torchattacks, and channels_last vs NCHW fp32 training."""
+    rep = run.rep
     rep.add("## Targets")
     rep.add()
     pgd_ratios = [(r, ratio(r.rates.get("wmrlib"), r.rates.get("torchattacks"))) for r in pgd_rows]
@@ -780,7 +864,7 @@ def main(argv=None) -> int:
     train_rows = []
     for tag, base, fast in (("default threads", "fp32", "fp32+CL"),
                             ("1 thread", "fp32 @1 thread", "fp32+CL @1 thread")):
-        vals = [ratio(train_rates[d].get(fast), train_rates[d].get(base)) for d in defenses]
+        vals = [ratio(rates.get(fast), rates.get(base)) for rates in train_rates.values()]
         if all(v is not None for v in vals):
             train_rows.append([f"fp32 training (train_model, channels_last) ≥ 1.2× NCHW fp32, {tag}",
                                " / ".join(fmt(v, 2) for v in vals) + " (PGD-AT / TRADES)",
@@ -797,11 +881,48 @@ def main(argv=None) -> int:
     rep.add("The expected wall time of a profile on this machine is `python -m wmrlib plan "
             "--profile P`, which calibrates itself; this script no longer estimates it.")
     rep.add(f"Load average at end (1/5/15 min): {load_avg()}; wall time of this run "
-            f"{(time.perf_counter() - t_start) / 60:.1f} min.")
+            f"{(time.perf_counter() - run.t_start) / 60:.1f} min.")
 
+
+# --- main ----------------------------------------------------------------------------------------
+
+def write_report(rep: Report, path: str) -> None:
+    """Write the report's markdown to ``path``."""
+    with open(path, "w") as f:
+        f.write("\n".join(rep.lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run = start_run(args)
+    report_header(run, argv, args.baselines_only)
+    train_set, real = mnist_or_synthetic(train=True)
+    if args.baselines_only:
+        bench_extra_baselines(run, train_set)
+        run.rep.add(f"Load average at end (1/5/15 min): {load_avg()}; wall time of this run "
+                    f"{(time.perf_counter() - run.t_start) / 60:.1f} min; data: "
+                    f"{'MNIST' if real else 'synthetic (MNIST not found)'}.")
+        if args.out:
+            write_report(run.rep, args.out)
+        return 0
+    work = prepare_models(run, train_set, real)
+    pgd_rows = bench_pgd_rates(run, work)
+    bench_pgd_batch_sweep(run, work)
+    run.section_done()
+    train_rates = bench_training_rates(run, train_set)
+    run.section_done()
+    bench_evaluation_cost(run, work)
+    run.section_done()
+    bench_flop_rate(run, work)
+    if not run.bf16_ok:
+        run.rep.add(f"bf16 rows: {BF16_SKIPPED[5:]}.")
+        run.rep.add()
+    run.section_done()
+    bench_extra_baselines(run, train_set)
+    run.section_done()
+    report_targets(run, pgd_rows, train_rates)
     if args.out:
-        with open(args.out, "w") as f:
-            f.write("\n".join(rep.lines) + "\n")
+        write_report(run.rep, args.out)
         print(f"\nwrote {args.out}")
     return 0
 

@@ -4,10 +4,10 @@
 What is counted, what is measured and what is assumed, in that order:
 
 1. **Counted** (``torch.utils.flop_counter.FlopCounterMode``, batch ``--count-batch``, divided
-   per image): one forward pass; one attack step as ``wmrlib.attacks.pgd`` runs it (eval mode,
+   per image): one forward pass; one attack step as ``wmrlib.method.attacks.pgd`` runs it (eval mode,
    forward + ``torch.autograd.grad`` w.r.t. the input only); one TRADES attack step
    (``trades_attack``, whose clean forward runs once per call); and one whole training step of
-   each defense (``wmrlib.train.adversarial_loss`` with a 1-step attack, ``loss.backward()``
+   each defense (``wmrlib.compute.train.adversarial_loss`` with a 1-step attack, ``loss.backward()``
    with weight gradients, the optimizer step), from which the attack step is subtracted to get
    the outer update (for TRADES: the attack's clean forward, the clean and adversarial forward
    passes in train mode and their backward). The real wmrlib functions run under the counter,
@@ -18,8 +18,8 @@ What is counted, what is measured and what is assumed, in that order:
    ``plan.models()`` (+ ``plan.precision_models()``) of train images × epochs × (attack steps ×
    attack-step FLOPs + outer-update FLOPs); evaluation = Σ over models × ``plan.units(model)`` of
    test images × (steps × restarts × attack-step FLOPs + the forward pass that scores the unit,
-   + one forward per restart when restarts > 1). Dataset sizes come from ``wmrlib.data.DATASETS``.
-3. **Measured here**: image-steps/s of ``wmrlib.attacks.pgd`` on SmallCNN, ResNet-18 and
+   + one forward per restart when restarts > 1). Dataset sizes come from ``wmrlib.compute.data.DATASETS``.
+3. **Measured here**: image-steps/s of ``wmrlib.method.attacks.pgd`` on SmallCNN, ResNet-18 and
    ResNet-50 (fp32, random init, a few seconds each) and the fp32 ``torch.mm`` rate, giving an
    achieved GFLOP/s and the CPU-days of the profile on this machine.
 4. **Assumed** (no GPU here): vendor dense peaks of a few GPUs times an achieved fraction of peak
@@ -36,23 +36,23 @@ import argparse
 import inspect
 import math
 import os
-import platform
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from wmrlib.attacks import pgd, trades_attack
-from wmrlib.config import RunConfig
-from wmrlib.data import DATASETS
-from wmrlib.models import build_model
-from wmrlib.profiles import profile
-from wmrlib.store import Store
-from wmrlib.train import adversarial_loss, make_optimizer
+from wmrlib.method.attacks import pgd, trades_attack
+from wmrlib.experiment.config import RunConfig
+from wmrlib.compute.data import DATASETS
+from wmrlib.method.models import build_model
+from wmrlib.experiment.profiles import DatasetPlan, Profile, profile
+from wmrlib.workflow.store import Store
+from wmrlib.compute.train import adversarial_loss, make_optimizer
 from _report import Report, cpu_name, fmt, load_avg  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
 # benchmarks/README.md, full run on 2 quiet cores (default 2 threads), for comparison only.
@@ -81,6 +81,67 @@ GPUS = [
 
 def span(lo: float, hi: float, digits: int = 0) -> str:
     return f"{fmt(lo, digits)} – {fmt(hi, digits)}"
+
+
+# --- the run: options, header --------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line (``argv`` None: ``sys.argv``)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=None, help="also write the markdown report to this file")
+    ap.add_argument("--profile", default="paper", help="profile to size (default: paper)")
+    ap.add_argument("--count-batch", type=int, default=2, help="batch used for FLOP counting")
+    ap.add_argument("--time-budget", type=float, nargs=3, default=(3.0, 7.0, 6.0),
+                    metavar=("SMALLCNN", "RESNET18", "RESNET50"),
+                    help="seconds of PGD timing per model (0 skips; default 3 7 6)")
+    ap.add_argument("--fraction", type=float, nargs=2, default=(0.2, 0.5), metavar=("LOW", "HIGH"),
+                    help="ASSUMED achieved fraction of the GPU's dense peak (default 0.2 0.5)")
+    ap.add_argument("--op-us", type=float, nargs=2, default=(4.0, 10.0), metavar=("LOW", "HIGH"),
+                    help="ASSUMED eager-PyTorch cost per dispatched aten op on a GPU, µs")
+    return ap.parse_args(argv)
+
+
+@dataclass
+class SizingRun:
+    """What every section reads: the options, the profile, the report and the run's settings."""
+
+    args: argparse.Namespace
+    rep: Report
+    prof: Profile
+    eval_batch: int          # the evaluation batch (Store.eval_batch_size's default)
+    threads: int             # torch threads of the counting and the timing
+    omp: str | None          # OMP_NUM_THREADS, where set
+    t_start: float
+
+
+def start_run(args: argparse.Namespace) -> SizingRun:
+    """Start the clock, look up the profile and the evaluation batch, note the threads."""
+    t_start = time.perf_counter()
+    rep = Report()
+    prof = profile(args.profile)
+    eval_batch = inspect.signature(Store.__init__).parameters["eval_batch_size"].default
+    return SizingRun(args=args, rep=rep, prof=prof, eval_batch=eval_batch,
+                     threads=torch.get_num_threads(), omp=os.environ.get("OMP_NUM_THREADS"),
+                     t_start=t_start)
+
+
+def report_header(run: SizingRun, argv: list[str] | None) -> None:
+    """Report the command, the machine, torch and its threads, and the evaluation batch."""
+    omp = run.omp
+    command = "python " + " ".join([os.path.relpath(sys.argv[0])] + list(argv if argv is not None
+                                                                          else sys.argv[1:]))
+    run.rep.add(f"# Sizing the `{run.prof.name}` profile: FLOPs, CPU-days, GPU-hours")
+    run.rep.add()
+    run.rep.table(["item", "value"], [
+        ["command", f"`{'OMP_NUM_THREADS=' + omp + ' ' if omp else ''}{command}`"],
+        ["date", time.strftime("%Y-%m-%d %H:%M:%S %Z")],
+        ["CPU", f"{cpu_name()}, {os.cpu_count()} logical CPUs"],
+        ["torch", torch.__version__],
+        ["torch threads (timing and counting)",
+         f"{run.threads}" + (f" (OMP_NUM_THREADS={omp})" if omp else " (default)")],
+        ["load average at start (1/5/15 min)", load_avg()],
+        ["evaluation batch (Store.eval_batch_size default)", run.eval_batch],
+    ])
 
 
 # --- counting ------------------------------------------------------------------------------------
@@ -139,7 +200,7 @@ class ModelCosts:
     model: str
     params: int
     forward: Cost                  # eval-mode forward, no grad (scores an evaluation unit)
-    step: dict[str, Cost]          # one attack step: "pgd" (wmrlib.attacks.pgd), "trades"
+    step: dict[str, Cost]          # one attack step: "pgd" (wmrlib.method.attacks.pgd), "trades"
     outer: dict[str, Cost]         # the rest of one training step per defense (see module doc)
     pgd_once: Cost                 # per pgd() call beyond its steps (checks, start): ops only
 
@@ -196,6 +257,43 @@ def count_model(plan, batch: int) -> ModelCosts:
                       {k: per_image(v) for k, v in outer.items()}, pgd_once)
 
 
+def count_flops_per_image(run: SizingRun) -> tuple[dict[str, DatasetPlan], dict[str, ModelCosts]]:
+    """Section 1: count the FLOPs and operators per image of each plan's model; report them."""
+    args, rep = run.args, run.rep
+    t0 = time.perf_counter()
+    plans = {d: run.prof.plan(d) for d in run.prof.plans}
+    costs = {d: count_model(p, args.count_batch) for d, p in plans.items()}
+    count_s = time.perf_counter() - t0
+    rep.add("## 1. FLOPs per image (counted)")
+    rep.add()
+    rep.add(f"`FlopCounterMode` on the real wmrlib calls, batch {args.count_batch}, divided per "
+            "image; fp32, random init. It counts convolutions and matrix products (forward and "
+            "backward, with the backward's input/weight masks), not element-wise work (batch "
+            "norm, ReLU, pooling, the loss, the projection, the SGD update). 'ops' = aten "
+            f"operators dispatched per batch call. Counting took {count_s:.1f} s.")
+    rep.add()
+    rows = []
+    for d, c in costs.items():
+        spec = DATASETS[d]
+        rows.append([d, f"{c.model} ({c.params / 1e6:.1f} M params)", "×".join(map(str, spec.shape)),
+                     fmt(c.forward.flops / 1e9, 3), fmt(c.step["pgd"].flops / 1e9, 3),
+                     fmt(c.step["trades"].flops / 1e9, 3), fmt(c.outer["pgd"].flops / 1e9, 3),
+                     fmt(c.outer["trades"].flops / 1e9, 3),
+                     f"{c.forward.ops} / {c.step['pgd'].ops} / {c.outer['pgd'].ops} / "
+                     f"{c.outer['trades'].ops}"])
+    rep.table(["dataset", "model", "input", "forward GFLOP", "PGD attack step GFLOP",
+               "TRADES attack step GFLOP", "PGD-AT outer update GFLOP",
+               "TRADES outer update GFLOP", "ops: fwd / step / outer PGD-AT / outer TRADES"], rows)
+    rep.add("Attack step = forward + gradient w.r.t. the input only (`torch.autograd.grad`, eval "
+            "mode), ≈ 2× the forward because the weight gradients are pruned. Outer update = one "
+            "training step with a 1-step attack minus that step: PGD-AT one train-mode forward + "
+            "backward with weight gradients (≈ 3× forward, the first convolution's input "
+            "gradient is skipped); TRADES adds the attack's clean no-grad forward and the clean "
+            "train-mode forward and backward (≈ 6× forward).")
+    rep.add()
+    return plans, costs
+
+
 # --- totals from the plan ------------------------------------------------------------------------
 
 @dataclass
@@ -243,6 +341,70 @@ def plan_totals(plan, costs: ModelCosts, eval_batch: int) -> Totals:
     return t
 
 
+def sum_totals(totals: Iterable[Totals]) -> Totals:
+    """Field-wise sum of ``totals``."""
+    tt = Totals()
+    for t in totals:
+        for k in vars(tt):
+            setattr(tt, k, getattr(tt, k) + getattr(t, k))
+    return tt
+
+
+def report_plan_work(run: SizingRun, plans: dict[str, DatasetPlan],
+                     costs: dict[str, ModelCosts]) -> tuple[dict[str, Totals], Totals]:
+    """Section 2: training and evaluation work of each plan and in all; return (per plan, all)."""
+    rep = run.rep
+    totals = {d: plan_totals(p, costs[d], run.eval_batch) for d, p in plans.items()}
+    rep.add("## 2. Work of the profile (from the plan)")
+    rep.add()
+    rows = []
+    for d, p in plans.items():
+        t, b, spec = totals[d], p.base, DATASETS[d]
+        rows.append([d, t.models, f"{b.train_size or spec.train_size:,} × {b.epochs} ep., "
+                                   f"{b.attack_steps}-step attack, batch {b.batch_size}",
+                     fmt(t.train_images / 1e6, 1), fmt(t.train_attack_steps / 1e9, 2),
+                     fmt(t.train_flops / 1e15, 1), t.units,
+                     f"{p.eval_size or spec.test_size:,}", fmt(t.eval_attack_steps / 1e6, 1),
+                     fmt(t.eval_flops / 1e15, 2),
+                     fmt((t.train_flops + t.eval_flops) / 1e15, 1)])
+    tt = sum_totals(totals.values())
+    rows.append(["**total**", tt.models, "", fmt(tt.train_images / 1e6, 1),
+                 fmt(tt.train_attack_steps / 1e9, 2), f"**{fmt(tt.train_flops / 1e15, 1)}**",
+                 tt.units, "", fmt(tt.eval_attack_steps / 1e6, 1),
+                 f"**{fmt(tt.eval_flops / 1e15, 2)}**",
+                 f"**{fmt((tt.train_flops + tt.eval_flops) / 1e15, 1)}**"])
+    rep.table(["dataset", "models", "training per model", "train images (M)",
+               "train attack image-steps (G)", "train PFLOP", "eval units", "test images per unit",
+               "eval attack image-steps (M)", "eval PFLOP", "total PFLOP"], rows)
+    rep.add("Training PFLOP = Σ over `plan.models()` of train images × epochs × (attack steps × "
+            "attack-step FLOPs + outer-update FLOPs). Evaluation PFLOP = Σ over models × "
+            "`plan.units(model)` of test images × (steps × restarts × attack-step FLOPs + one "
+            "forward scoring the unit). Per dataset, the models and units:")
+    rep.add()
+    report_models_and_units(rep, plans)
+    return totals, tt
+
+
+def report_models_and_units(rep: Report, plans: dict[str, DatasetPlan]) -> None:
+    """One line per plan: its models by label, its seeds and its evaluation units."""
+    for d, p in plans.items():
+        models = p.models() + p.precision_models()
+        units = [len(p.units(m)) for m in models]
+        labels = defaultdict(int)
+        for m in models:
+            labels[m.label] += 1
+        rep.add(f"- {d}: {len(models)} models ("
+                + ", ".join(f"{k} {v}" for k, v in labels.items())
+                + f"; seeds {list(p.seeds)}), {sum(units)} units "
+                f"({min(units)}–{max(units)} per model: clean; main attack "
+                f"{p.attack.steps}-step uniform and at α_test {list(p.alpha_tests)}"
+                + (f"; ε sweep {list(p.eps_tests)}" if p.eps_tests else "")
+                + (f"; {len(p.other_attacks)} other attacks "
+                   f"({', '.join(f'{a.steps}-step {a.loss}' for a in p.other_attacks)})"
+                   if p.other_attacks else "") + ").")
+    rep.add()
+
+
 # --- CPU timing ----------------------------------------------------------------------------------
 
 def time_pgd(name: str, num_classes: int, shape, batch: int, budget_s: float) -> tuple[float, int]:
@@ -275,123 +437,10 @@ def time_matmul(n: int, budget_s: float) -> float:
     return 2 * n ** 3 * k / (time.perf_counter() - t0) / 1e9
 
 
-# --- main ----------------------------------------------------------------------------------------
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=None, help="also write the markdown report to this file")
-    ap.add_argument("--profile", default="paper", help="profile to size (default: paper)")
-    ap.add_argument("--count-batch", type=int, default=2, help="batch used for FLOP counting")
-    ap.add_argument("--time-budget", type=float, nargs=3, default=(3.0, 7.0, 6.0),
-                    metavar=("SMALLCNN", "RESNET18", "RESNET50"),
-                    help="seconds of PGD timing per model (0 skips; default 3 7 6)")
-    ap.add_argument("--fraction", type=float, nargs=2, default=(0.2, 0.5), metavar=("LOW", "HIGH"),
-                    help="ASSUMED achieved fraction of the GPU's dense peak (default 0.2 0.5)")
-    ap.add_argument("--op-us", type=float, nargs=2, default=(4.0, 10.0), metavar=("LOW", "HIGH"),
-                    help="ASSUMED eager-PyTorch cost per dispatched aten op on a GPU, µs")
-    args = ap.parse_args(argv)
-    t_start = time.perf_counter()
-    rep = Report()
-    prof = profile(args.profile)
-    eval_batch = inspect.signature(Store.__init__).parameters["eval_batch_size"].default
-    threads = torch.get_num_threads()
-    command = "python " + " ".join([os.path.relpath(sys.argv[0])] + list(argv if argv is not None
-                                                                          else sys.argv[1:]))
-    omp = os.environ.get("OMP_NUM_THREADS")
-    rep.add(f"# Sizing the `{prof.name}` profile: FLOPs, CPU-days, GPU-hours")
-    rep.add()
-    rep.table(["item", "value"], [
-        ["command", f"`{'OMP_NUM_THREADS=' + omp + ' ' if omp else ''}{command}`"],
-        ["date", time.strftime("%Y-%m-%d %H:%M:%S %Z")],
-        ["CPU", f"{cpu_name()}, {os.cpu_count()} logical CPUs"],
-        ["torch", torch.__version__],
-        ["torch threads (timing and counting)", f"{threads}" + (f" (OMP_NUM_THREADS={omp})" if omp else " (default)")],
-        ["load average at start (1/5/15 min)", load_avg()],
-        ["evaluation batch (Store.eval_batch_size default)", eval_batch],
-    ])
-
-    # ---------------------------------------------------------------- 1. FLOPs per image
-    t0 = time.perf_counter()
-    plans = {d: prof.plan(d) for d in prof.plans}
-    costs = {d: count_model(p, args.count_batch) for d, p in plans.items()}
-    count_s = time.perf_counter() - t0
-    rep.add("## 1. FLOPs per image (counted)")
-    rep.add()
-    rep.add(f"`FlopCounterMode` on the real wmrlib calls, batch {args.count_batch}, divided per "
-            "image; fp32, random init. It counts convolutions and matrix products (forward and "
-            "backward, with the backward's input/weight masks), not element-wise work (batch "
-            "norm, ReLU, pooling, the loss, the projection, the SGD update). 'ops' = aten "
-            f"operators dispatched per batch call. Counting took {count_s:.1f} s.")
-    rep.add()
-    rows = []
-    for d, c in costs.items():
-        spec = DATASETS[d]
-        rows.append([d, f"{c.model} ({c.params / 1e6:.1f} M params)", "×".join(map(str, spec.shape)),
-                     fmt(c.forward.flops / 1e9, 3), fmt(c.step["pgd"].flops / 1e9, 3),
-                     fmt(c.step["trades"].flops / 1e9, 3), fmt(c.outer["pgd"].flops / 1e9, 3),
-                     fmt(c.outer["trades"].flops / 1e9, 3),
-                     f"{c.forward.ops} / {c.step['pgd'].ops} / {c.outer['pgd'].ops} / "
-                     f"{c.outer['trades'].ops}"])
-    rep.table(["dataset", "model", "input", "forward GFLOP", "PGD attack step GFLOP",
-               "TRADES attack step GFLOP", "PGD-AT outer update GFLOP",
-               "TRADES outer update GFLOP", "ops: fwd / step / outer PGD-AT / outer TRADES"], rows)
-    rep.add("Attack step = forward + gradient w.r.t. the input only (`torch.autograd.grad`, eval "
-            "mode), ≈ 2× the forward because the weight gradients are pruned. Outer update = one "
-            "training step with a 1-step attack minus that step: PGD-AT one train-mode forward + "
-            "backward with weight gradients (≈ 3× forward, the first convolution's input "
-            "gradient is skipped); TRADES adds the attack's clean no-grad forward and the clean "
-            "train-mode forward and backward (≈ 6× forward).")
-    rep.add()
-
-    # ---------------------------------------------------------------- 2. totals
-    totals = {d: plan_totals(p, costs[d], eval_batch) for d, p in plans.items()}
-    rep.add("## 2. Work of the profile (from the plan)")
-    rep.add()
-    rows = []
-    for d, p in plans.items():
-        t, b, spec = totals[d], p.base, DATASETS[d]
-        rows.append([d, t.models, f"{b.train_size or spec.train_size:,} × {b.epochs} ep., "
-                                   f"{b.attack_steps}-step attack, batch {b.batch_size}",
-                     fmt(t.train_images / 1e6, 1), fmt(t.train_attack_steps / 1e9, 2),
-                     fmt(t.train_flops / 1e15, 1), t.units,
-                     f"{p.eval_size or spec.test_size:,}", fmt(t.eval_attack_steps / 1e6, 1),
-                     fmt(t.eval_flops / 1e15, 2),
-                     fmt((t.train_flops + t.eval_flops) / 1e15, 1)])
-    tt = Totals()
-    for t in totals.values():
-        for k in vars(tt):
-            setattr(tt, k, getattr(tt, k) + getattr(t, k))
-    rows.append(["**total**", tt.models, "", fmt(tt.train_images / 1e6, 1),
-                 fmt(tt.train_attack_steps / 1e9, 2), f"**{fmt(tt.train_flops / 1e15, 1)}**",
-                 tt.units, "", fmt(tt.eval_attack_steps / 1e6, 1),
-                 f"**{fmt(tt.eval_flops / 1e15, 2)}**",
-                 f"**{fmt((tt.train_flops + tt.eval_flops) / 1e15, 1)}**"])
-    rep.table(["dataset", "models", "training per model", "train images (M)",
-               "train attack image-steps (G)", "train PFLOP", "eval units", "test images per unit",
-               "eval attack image-steps (M)", "eval PFLOP", "total PFLOP"], rows)
-    rep.add("Training PFLOP = Σ over `plan.models()` of train images × epochs × (attack steps × "
-            "attack-step FLOPs + outer-update FLOPs). Evaluation PFLOP = Σ over models × "
-            "`plan.units(model)` of test images × (steps × restarts × attack-step FLOPs + one "
-            "forward scoring the unit). Per dataset, the models and units:")
-    rep.add()
-    for d, p in plans.items():
-        models = p.models() + p.precision_models()
-        units = [len(p.units(m)) for m in models]
-        labels = defaultdict(int)
-        for m in models:
-            labels[m.label] += 1
-        rep.add(f"- {d}: {len(models)} models ("
-                + ", ".join(f"{k} {v}" for k, v in labels.items())
-                + f"; seeds {list(p.seeds)}), {sum(units)} units "
-                f"({min(units)}–{max(units)} per model: clean; main attack "
-                f"{p.attack.steps}-step uniform and at α_test {list(p.alpha_tests)}"
-                + (f"; ε sweep {list(p.eps_tests)}" if p.eps_tests else "")
-                + (f"; {len(p.other_attacks)} other attacks "
-                   f"({', '.join(f'{a.steps}-step {a.loss}' for a in p.other_attacks)})"
-                   if p.other_attacks else "") + ").")
-    rep.add()
-
-    # ---------------------------------------------------------------- 3. CPU
+def measure_cpu_gflops(run: SizingRun,
+                       costs: dict[str, ModelCosts]) -> tuple[dict[str, float], float]:
+    """Section 3: this CPU's achieved GFLOP/s per model on 1-step PGD, and its fp32 matmul rate."""
+    args, rep = run.args, run.rep
     rep.add("## 3. This CPU (measured now)")
     rep.add()
     specs = {"smallcnn": ("mnist", 128), "resnet18": ("cifar10", 64), "resnet50": ("tinyimagenet", 4)}
@@ -400,7 +449,7 @@ def main(argv=None) -> int:
         step_flops.setdefault(c.model, c.step["pgd"].flops)
     for name, (d, _) in specs.items():
         if name not in step_flops:
-            step_flops[name] = count_model(prof.plan(d), args.count_batch).step["pgd"].flops
+            step_flops[name] = count_model(run.prof.plan(d), args.count_batch).step["pgd"].flops
     t0 = time.perf_counter()
     measured, rows = {}, []
     for (name, (d, batch)), budget in zip(specs.items(), args.time_budget):
@@ -421,25 +470,32 @@ def main(argv=None) -> int:
                                                           for k, v in measured.items())
             + f". Timing took {timing_s:.1f} s; load average after it: {load_avg()}.")
     rep.add()
+    return measured, mm
 
-    def cpu_rate(model: str, source: str) -> float | None:
-        if source == "measured":
-            return measured.get(model) or measured.get("resnet18")
-        return README_QUIET_GFLOPS.get(model) or README_QUIET_GFLOPS["resnet18"]
 
+def cpu_rate(measured: dict[str, float], model: str, source: str) -> float | None:
+    """GFLOP/s of ``model`` measured in this run or from the README; ResNet-18's where absent."""
+    if source == "measured":
+        return measured.get(model) or measured.get("resnet18")
+    return README_QUIET_GFLOPS.get(model) or README_QUIET_GFLOPS["resnet18"]
+
+
+def report_cpu_days(rep: Report, costs: dict[str, ModelCosts], totals: dict[str, Totals],
+                    tt: Totals, measured: dict[str, float]) -> dict[str, float]:
+    """Section 3, continued: CPU-days of each plan; return the totals ("measured", "readme")."""
     rows = []
     tot = {"measured": 0.0, "readme": 0.0}
-    for d in plans:
-        t, m = totals[d], costs[d].model
+    for d, t in totals.items():
+        m = costs[d].model
         flops = t.train_flops + t.eval_flops
         days = {}
         for src in tot:
-            r = cpu_rate(m, src)
+            r = cpu_rate(measured, m, src)
             days[src] = flops / (r * 1e9) / 86400 if r else float("nan")
             tot[src] += days[src]
-        rows.append([d, m, fmt(flops / 1e15, 1), fmt(cpu_rate(m, "measured"), 1),
+        rows.append([d, m, fmt(flops / 1e15, 1), fmt(cpu_rate(measured, m, "measured"), 1),
                      fmt(days["measured"], 0), fmt(days["measured"] / 365, 1),
-                     fmt(cpu_rate(m, "readme"), 0), fmt(days["readme"], 0)])
+                     fmt(cpu_rate(measured, m, "readme"), 0), fmt(days["readme"], 0)])
     rows.append(["**total**", "", fmt((tt.train_flops + tt.eval_flops) / 1e15, 1), "",
                  f"**{fmt(tot['measured'], 0)}**", f"**{fmt(tot['measured'] / 365, 1)}**", "",
                  f"**{fmt(tot['readme'], 0)}**"])
@@ -450,10 +506,29 @@ def main(argv=None) -> int:
             "are assumed to run at the attack step's GFLOP/s; element-wise work is not in the "
             "FLOPs but is in the measured rate.")
     rep.add()
+    return tot
 
-    # ---------------------------------------------------------------- 4. GPUs
-    f_lo, f_hi = args.fraction
-    op_lo, op_hi = args.op_us
+
+# --- GPUs (assumed) ------------------------------------------------------------------------------
+
+def gpu_hours(totals: dict[str, Totals], peak_tflops: float, fraction: float,
+              op_us: float) -> dict[str, float]:
+    """GPU-hours per plan: per phase, the longer of the FLOP time and the per-op floor."""
+    out = {}
+    for d, t in totals.items():
+        secs = 0.0
+        for flops, ops in ((t.train_flops, t.train_ops), (t.eval_flops, t.eval_ops)):
+            secs += max(flops / (peak_tflops * 1e12 * fraction), ops * op_us * 1e-6)
+        out[d] = secs / 3600
+    return out
+
+
+def estimate_gpu_hours(run: SizingRun, totals: dict[str, Totals]
+                       ) -> dict[str, tuple[dict[str, float], dict[str, float]]]:
+    """Section 4: GPU-hours per GPU at the ASSUMED efficiency; return A100's (low, high) by mode."""
+    rep = run.rep
+    f_lo, f_hi = run.args.fraction
+    op_lo, op_hi = run.args.op_us
     rep.add("## 4. GPUs (ASSUMED efficiency, not measured)")
     rep.add()
     rep.add(f"GPU-hours = Σ over datasets and phases (training, evaluation) of max(FLOPs ÷ "
@@ -461,26 +536,16 @@ def main(argv=None) -> int:
             f"{op_lo:g} µs per op; high = fraction {f_lo:.0%} and {op_hi:g} µs per op. One GPU, "
             "eager PyTorch, no torch.compile or CUDA graphs.")
     rep.add()
-
-    def gpu_hours(peak_tflops: float, fraction: float, op_us: float) -> dict[str, float]:
-        out = {}
-        for d, t in totals.items():
-            secs = 0.0
-            for flops, ops in ((t.train_flops, t.train_ops), (t.eval_flops, t.eval_ops)):
-                secs += max(flops / (peak_tflops * 1e12 * fraction), ops * op_us * 1e-6)
-            out[d] = secs / 3600
-        return out
-
     rows = []
     a100 = {}
     for name, mode, peak, note in GPUS:
-        lo, hi = gpu_hours(peak, f_hi, op_lo), gpu_hours(peak, f_lo, op_hi)
-        rows.append([name, mode, fmt(peak, 1)] + [span(lo[d], hi[d]) for d in plans]
+        lo, hi = gpu_hours(totals, peak, f_hi, op_lo), gpu_hours(totals, peak, f_lo, op_hi)
+        rows.append([name, mode, fmt(peak, 1)] + [span(lo[d], hi[d]) for d in totals]
                     + [f"**{span(sum(lo.values()), sum(hi.values()))}**",
                        span(sum(lo.values()) / 24, sum(hi.values()) / 24, 1), note])
         if name.startswith("A100"):
             a100[mode] = (lo, hi)
-    rep.table(["GPU", "mode", "dense peak TFLOP/s (vendor)"] + [f"{d} GPU-h" for d in plans]
+    rep.table(["GPU", "mode", "dense peak TFLOP/s (vendor)"] + [f"{d} GPU-h" for d in totals]
               + ["total GPU-h", "GPU-days", "peak used"], rows)
     rep.add("Where the per-op floor binds (GPU-hours that do not fall with a faster GPU):")
     rep.add()
@@ -493,8 +558,18 @@ def main(argv=None) -> int:
                          span(flops / (312e12 * f_hi) / 3600, flops / (312e12 * f_lo) / 3600, 1)])
     rep.table(["dataset", "phase", "aten ops (M)", "per-op floor, h", "A100 bf16 FLOP time, h"],
               rows)
+    return a100
 
-    # ---------------------------------------------------------------- 5. how
+
+# --- how we got this figure ----------------------------------------------------------------------
+
+def report_headline_and_method(run: SizingRun, tt: Totals, cpu_days: dict[str, float],
+                               a100: dict[str, tuple[dict[str, float], dict[str, float]]],
+                               measured: dict[str, float], mm: float) -> None:
+    """Section 5: the headline figure, then what was counted, derived, measured and assumed."""
+    args, rep, prof = run.args, run.rep, run.prof
+    f_lo, f_hi = args.fraction
+    op_lo, op_hi = args.op_us
     a_fp32, a_bf16 = a100.get("fp32 as configured (TF32 convs)"), a100.get("bf16 AMP (precision=\"bf16\")")
     rep.add("## How we got this figure")
     rep.add()
@@ -503,22 +578,23 @@ def main(argv=None) -> int:
                 f"{fmt((tt.train_flops + tt.eval_flops) / 1e15, 0)} PFLOP of convolution and "
                 f"matrix-product work ({fmt(tt.train_flops / 1e15, 0)} training, "
                 f"{fmt(tt.eval_flops / 1e15, 1)} evaluation): about "
-                f"{fmt(tot['measured'], 0)} CPU-days on this machine at the rates measured in "
-                f"this run ({fmt(tot['readme'], 0)} at the README's quiet 2-thread rates), and "
+                f"{fmt(cpu_days['measured'], 0)} CPU-days on this machine at the rates measured "
+                f"in this run ({fmt(cpu_days['readme'], 0)} at the README's quiet 2-thread rates), "
+                f"and "
                 f"on one A100 {span(sum(a_fp32[0].values()), sum(a_fp32[1].values()))} GPU-hours "
                 f"as configured (fp32, TF32 convolutions) or "
                 f"{span(sum(a_bf16[0].values()), sum(a_bf16[1].values()))} with bf16 autocast.")
         rep.add()
     rep.add("Counted: convolution and matrix-product FLOPs per image of the forward pass, of one "
-            "attack step (forward + input gradient, as `wmrlib.attacks.pgd` computes it) and of "
+            "attack step (forward + input gradient, as `wmrlib.method.attacks.pgd` computes it) and of "
             "each defense's outer update, with `FlopCounterMode` on the real wmrlib functions "
             f"at batch {args.count_batch}. Derived: totals from `profile('{prof.name}')`'s plans "
             "(models × epochs × train images × steps; models × units × test images × steps × "
-            "restarts), dataset sizes from `wmrlib.data.DATASETS`. Measured: this CPU's achieved "
+            "restarts), dataset sizes from `wmrlib.compute.data.DATASETS`. Measured: this CPU's achieved "
             "GFLOP/s on 1-step PGD calls of each model and its `torch.mm` rate, in this run "
-            f"({threads} thread{'s' if threads > 1 else ''}"
+            f"({run.threads} thread{'s' if run.threads > 1 else ''}"
             + (", set by OMP_NUM_THREADS to keep the load small on a machine shared with a long "
-               "experiment" if omp else "") + f"; load average {load_avg()} at the end). "
+               "experiment" if run.omp else "") + f"; load average {load_avg()} at the end). "
             "Assumptions:")
     rep.add()
     for line in [
@@ -528,7 +604,7 @@ def main(argv=None) -> int:
         "The weighted (α > 0) and unweighted variants have the same conv/matmul FLOPs (the "
         "importance weights are element-wise); each defense is counted once, at its headline α.",
         "Training steps run at the same achieved GFLOP/s as attack steps (CPU-days).",
-        f"GPU peaks are vendor data-sheet dense numbers (no sparsity), not measurements: "
+        "GPU peaks are vendor data-sheet dense numbers (no sparsity), not measurements: "
         + "; ".join(f"{n} {m} {p:g}" for n, m, p, _ in GPUS) + " TFLOP/s. "
         "'fp32 as configured' uses the TF32 tensor-core peak on Ampere and later because cuDNN "
         "convolutions may use TF32 under PyTorch's defaults.",
@@ -541,16 +617,35 @@ def main(argv=None) -> int:
         "FLOPs, sets the time of the SmallCNN (MNIST) phases on any of these GPUs; CUDA graphs "
         "or torch.compile would lower it.",
         f"One GPU, no data-loading stalls, no checkpointing or evaluation I/O; evaluation in "
-        f"batches of {eval_batch} (the store's default), training in the plan's batch size.",
+        f"batches of {run.eval_batch} (the store's default), training in the plan's batch size.",
         "Models and seeds are exactly `plan.models()` and `plan.precision_models()`; evaluation "
         "units exactly `plan.units(model)`; `eval_size` None = the whole test set.",
     ]:
         rep.add(f"- {line}")
     rep.add()
-    rep.add(f"Wall time of this run: {time.perf_counter() - t_start:.1f} s.")
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+def write_report(rep: Report, path: str) -> None:
+    """Write the report's markdown to ``path``."""
+    with open(path, "w") as f:
+        f.write("\n".join(rep.lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run = start_run(args)
+    report_header(run, argv)
+    plans, costs = count_flops_per_image(run)
+    totals, tt = report_plan_work(run, plans, costs)
+    measured, mm = measure_cpu_gflops(run, costs)
+    cpu_days = report_cpu_days(run.rep, costs, totals, tt, measured)
+    a100 = estimate_gpu_hours(run, totals)
+    report_headline_and_method(run, tt, cpu_days, a100, measured, mm)
+    run.rep.add(f"Wall time of this run: {time.perf_counter() - run.t_start:.1f} s.")
     if args.out:
-        with open(args.out, "w") as f:
-            f.write("\n".join(rep.lines) + "\n")
+        write_report(run.rep, args.out)
     return 0
 
 

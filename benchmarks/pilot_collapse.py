@@ -21,12 +21,12 @@ from pathlib import Path
 
 import torch
 
-from wmrlib.collapse import largest_drop
-from wmrlib.config import RunConfig
-from wmrlib.data import VALIDATION_SEED, load
-from wmrlib.device import cpu_info
-from wmrlib.profiles import profile
-from wmrlib.train import train_model
+from wmrlib.analysis.collapse import largest_drop
+from wmrlib.experiment.config import RunConfig
+from wmrlib.compute.data import VALIDATION_SEED, load
+from wmrlib.compute.device import cpu_info
+from wmrlib.experiment.profiles import profile
+from wmrlib.compute.train import train_model
 
 HERE = Path(__file__).resolve().parent / "pilot" / "schedule"
 # Each candidate changes today's cpu schedule in one respect (the campaign issue's a-c).

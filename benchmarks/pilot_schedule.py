@@ -12,11 +12,11 @@ import time
 
 import torch
 
-from wmrlib.config import AttackConfig, RunConfig
-from wmrlib.data import load
-from wmrlib.device import cpu_info
-from wmrlib.evaluate import learning_curve_probe
-from wmrlib.train import train_model
+from wmrlib.experiment.config import AttackConfig, RunConfig
+from wmrlib.compute.data import load
+from wmrlib.compute.device import cpu_info
+from wmrlib.compute.evaluate import learning_curve_probe
+from wmrlib.compute.train import train_model
 
 
 def main(out: str, defense: str, alpha: str, epochs: str, *overrides: str) -> None:

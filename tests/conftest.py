@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from wmrlib import data as wdata
+from wmrlib.compute import data as wdata
 
 
 def mnist_root() -> Path | None:
@@ -40,7 +40,7 @@ def mnist_train():
 @pytest.fixture(scope="session")
 def trained_smallcnn(mnist_train):
     """A SmallCNN trained naturally for a few seconds on 6,000 MNIST images (about 95 % clean)."""
-    from wmrlib.models import SmallCNN
+    from wmrlib.method.models import SmallCNN
 
     torch.manual_seed(0)
     model = SmallCNN()

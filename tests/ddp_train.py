@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from wmrlib import distributed
-from wmrlib.config import RunConfig
-from wmrlib.store import Store
-from wmrlib.train import train_model
+from wmrlib.compute import distributed
+from wmrlib.experiment.config import RunConfig
+from wmrlib.workflow.store import Store
+from wmrlib.compute.train import train_model
 
 # Synthetic MNIST (no files needed); SGD, because Adam's normalised first steps turn
 # floating-point-order differences in near-zero gradients into steps of size lr (see test_ddp.py).

@@ -13,9 +13,9 @@ and sweep eps on 500, for the fixture's naturally trained model and a briefly PG
 import pytest
 import torch
 
-from wmrlib.attacks import pgd
-from wmrlib.config import RunConfig
-from wmrlib.train import train_model
+from wmrlib.method.attacks import pgd
+from wmrlib.experiment.config import RunConfig
+from wmrlib.compute.train import train_model
 
 torchattacks = pytest.importorskip("torchattacks")
 

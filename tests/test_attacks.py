@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wmrlib.attacks import attack_objective, kl_per_example, pgd, trades_attack
+from wmrlib.method.attacks import attack_objective, kl_per_example, pgd, trades_attack
 
 
 def tiny_model(seed=0):

@@ -22,22 +22,22 @@ import numpy as np
 import pytest
 import torch
 
-import wmrlib.store as wstore
-import wmrlib.train as wtrain
-from wmrlib import data as wdata
-from wmrlib.params import check_notebook_parameters
-from wmrlib.attacks import pgd, trades_attack
-from wmrlib.checkpoint import load_checkpoint
+import wmrlib.workflow.store as wstore
+import wmrlib.compute.train as wtrain
+from wmrlib.compute import data as wdata
+from wmrlib.book.params import check_notebook_parameters
+from wmrlib.method.attacks import pgd, trades_attack
+from wmrlib.compute.checkpoint import load_checkpoint
 from wmrlib.cli import main
-from wmrlib.config import AttackConfig, RunConfig
-from wmrlib.device import default_device
-from wmrlib.dro import chi2_dro, chi2_dro_curve
-from wmrlib.jobs import compute
-from wmrlib.losses import pgd_at_loss, trades_loss
-from wmrlib.metrics import a_sa
-from wmrlib.profiles import profile
-from wmrlib.store import Store
-from wmrlib.train import train_model
+from wmrlib.experiment.config import AttackConfig, RunConfig
+from wmrlib.compute.device import default_device
+from wmrlib.method.dro import chi2_dro, chi2_dro_curve
+from wmrlib.workflow.campaign import compute
+from wmrlib.method.losses import pgd_at_loss, trades_loss
+from wmrlib.method.metrics import a_sa
+from wmrlib.experiment.profiles import profile
+from wmrlib.workflow.store import Store
+from wmrlib.compute.train import train_model
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = RunConfig(dataset="mnist", synthetic=True, train_size=64, batch_size=32, attack_steps=1,

@@ -7,13 +7,15 @@ from dataclasses import replace
 import pytest
 import torch
 
-from wmrlib import book, zoo
-from wmrlib.config import AttackConfig, RunConfig
-from wmrlib.cost import Calibration, Estimate, calibrate, estimate, schedule
-from wmrlib.jobs import Job, compute, compute_plan, plan_jobs, warn_oversubscription
-from wmrlib.profiles import PREDECESSORS, profile
-from wmrlib.store import Store
-from wmrlib.train import train_model
+from wmrlib import book
+from wmrlib.workflow import zoo
+from wmrlib.experiment.config import AttackConfig, RunConfig
+from wmrlib.workflow.cost import Calibration, Estimate, calibrate, estimate, schedule
+from wmrlib.workflow.campaign import compute, compute_plan, warn_oversubscription
+from wmrlib.workflow.jobs import Job, plan_jobs
+from wmrlib.experiment.profiles import PREDECESSORS, profile
+from wmrlib.workflow.store import Store
+from wmrlib.compute.train import train_model
 
 TINY = RunConfig(dataset="mnist", synthetic=True, train_size=64, batch_size=32, epochs=2,
                  attack_steps=2, step_size=0.1, optimizer="adam", lr=1e-3, schedule="constant",
@@ -45,8 +47,8 @@ def test_estimate_is_the_hand_computed_cost_and_drops_what_is_stored(tmp_path):
 
 def test_autoattack_costs_less_on_a_model_pgd_breaks(tmp_path):
     """The AutoAttack unit's estimate scales its dear stages by the stored PGD robust accuracy."""
-    from wmrlib.adaptive import step_equivalents
-    from wmrlib.robust_units import standard_autoattack
+    from wmrlib.compute.adaptive import step_equivalents
+    from wmrlib.experiment.robustness_plan import standard_autoattack
 
     aa = replace(standard_autoattack(0.3), steps=2, queries=10)
     job = Job(TINY, ((ATTACK, 0.0, 16), (aa, 0.0, 16)), 0)
@@ -72,7 +74,7 @@ def test_a_checkpoint_lowers_the_training_estimate(tmp_path):
             raise Stop
         return {}
 
-    from wmrlib.data import synthetic
+    from wmrlib.compute.data import synthetic
     with pytest.raises(Stop):
         train_model(TINY, synthetic("mnist", 64), device="cpu", progress=False,
                     checkpoint=store.checkpoint_path(TINY), probe=stop)
@@ -185,10 +187,8 @@ def test_the_1epoch_profile_is_labelled_and_its_results_have_left_the_store(tmp_
 
 # --- stale results ---------------------------------------------------------------------------------
 
-def test_a_result_is_stale_only_when_compute_code_changed(tmp_path, monkeypatch):
+def _git_repo(tmp_path):
     import subprocess
-
-    from wmrlib.staleness import NUMBER_PRESERVING, changed_since, staleness
 
     def git(*args):
         return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True,
@@ -196,38 +196,92 @@ def test_a_result_is_stale_only_when_compute_code_changed(tmp_path, monkeypatch)
 
     git("init", "-q")
     git("config", "user.email", "t@t"), git("config", "user.name", "t")
-    (tmp_path / "wmrlib").mkdir()
-    (tmp_path / "wmrlib" / "train.py").write_text("x = 1\n")
-    (tmp_path / "book.md").write_text("text\n")
+    return git
+
+
+def _write(root, relative, text):
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_a_result_is_stale_only_when_compute_code_changed(tmp_path, monkeypatch):
+    from wmrlib.workflow.staleness import NUMBER_PRESERVING, changed_since, staleness
+
+    git = _git_repo(tmp_path)
+    _write(tmp_path, "wmrlib/compute/train.py", "x = 1\n")
+    _write(tmp_path, "book.md", "text\n")
     git("add", "."), git("commit", "-qm", "one")
     commit = git("rev-parse", "HEAD")
-    (tmp_path / "book.md").write_text("new text\n")           # docs change: not stale
-    (tmp_path / "wmrlib" / "book.py").write_text("y = 2\n")   # book code: not stale
+    _write(tmp_path, "book.md", "new text\n")                  # docs change: not stale
+    _write(tmp_path, "wmrlib/book/page.py", "y = 2\n")         # book code: not stale
+    _write(tmp_path, "wmrlib/analysis/claims.py", "z = 3\n")   # analysis code: not stale
     assert staleness(commit, tmp_path) == "current"
     assert staleness(commit + "-dirty", tmp_path) == "current"
-    (tmp_path / "wmrlib" / "train.py").write_text("x = 2\n")  # training code: stale
+    _write(tmp_path, "wmrlib/compute/train.py", "x = 2\n")     # training code: stale
     changed_since.cache_clear()
-    assert staleness(commit, tmp_path) == "stale: train.py changed"
+    assert staleness(commit, tmp_path) == "stale: compute/train.py changed"
     assert staleness("0" * 40, tmp_path) == "unknown" and staleness("unknown", tmp_path) == "unknown"
-    git("commit", "-qam", "two: changes a number")
+    git("add", "."), git("commit", "-qm", "two: changes a number")
     changed_since.cache_clear()
-    assert staleness(commit, tmp_path) == "stale: train.py changed"
-    (tmp_path / "wmrlib" / "attacks.py").write_text("layout = 'channels_last'\n")
+    assert staleness(commit, tmp_path) == "stale: compute/train.py changed"
+    _write(tmp_path, "wmrlib/method/attacks.py", "layout = 'channels_last'\n")
     git("add", "."), git("commit", "-qm", "three: the same numbers")
     three = git("rev-parse", "HEAD")
     changed_since.cache_clear()
-    assert staleness(commit, tmp_path) == "stale: attacks.py, train.py changed"
+    assert staleness(commit, tmp_path) == "stale: compute/train.py, method/attacks.py changed"
     monkeypatch.setitem(NUMBER_PRESERVING, three, "a layout")  # declared: only commit two counts
     changed_since.cache_clear()
-    assert staleness(commit, tmp_path) == "stale: train.py changed"
+    assert staleness(commit, tmp_path) == "stale: compute/train.py changed"
     two = git("rev-parse", "HEAD~1")
     assert staleness(two, tmp_path) == "current"  # after two, only the declared commit
+
+
+@pytest.mark.parametrize("module", ["method/apgd.py", "compute/adaptive.py", "compute/evaluate.py",
+                                    "method/attacks.py", "compute/data.py", "compute/outcome.py"])
+def test_a_change_in_any_compute_folder_makes_results_stale(tmp_path, module):
+    from wmrlib.workflow.staleness import COMPUTE_LAYERS, changed_since, staleness
+
+    assert module.split("/")[0] in COMPUTE_LAYERS
+    git = _git_repo(tmp_path)
+    _write(tmp_path, f"wmrlib/{module}", "changed = False\n")
+    git("add", "."), git("commit", "-qm", "one")
+    commit = git("rev-parse", "HEAD")
+    _write(tmp_path, f"wmrlib/{module}", "changed = True\n")
+    changed_since.cache_clear()
+    assert staleness(commit, tmp_path) == f"stale: {module} changed"
+
+
+def test_the_layer_move_keeps_flat_era_results_readable(tmp_path, monkeypatch):
+    """A result from the flat layout is stale for a flat-era change (AutoAttack's adaptive.py
+    included) and current across a declared move into the layer folders."""
+    import subprocess
+
+    from wmrlib.workflow.staleness import NUMBER_PRESERVING, changed_since, staleness
+
+    git = _git_repo(tmp_path)
+    _write(tmp_path, "wmrlib/adaptive.py", "a = 1\n")
+    git("add", "."), git("commit", "-qm", "flat")
+    old = git("rev-parse", "HEAD")
+    (tmp_path / "wmrlib" / "compute").mkdir()
+    subprocess.run(["git", "mv", "wmrlib/adaptive.py", "wmrlib/compute/adaptive.py"], cwd=tmp_path,
+                   check=True)
+    git("commit", "-qm", "move")
+    move = git("rev-parse", "HEAD")
+    changed_since.cache_clear()
+    assert staleness(old, tmp_path).startswith("stale")  # an undeclared move counts as a change
+    monkeypatch.setitem(NUMBER_PRESERVING, move, "the layer move")
+    changed_since.cache_clear()
+    assert staleness(old, tmp_path) == "current"
+    _write(tmp_path, "wmrlib/compute/adaptive.py", "a = 2\n")
+    changed_since.cache_clear()
+    assert staleness(old, tmp_path) == "stale: compute/adaptive.py changed"
 
 
 def test_a_job_past_its_latest_start_is_skipped_and_writes_nothing(tmp_path):
     import time
 
-    from wmrlib.jobs import run_job
+    from wmrlib.workflow.campaign import run_job
 
     result = run_job(JOB, str(tmp_path), "smoke", start_by=time.time() - 1)
     assert result.skipped and result.units_computed == 0 and not result.trained
@@ -235,7 +289,8 @@ def test_a_job_past_its_latest_start_is_skipped_and_writes_nothing(tmp_path):
 
 
 def test_a_partial_campaign_is_shown_cut_to_its_complete_models(tmp_path, monkeypatch):
-    import wmrlib.jobs as wjobs
+    import wmrlib.workflow.jobs as wjobs
+    from wmrlib.analysis.results import forget
 
     plan = profile("cpu").plan("mnist")
     first = {plan.run(d, a).key() for d, a in (("pgd", 0.0), ("pgd", 0.5), ("trades", 0.0),
@@ -249,5 +304,6 @@ def test_a_partial_campaign_is_shown_cut_to_its_complete_models(tmp_path, monkey
     assert "PARTIAL" in sources[1].label and len(cut.models()) == 5 and cut.extras == ()
     # Without the first seed's four headline models nothing partial is shown.
     first.discard(plan.run("trades", 2.0).key())
+    forget()  # the store changed: the results object reads it again
     sources = book.candidate_sources("mnist", ["cpu", "cpu-1epoch"], results=tmp_path, readonly=True)
     assert [s.partial for s in sources] == [False, False]

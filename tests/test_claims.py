@@ -3,10 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wmrlib import claims, metrics
-from wmrlib.profiles import profile
-from wmrlib.reproduce import REPO
-from wmrlib.store import Store
+from wmrlib.analysis import claims, stats
+from wmrlib.method import metrics
+from wmrlib.experiment.profiles import profile
+from wmrlib.core.paths import REPO_ROOT as REPO
+from wmrlib.workflow.store import Store
 
 
 @pytest.mark.parametrize("estimate, se, op, threshold, expected", [
@@ -23,7 +24,7 @@ from wmrlib.store import Store
     (2.0, float("nan"), ">", 0.0, "inconclusive"),
 ])
 def test_verdict_rule(estimate, se, op, threshold, expected):
-    assert claims._verdict(estimate, se, op, threshold) == expected
+    assert stats.verdict(estimate, se, op, threshold) == expected
 
 
 def test_pooled_seed_std_and_single_seed_groups():
@@ -100,7 +101,7 @@ def test_estimates_agree_with_metrics_recomputed_from_the_stored_records():
 # --- the paired bootstrap --------------------------------------------------------------------------
 
 def test_bootstrap_se_of_a_paired_difference_matches_the_hand_computed_value():
-    from wmrlib.bootstrap import paired_difference_se, resample_indices, resampled_accuracy
+    from wmrlib.analysis.bootstrap import paired_difference_se, resample_indices, resampled_accuracy
 
     # Two models on 8 examples; per-example differences d = a - b = [1, 0, 0, -1, 1, 0, 1, 0].
     a = np.array([1, 1, 0, 0, 1, 1, 1, 0])
@@ -120,7 +121,7 @@ def test_bootstrap_se_of_a_paired_difference_matches_the_hand_computed_value():
 
 
 def test_weighted_resampled_accuracy_is_a_sa_on_the_full_sample():
-    from wmrlib.bootstrap import resampled_accuracy
+    from wmrlib.analysis.bootstrap import resampled_accuracy
 
     rng = np.random.default_rng(0)
     correct, margin = rng.integers(0, 2, 50), rng.uniform(-1, 1, 50)

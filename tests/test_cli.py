@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from wmrlib.cli import main
-from wmrlib.store import Store
-from wmrlib.profiles import profile
+from wmrlib.workflow.store import Store
+from wmrlib.experiment.profiles import profile
 
 from conftest import mnist_root
 
@@ -132,8 +132,8 @@ def test_set_bad_values_are_one_line_with_status_2(item, words, capsys, tmp_path
 
 
 def test_set_parses_by_type_and_gives_the_run_its_own_key():
-    from wmrlib.overrides import override_profile, parse_overrides
-    from wmrlib.profiles import profile
+    from wmrlib.experiment.overrides import override_profile, parse_overrides
+    from wmrlib.experiment.profiles import profile
 
     run, attack = parse_overrides(["epochs=3", "lr=0.002", "milestones=0.5,0.75", "augment=true",
                                    "train_size=none", "steps=7", "attack.eps=0.2"])

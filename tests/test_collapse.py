@@ -5,7 +5,7 @@ import doctest
 
 import pandas as pd
 
-from wmrlib import collapse
+from wmrlib.analysis import collapse
 
 
 def _curves(rob, seed=0, defense="trades", alpha=0.0):
@@ -41,13 +41,15 @@ def test_without_collapses_there_is_no_second_gain_table(tmp_path):
     assert book.gains_without_collapsed(tmp_path) is None  # nothing stored: nothing collapsed
 
 
-def test_the_landing_page_shows_the_gains_without_collapsed_runs_beside_the_others():
+def test_the_landing_page_shows_the_gains_without_collapsed_runs_beside_the_others(tmp_path):
     from wmrlib import book
+    from wmrlib.experiment.profiles import profile
+    from wmrlib.workflow.store import Store
 
     row = {"family": "PGD", "alpha_train": 0.5, "metric": "A_sa", "paper gain": 9.64,
            "our gain": 10.77, "interval": "[+8.87, +12.67]", "agrees": "yes", "seeds kept": "0, 1"}
     h = {"profile": "cpu", "epochs": 5, "eval_size": 2000, "seeds": 3, "source": book.Source(
-        "mnist", "cpu", None, None), "jobs_done": 20, "jobs": 20, "alpha_test": 2.0,
+        "mnist", "cpu", profile("cpu").plan("mnist"), Store(tmp_path, readonly=True)), "jobs_done": 20, "jobs": 20, "alpha_test": 2.0,
          "gains": pd.DataFrame([row | {"our gain": 23.63, "interval": "[-1.76, +49.02]",
                                        "agrees": "inconclusive"}]),
          "collapsed": {"PGD seed 2": 2}, "gains kept": pd.DataFrame([row])}
@@ -61,7 +63,7 @@ def test_the_pilot_table_reads_each_stored_pilot(tmp_path):
     """Two hand-made pilots: one that collapses in epoch 3 at lr 1e-3, one that does not."""
     import json
 
-    from wmrlib import paper
+    from wmrlib.analysis import paper
     from wmrlib.book import AIM_PP, pilot_runs
 
     def write(name, defense, rob, nat, lrs):

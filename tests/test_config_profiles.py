@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from wmrlib import paper, tables
-from wmrlib.config import AttackConfig, RunConfig
-from wmrlib.profiles import PROFILES, DatasetPlan, profile
+from wmrlib.analysis import paper, tables
+from wmrlib.experiment.config import AttackConfig, RunConfig
+from wmrlib.experiment.profiles import PROFILES, DatasetPlan, profile
 
 # --- validation -------------------------------------------------------------------------------
 
@@ -93,7 +93,8 @@ CHANGED = dict(dataset="cifar10", model="resnet18", defense="trades", alpha_trai
                lr=0.02, momentum=0.5, weight_decay=1e-4, schedule="cosine", milestones=(0.5,),
                eps_ramp=0.3, train_size=128, augment=True, synthetic=True, seed=1,
                precision="bf16", detach_weights=True, random_start="uniform", lr_decay=0.2,
-               replays=4, inner_steps=5, iaat_warmup=2, iaat_gamma=0.01, iaat_beta=0.5)
+               replays=4, inner_steps=5, iaat_warmup=2, iaat_gamma=0.01, iaat_beta=0.5,
+               val_size=1000)
 
 
 def test_equal_configs_have_equal_keys():
@@ -142,7 +143,7 @@ def test_from_dict_round_trips_and_rejects_unknown_fields():
 def test_key_is_the_same_in_another_process():
     configs = [RunConfig(), RunConfig(**CHANGED), profile("smoke").plan("mnist").run("trades", 2.0, 1)]
     script = ("import json, dataclasses, sys\n"
-              "from wmrlib.config import RunConfig, AttackConfig\n"
+              "from wmrlib.experiment.config import RunConfig, AttackConfig\n"
               "dicts = json.loads(sys.stdin.read())\n"
               "print(json.dumps([RunConfig.from_dict(d).key() for d in dicts]"
               " + [AttackConfig().key()]))\n")

@@ -1,4 +1,4 @@
-"""Tests for wmrlib.data: real MNIST, tiny CIFAR-10 / Tiny ImageNet files in their on-disk formats, batching."""
+"""Tests for wmrlib.compute.data: real MNIST, tiny CIFAR-10 / Tiny ImageNet files in their on-disk formats, batching."""
 from __future__ import annotations
 
 import io
@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from wmrlib import data as D
+from wmrlib.compute import data as D
 
 
 def _mnist_root() -> Path | None:

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import wmrlib.train as wtrain
-from wmrlib import distributed
-from wmrlib.attacks import pgd, random_start, trades_attack
-from wmrlib.checkpoint import load_checkpoint
-from wmrlib.models import build_model
-from wmrlib.profiles import profile
-from wmrlib.store import Store
+import wmrlib.compute.train as wtrain
+from wmrlib.compute import distributed
+from wmrlib.method.attacks import pgd, random_start, trades_attack
+from wmrlib.compute.checkpoint import load_checkpoint
+from wmrlib.method.models import build_model
+from wmrlib.experiment.profiles import profile
+from wmrlib.workflow.store import Store
 
 from conftest import mnist_root
 from ddp_train import RUNS

@@ -5,17 +5,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import wmrlib.train as wtrain
-from wmrlib import tables
-from wmrlib.attacks import adaptive_pgd, project, random_start
-from wmrlib.checkpoint import load_checkpoint
-from wmrlib.config import RunConfig
-from wmrlib.data import iterate_batches
-from wmrlib.defenses import iaat_radii, yopo_inner_steps
-from wmrlib.models import ResNet18, SmallCNN, build_model, split_first_layer
-from wmrlib.profiles import profile
-from wmrlib.store import MissingResult, Store
-from wmrlib.train import adversarial_loss, passes, train_model
+import wmrlib.compute.train as wtrain
+from wmrlib.analysis import tables
+from wmrlib.method.attacks import adaptive_pgd, project, random_start
+from wmrlib.compute.checkpoint import load_checkpoint
+from wmrlib.experiment.config import RunConfig
+from wmrlib.compute.data import iterate_batches
+from wmrlib.compute.defenses import iaat_radii, yopo_inner_steps
+from wmrlib.method.models import ResNet18, SmallCNN, build_model, split_first_layer
+from wmrlib.experiment.profiles import profile
+from wmrlib.workflow.store import MissingResult, Store
+from wmrlib.compute.train import adversarial_loss, passes, train_model
 
 SMALL = dict(dataset="mnist", eps=0.1, step_size=0.025, attack_steps=3, epochs=3, batch_size=64,
              optimizer="adam", lr=1e-3, schedule="constant", milestones=(), train_size=512, seed=0)

@@ -1,4 +1,4 @@
-"""Tests for wmrlib.dro: closed form vs SLSQP, properties, input checks, curve."""
+"""Tests for wmrlib.method.dro: closed form vs SLSQP, properties, input checks, curve."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from scipy.optimize import minimize
 
-from wmrlib.dro import chi2_dro, chi2_dro_curve
+from wmrlib.method.dro import chi2_dro, chi2_dro_curve
 
 
 def slsqp_value(l: np.ndarray, rho: float) -> float:

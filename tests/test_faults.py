@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 import torch
 
-from wmrlib.checkpoint import (CheckpointError, NonFiniteWeightsError,
+from wmrlib.compute.checkpoint import (CheckpointError, NonFiniteWeightsError,
                                load_checkpoint, save_checkpoint)
-from wmrlib.config import AttackConfig, RunConfig
-from wmrlib.data import num_batches
-from wmrlib.evaluate import AttackRecord, EvalRecord
-from wmrlib.models import build_model
-from wmrlib.store import Store, write_json
+from wmrlib.experiment.config import AttackConfig, RunConfig
+from wmrlib.compute.data import num_batches
+from wmrlib.compute.outcome import AttackRecord, EvalRecord
+from wmrlib.method.models import build_model
+from wmrlib.workflow.store import Store, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
@@ -42,9 +42,9 @@ KILL_CONFIG = RunConfig(dataset="mnist", synthetic=True, defense="trades", alpha
 TRAIN_CHILD = textwrap.dedent("""
     import json, sys, torch
     torch.set_num_threads(1)
-    from wmrlib.config import RunConfig
-    from wmrlib.data import synthetic
-    from wmrlib.train import train_model
+    from wmrlib.experiment.config import RunConfig
+    from wmrlib.compute.data import synthetic
+    from wmrlib.compute.train import train_model
     config = RunConfig.from_dict(json.loads(sys.argv[1]))
     checkpoint, out = sys.argv[2] or None, sys.argv[3]
     data = synthetic(config.dataset, config.train_size, train=True, seed=0)
@@ -189,7 +189,7 @@ def test_sigkill_during_a_write_keeps_the_previous_version(tmp_path):
     before = path.read_bytes()
     script = textwrap.dedent("""
         import os, signal, sys
-        from wmrlib.checkpoint import atomic_path
+        from wmrlib.compute.checkpoint import atomic_path
         with atomic_path(sys.argv[1]) as tmp:
             tmp.write_bytes(b"half of a new version")
             os.kill(os.getpid(), signal.SIGKILL)
@@ -217,8 +217,8 @@ STORE_CHILD = textwrap.dedent("""
     import json, os, sys, time, torch
     torch.set_num_threads(1)
     from pathlib import Path
-    from wmrlib.config import AttackConfig, RunConfig
-    from wmrlib.store import Store
+    from wmrlib.experiment.config import AttackConfig, RunConfig
+    from wmrlib.workflow.store import Store
     root, gate = sys.argv[1], Path(sys.argv[2])
     config = RunConfig.from_dict(json.loads(sys.argv[3]))
     attack = AttackConfig(**json.loads(sys.argv[4]))

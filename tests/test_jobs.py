@@ -4,10 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from wmrlib.jobs import EXECUTORS, compute, plan_jobs, run_job
-from wmrlib.profiles import profile
-from wmrlib.robust_units import robustness_units
-from wmrlib.store import Store
+from wmrlib.workflow.campaign import EXECUTORS, compute, run_job
+from wmrlib.workflow.jobs import plan_jobs
+from wmrlib.experiment.profiles import profile
+from wmrlib.experiment.robustness_plan import robustness_units
+from wmrlib.workflow.store import Store
 
 from conftest import mnist_root
 
@@ -119,7 +120,7 @@ def test_run_job_in_process_matches_a_pool_worker(tmp_path):
 
 def test_invocations_side_by_side_keep_each_others_log_rows(tmp_path):
     """Two reproduce runs writing one compute log: each rewrites only its own row."""
-    from wmrlib.jobs import _log_invocation
+    from wmrlib.workflow.campaign import _log_invocation
 
     log = tmp_path / "cpu" / "compute.json"
     _log_invocation(log, {"invocation": "a", "wall_time_s": 60})

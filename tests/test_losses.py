@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wmrlib.losses import pgd_at_loss, trades_loss
-from wmrlib.risk import importance_weights
+from wmrlib.method.losses import pgd_at_loss, trades_loss
+from wmrlib.method.risk import importance_weights
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for wmrlib.models: shapes, parameter counts, init, registry, memory formats, autocast, grads."""
+"""Tests for wmrlib.method.models: shapes, parameter counts, init, registry, memory formats, autocast, grads."""
 
 import math
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from wmrlib.models import (
+from wmrlib.method.models import (
     DEFAULT_MODEL,
     MODELS,
     ResNet18,

@@ -17,9 +17,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from wmrlib.store import Store
-from wmrlib.profiles import profile
-from wmrlib.reproduce import NOTEBOOKS, REPO, reproduce
+from wmrlib.workflow.store import Store
+from wmrlib.experiment.profiles import profile
+from wmrlib.core.paths import REPO_ROOT as REPO
+from wmrlib.workflow.reproduce import NOTEBOOKS, reproduce
 
 from conftest import mnist_root
 

@@ -1,4 +1,4 @@
-"""Tests of wmrlib.paper: the paper's published Tables 1-12, their corrections and NOTES."""
+"""Tests of wmrlib.analysis.paper: the paper's published Tables 1-12, their corrections and NOTES."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wmrlib import paper
+from wmrlib.analysis import paper
 
 PAPER_TXT = Path(__file__).resolve().parents[2] / "shared/paper/weighted-minimax-risk.txt"
 
@@ -446,12 +446,12 @@ def test_note_numbers_occur_in_tables():
 
 
 def test_every_claim_quotes_the_papers_own_words():
-    """Each quote of wmrlib.paper.CLAIM_QUOTES stands in the paper's text (up to line breaks)."""
+    """Each quote of wmrlib.analysis.paper.CLAIM_QUOTES stands in the paper's text (up to line breaks)."""
     import re
     from pathlib import Path
 
-    from wmrlib.claims import CLAIMS
-    from wmrlib.paper import CLAIM_QUOTES
+    from wmrlib.analysis.claims import CLAIMS
+    from wmrlib.analysis.paper import CLAIM_QUOTES
 
     text_path = Path(__file__).resolve().parents[2] / "shared" / "paper" / "weighted-minimax-risk.txt"
     if not text_path.exists():

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import wmrlib.device as wdevice
-from wmrlib.config import AttackConfig, RunConfig
-from wmrlib.data import synthetic
-from wmrlib.evaluate import learning_curve_probe
-from wmrlib.keys import config_key
-from wmrlib.store import Store
-from wmrlib.train import train_model
+import wmrlib.compute.device as wdevice
+from wmrlib.experiment.config import AttackConfig, RunConfig
+from wmrlib.compute.data import synthetic
+from wmrlib.compute.evaluate import learning_curve_probe
+from wmrlib.core.keys import config_key
+from wmrlib.workflow.store import Store
+from wmrlib.compute.train import train_model
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = RunConfig(dataset="mnist", synthetic=True, train_size=64, batch_size=32, epochs=2,
@@ -124,7 +124,7 @@ def test_pgd_takes_nchw_and_matches_the_channels_last_model():
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
                                 torch.nn.Linear(4 * 26 * 26, 10)).eval()
     x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
-    from wmrlib.attacks import pgd
+    from wmrlib.method.attacks import pgd
     a = pgd(model, x, y, eps=0.3, step_size=0.05, steps=5, random_start="none")
     assert a.is_contiguous() and model[0].weight.is_contiguous()  # caller's layout restored
     model.to(memory_format=torch.channels_last)
@@ -136,9 +136,9 @@ def test_pgd_takes_nchw_and_matches_the_channels_last_model():
 def test_attacks_run_an_mnist_model_in_channels_last():
     """MNIST's first convolution has one input channel, whose weight reads as contiguous in both
     layouts; the attacks must still convert the model (they did not, and ran NCHW)."""
-    from wmrlib.adaptive import autoattack_batch
-    from wmrlib.attacks import pgd, trades_attack
-    from wmrlib.models import SmallCNN
+    from wmrlib.compute.adaptive import autoattack_batch
+    from wmrlib.method.attacks import pgd, trades_attack
+    from wmrlib.method.models import SmallCNN
     torch.manual_seed(0)
     model = SmallCNN().eval()
     seen = []
@@ -162,7 +162,7 @@ def test_attacks_run_an_mnist_model_in_channels_last():
 
 
 def test_weighted_margin_attack_is_refused():
-    from wmrlib.attacks import pgd
+    from wmrlib.method.attacks import pgd
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
     with pytest.raises(ValueError, match="margin.*alpha"):
         pgd(model, torch.rand(2, 1, 4, 4), torch.tensor([0, 1]), eps=0.3, step_size=0.1,
@@ -171,8 +171,8 @@ def test_weighted_margin_attack_is_refused():
 
 def test_automatic_layout_off_leaves_the_callers_layout():
     """bench.py's NCHW baseline needs attacks that do not switch layout; the switch restores itself."""
-    from wmrlib.attacks import automatic_layout, pgd, trades_attack
-    from wmrlib.models import SmallCNN
+    from wmrlib.method.attacks import automatic_layout, pgd, trades_attack
+    from wmrlib.method.models import SmallCNN
     torch.manual_seed(0)
     model = SmallCNN().eval()
     seen = []

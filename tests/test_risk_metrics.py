@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from wmrlib import metrics
-from wmrlib.risk import importance_weights, margin, normalized_weights
+from wmrlib.method import metrics
+from wmrlib.method.risk import importance_weights, margin, normalized_weights
 
 
 def logits_from_probs(p):

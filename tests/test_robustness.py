@@ -10,16 +10,20 @@ import pytest
 import torch
 
 from conftest import mnist_root
-from wmrlib import adaptive, metrics, robustness
-from wmrlib.apgd import apgd, checkpoints, logit_scaled
-from wmrlib.attacks import attack_objective, pgd
-from wmrlib.checkpoint import save_checkpoint
-from wmrlib.config import AttackConfig, RunConfig
-from wmrlib.evaluate import EvalRecord
-from wmrlib.profiles import profile
-from wmrlib.provenance import provenance
-from wmrlib.robust_units import RobustnessPlan, robust_models, robustness_units, standard_autoattack
-from wmrlib.store import Store, write_json
+from wmrlib.analysis.results import ProfileResults
+from wmrlib.book import RobustnessPage
+from wmrlib.compute import adaptive
+from wmrlib.method import metrics
+from wmrlib.analysis import robustness
+from wmrlib.method.apgd import apgd, checkpoints, logit_scaled
+from wmrlib.method.attacks import attack_objective, pgd
+from wmrlib.compute.checkpoint import save_checkpoint
+from wmrlib.experiment.config import AttackConfig, RunConfig
+from wmrlib.compute.outcome import EvalRecord
+from wmrlib.experiment.profiles import profile
+from wmrlib.workflow.provenance import provenance
+from wmrlib.experiment.robustness_plan import RobustnessPlan, robust_models, robustness_units, standard_autoattack
+from wmrlib.workflow.store import Store, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_AA = AttackConfig(kind="autoattack", eps=0.1, steps=5, queries=30, restarts=2)
@@ -275,7 +279,7 @@ def test_probes_flag_a_randomised_model(trained_smallcnn, mnist_test):
 def test_page_says_so_when_nothing_is_stored(tmp_path):
     from wmrlib import book
 
-    page = robustness.RobustnessPage(book.Page("cpu", None, results=tmp_path, progress=False))
+    page = RobustnessPage(book.Page("cpu", None, results=tmp_path, progress=False))
     for show in (page.accuracy, page.nonuniform, page.flags, page.claims):
         source, why = show()
         assert source is None and "No stored results" in why
@@ -293,7 +297,7 @@ def test_page_tables_from_stored_units(trained_smallcnn, mnist_test, tmp_path, m
     for config in models:
         for attack, alpha, n in robustness_units(plan, config, rp):
             store.get_or_attack(config, attack, alpha, eval_size=n, eval_seed=plan.eval_seed)
-    page = robustness.RobustnessPage(book.Page("smoke", None, results=tmp_path, progress=False))
+    page = RobustnessPage(book.Page("smoke", None, results=tmp_path, progress=False))
     _, rob = page.accuracy()
     assert list(rob["model"]) == ["PGD", "PGD+ours α 0.5", "TRADES", "TRADES+ours α 2"]
     assert {"A_nat", plan.attack.name, "logit scaling", rp.attack.name} <= set(rob.columns)
@@ -369,20 +373,19 @@ def test_a_flagged_model_is_marked_in_every_section_of_its_source(tmp_path, monk
 
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda *objs: shown.extend(objs))
-    monkeypatch.setattr(robustness, "flagged_models",
+    monkeypatch.setattr("wmrlib.analysis.results.flagged_models",
                         lambda store, plan: {"PGD+ours α 0.5": ["logit scaling"]})
-    monkeypatch.setattr("wmrlib.collapse.collapsed_models",
+    monkeypatch.setattr("wmrlib.analysis.collapse.collapsed_models",
                         lambda store, plan: {"TRADES seed 1": 2})
-    book._FLAGS.clear()
-    book._COLLAPSED.clear()
     plan = profile("smoke").plan("mnist")
     source = book.Source("mnist", "smoke", plan, Store(tmp_path, readonly=True))
     book.section("Table 1", source, None)
     text = " ".join(o.data for o in shown if isinstance(o, Markdown))
     assert "gradient-masking probes flag PGD+ours α 0.5 (logit scaling)" in text
-    assert "collapsed in training (40-PGD A_rob fell by more than 20 pp): TRADES seed 1 (epoch 2)" in text
-    book._FLAGS.clear()
-    book._COLLAPSED.clear()
+    from wmrlib.analysis.collapse import DROP_PP
+
+    assert (f"collapsed in training ({plan.attack.name} A_rob fell by more than {DROP_PP:g} pp): "
+            "TRADES seed 1 (epoch 2)") in text
 
 
 def test_seeds_not_yet_checked_cut_the_check_to_the_first_seed(tmp_path):
@@ -396,8 +399,8 @@ def test_seeds_not_yet_checked_cut_the_check_to_the_first_seed(tmp_path):
 
 
 def test_the_check_follows_an_eps_override_and_keeps_its_standard_counts():
-    from wmrlib.jobs import plan_jobs
-    from wmrlib.overrides import override_profile
+    from wmrlib.workflow.jobs import plan_jobs
+    from wmrlib.experiment.overrides import override_profile
 
     plan = override_profile(profile("cpu"), {"eps": 0.2}, {"eps": 0.2}).plan("mnist")
     assert plan.robustness.attack == dataclasses.replace(standard_autoattack(0.2, restarts=2))
@@ -409,7 +412,7 @@ def test_the_check_follows_an_eps_override_and_keeps_its_standard_counts():
 def test_pages_other_than_the_check_do_not_wait_for_it(tmp_path):
     """A model whose every unit but the robustness check's is stored is complete for the pages."""
     from wmrlib import book
-    from wmrlib.jobs import plan_jobs
+    from wmrlib.workflow.jobs import plan_jobs
 
     plan = profile("cpu").plan("mnist")
     checked = dataclasses.replace(plan, robustness=None)
@@ -424,7 +427,9 @@ def test_pages_other_than_the_check_do_not_wait_for_it(tmp_path):
             return config.key() in stored and (attack, alpha, eval_size) in checked.units(config)
 
     assert len(plan_jobs("cpu")) > 4
-    cut = book.stored_plan(plan, _Stored(), "cpu")
+    results = ProfileResults("cpu", tmp_path)
+    results.store = _Stored()
+    cut = results.stored_plan("mnist")
     assert cut is not None and cut.seeds == (0,) and cut.pgd_alphas == (0.5,)
     assert cut.trades_alphas == (2.0,)
 

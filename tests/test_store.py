@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-import wmrlib.store as wstore
-from wmrlib.checkpoint import atomic_path
-from wmrlib.config import AttackConfig, RunConfig
-from wmrlib.store import MissingResult, Store
+import wmrlib.workflow.store as wstore
+from wmrlib.compute.checkpoint import atomic_path
+from wmrlib.experiment.config import AttackConfig, RunConfig
+from wmrlib.workflow.store import MissingResult, Store
 
 from conftest import mnist_root
 

@@ -12,12 +12,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from wmrlib import data as D  # noqa: E402
-from wmrlib import figures, paper, tables  # noqa: E402
+from wmrlib.compute import data as D# noqa: E402
+from wmrlib.book import figures
+from wmrlib.analysis import paper, tables# noqa: E402
 from wmrlib.book.views import analog_view  # noqa: E402
-from wmrlib.config import AttackConfig, RunConfig  # noqa: E402
-from wmrlib.profiles import DatasetPlan  # noqa: E402
-from wmrlib.store import Store  # noqa: E402
+from wmrlib.experiment.config import AttackConfig, RunConfig  # noqa: E402
+from wmrlib.experiment.profiles import DatasetPlan  # noqa: E402
+from wmrlib.workflow.store import Store  # noqa: E402
 
 from conftest import mnist_root  # noqa: E402
 
@@ -245,7 +246,7 @@ def test_histogram_figure(store):
 # --- gains: ours − baseline beside the paper's -----------------------------------------------------
 
 def test_gain_table_is_the_difference_of_seed_means_beside_the_paper_gain(store, table1):
-    from wmrlib.gains import gain_table
+    from wmrlib.analysis.gains import gain_table
 
     gains = gain_table(store, PLAN, 1)
     row = gains[(gains.family == "TRADES") & (gains.metric == "A_sa") & (gains.alpha_test == 2.0)]
@@ -263,7 +264,7 @@ def test_gain_table_is_the_difference_of_seed_means_beside_the_paper_gain(store,
 
 
 def test_gain_table_of_the_sweep_and_uniform_tables(store):
-    from wmrlib.gains import gain_table
+    from wmrlib.analysis.gains import gain_table
 
     sweep = gain_table(store, PLAN, 10)
     assert set(zip(sweep.family, sweep.alpha_train)) == {("PGD", 0.5), ("TRADES", 2.0)}

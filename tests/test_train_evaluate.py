@@ -3,12 +3,13 @@ import numpy as np
 import pytest
 import torch
 
-import wmrlib.train as wtrain
-from wmrlib import evaluate as wevaluate
-from wmrlib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from wmrlib.config import AttackConfig, RunConfig
-from wmrlib.evaluate import EvalRecord, evaluate_model
-from wmrlib.train import adversarial_loss, train_model
+import wmrlib.compute.train as wtrain
+from wmrlib.compute import evaluate as wevaluate
+from wmrlib.compute.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from wmrlib.experiment.config import AttackConfig, RunConfig
+from wmrlib.compute.evaluate import evaluate_model
+from wmrlib.compute.outcome import EvalRecord
+from wmrlib.compute.train import adversarial_loss, train_model
 
 QUICK = dict(dataset="mnist", eps=0.1, step_size=0.025, attack_steps=5, epochs=3, batch_size=64,
              optimizer="adam", lr=1e-3, schedule="constant", train_size=512, seed=0)
@@ -30,7 +31,7 @@ def test_a_few_epochs_lower_the_training_loss(mnist_train, defense, alpha):
     subset = mnist_train.subset(config.train_size, seed=config.seed)
     x = subset.images[:256].float() / 255
     y = subset.labels[:256]
-    from wmrlib.models import build_model
+    from wmrlib.method.models import build_model
 
     torch.manual_seed(config.seed)
     before = fixed_batch_loss(build_model("smallcnn"), config, x, y)
@@ -42,7 +43,7 @@ def test_a_few_epochs_lower_the_training_loss(mnist_train, defense, alpha):
 
 
 def test_bf16_training_runs_and_learns(mnist_train):
-    from wmrlib.device import native_bf16
+    from wmrlib.compute.device import native_bf16
     if not native_bf16("cpu"):  # emulated bf16 is refused (tests/test_portable.py) and very slow
         pytest.skip("bf16 is not native on this CPU")
     config = RunConfig(defense="pgd", alpha_train=0.5, precision="bf16", **QUICK)

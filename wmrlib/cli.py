@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import AttackConfig
+from .experiment.config import AttackConfig
 
 DEFAULT_OUT = "results"
 
@@ -19,10 +19,10 @@ class CliError(Exception):
 
 
 def _plan(args):
-    from ._checks import check_choice
-    from .config import DATASETS
-    from .overrides import override_profile, parse_overrides
-    from .profiles import profile
+    from .core.checks import check_choice
+    from .experiment.config import DATASETS
+    from .experiment.overrides import override_profile, parse_overrides
+    from .experiment.profiles import profile
 
     run, attack = parse_overrides(args.set)
     chosen = sorted({"defense", "alpha_train", "seed"} & set(run))
@@ -37,7 +37,7 @@ def _plan(args):
 
 
 def _store(args, readonly=False):
-    from .store import Store
+    from .workflow.store import Store
 
     return Store(Path(args.out) / args.profile, data_root=args.data_root, device=args.device,
                  readonly=readonly, progress=not args.quiet)
@@ -45,7 +45,7 @@ def _store(args, readonly=False):
 
 def cmd_train(args) -> None:
     """Train (or resume, or find stored) one model; data-parallel under ``torchrun``."""
-    from . import distributed
+    from .compute import distributed
 
     plan = _plan(args)
     config = plan.run(args.defense, args.alpha, args.seed)
@@ -82,9 +82,9 @@ def cmd_evaluate(args) -> None:
 
 def cmd_reproduce(args) -> None:
     """Run the notebooks with papermill at a profile, into the copies the book renders."""
-    from .reproduce import reproduce
+    from .workflow.reproduce import reproduce
 
-    from .overrides import parse_overrides
+    from .experiment.overrides import parse_overrides
 
     overrides = parse_overrides(args.set)
     if args.set and not args.no_notebooks:
@@ -104,8 +104,8 @@ def cmd_reproduce(args) -> None:
 
 def cmd_plan(args) -> None:
     """List a profile's jobs with their expected wall time on this machine (after a calibration)."""
-    from .jobs import compute_plan
-    from .overrides import parse_overrides
+    from .workflow.campaign import compute_plan
+    from .experiment.overrides import parse_overrides
 
     print(compute_plan(args.profile, results=args.out, datasets=args.datasets,
                        workers=args.workers, threads=args.threads, device=args.device,

@@ -1,31 +1,33 @@
-"""Helpers the notebooks share, one module per job: :mod:`.sources` (which stored results a page
-shows), :mod:`.display` (how it shows them), :mod:`.records` (the facts of "How we reproduce"),
-:mod:`.views` (result tables and figures), :mod:`.page` (the page object of every chapter) and
-:mod:`.landing` (the landing page)."""
+"""The presentation: what the book's pages show and how. :mod:`.sources` picks which stored
+results a page shows (through each profile's results object), :mod:`.display` shows a section,
+table or figure, :mod:`.records` gathers the facts of "How we reproduce", :mod:`.views` and
+:mod:`.figures` draw the result tables and figures, :mod:`.page` is the page object of every
+chapter, :mod:`.robustness_page` the robustness chapter's, :mod:`.landing` the landing page and
+:mod:`.params` checks the notebooks' parameters. It imports from every layer below and nothing
+imports it but the notebooks.
+"""
 from __future__ import annotations
 
-from .sources import (  # noqa: F401
-    DATASET_NAMES, Source, candidate_sources, stored_plan, first_available, profiles_of,
-    page_jobs, campaign_progress, robustness_progress,
-)
-from .display import (  # noqa: F401
-    VERDICT_COLOURS, WIDE_TEXT, show, _FLAGS, masking_flags, section, show_report, caption,
-    _plain, display_frame, _show, figure,
-    collapsed_runs, _COLLAPSED,
-)
-from .records import (  # noqa: F401
-    provenance_table, stale_runs, evaluation_wall_time, config_table, profiles_table,
-    config_comparison, wall_time_table, compute_log, compute_by_cpu, precision_check, baseline_reach,
-    pilot_runs,
-    AIM_PP,
-)
-from .views import (  # noqa: F401
-    require_runs, sensitivity_plot, histogram, dro, dro_plot, claim_comparisons,
-    verdicts_by_profile, convergence, compact, analog_view, gain_view, verdict_table,
-)
-from .page import (  # noqa: F401
-    Page,
-)
-from .landing import (  # noqa: F401
-    headline, headline_text, campaign_collapses, gains_without_collapsed,
-)
+from .display import VERDICT_COLOURS, caption, display_frame, figure, section, show, show_report
+from .landing import gains_without_collapsed, headline, headline_text
+from .page import Page
+from .records import (AIM_PP, baseline_reach, compute_by_cpu, compute_log, config_comparison,
+                      config_table, evaluation_wall_time, pilot_runs, precision_check,
+                      profiles_table, provenance_table, wall_time_table)
+from .robustness_page import RobustnessPage
+from .sources import DATASET_NAMES, Source, candidate_sources, first_available, profiles_of
+from .views import (claim_comparisons, convergence, verdict_table, verdicts_by_profile)
+
+__all__ = [
+    # modules
+    "display", "figures", "landing", "page", "params", "records", "robustness_page", "sources",
+    "views",
+    # what the notebooks and pages call
+    "Page", "RobustnessPage", "Source", "DATASET_NAMES", "VERDICT_COLOURS", "AIM_PP",
+    "candidate_sources", "first_available", "profiles_of", "section", "show", "show_report",
+    "caption", "display_frame", "figure", "headline", "headline_text", "gains_without_collapsed",
+    "provenance_table", "evaluation_wall_time", "config_table", "profiles_table",
+    "config_comparison", "wall_time_table", "compute_log", "compute_by_cpu", "precision_check",
+    "baseline_reach", "pilot_runs", "claim_comparisons", "verdicts_by_profile", "convergence",
+    "verdict_table",
+]

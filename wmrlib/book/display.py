@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .sources import Source, campaign_progress
-from .records import stale_runs
+from ..analysis.collapse import DROP_PP
+from .sources import Source
 
 
 VERDICT_COLOURS = {"holds": "#d4edda", "does not hold": "#f8d7da", "inconclusive": "#fff3cd"}
@@ -31,33 +31,6 @@ def show(frame: pd.DataFrame, digits: int = 2):
     return styler
 
 
-_FLAGS: dict[tuple, dict[str, list[str]]] = {}
-_COLLAPSED: dict[tuple, dict[str, int]] = {}
-
-
-def _per_source(cache: dict, source: Source, compute) -> dict:
-    """Return ``compute(store, plan)`` of a source once per store, profile and seeds ({} for
-    synthetic data)."""
-    key = (str(source.store.root), source.profile, source.plan.seeds)
-    if key not in cache:
-        cache[key] = {} if source.synthetic else compute(source.store, source.plan)
-    return cache[key]
-
-
-def masking_flags(source: Source) -> dict[str, list[str]]:
-    """Return the source's models that a stored masking probe flags (label → probes)."""
-    from ..robustness import flagged_models
-
-    return _per_source(_FLAGS, source, flagged_models)
-
-
-def collapsed_runs(source: Source) -> dict[str, int]:
-    """Return the source's runs that collapsed in training (label with seed → epoch)."""
-    from .. import collapse
-
-    return _per_source(_COLLAPSED, source, collapse.collapsed_models)
-
-
 def section(title: str, source: Source | None, value, note: str = "",
             stale_note: bool = False, examples: int | None = None) -> None:
     """Display a section header, the source of its numbers (or why there are none), and a table.
@@ -71,14 +44,15 @@ def section(title: str, source: Source | None, value, note: str = "",
         display(Markdown(f"```{{note}}\n{value}\n```"))
         return
     n = examples or source.plan.eval_size or "all"
-    stale = stale_runs(source)
+    stale = source.stale
     flag = "; some runs were computed by code changed since (see Provenance)" if stale else ""
-    collapsed = collapsed_runs(source)
+    collapsed = source.collapsed
     if collapsed:
-        flag += ("; ⚠ collapsed in training (40-PGD A_rob fell by more than 20 pp): " + ", ".join(
+        flag += (f"; ⚠ collapsed in training ({source.plan.attack.name} A_rob fell by more than "
+                 f"{DROP_PP:g} pp): " + ", ".join(
             f"{m} (epoch {e})" for m, e in collapsed.items()) + ", counted in every seed mean "
                  "that includes its seed")
-    flagged = masking_flags(source)
+    flagged = source.flagged
     if flagged:
         flag += ("; ⚠ gradient-masking probes flag " + ", ".join(
             f"{m} ({', '.join(p)})" for m, p in flagged.items()) + " (see *Is the robustness real?*)")
@@ -89,7 +63,7 @@ def section(title: str, source: Source | None, value, note: str = "",
                          "code that has changed since (training, attacks, evaluation or data "
                          "modules): see the provenance table's `code since` column. The numbers "
                          "are those of the stored results.\n```"))
-    done, total = campaign_progress(source.store.root.parent, source.profile)
+    done, total = source.results.progress()
     if done < total:
         display(Markdown(f"```{{warning}}\nPartial results: {done} of {total} jobs of profile "
                          f"`{source.profile}` are complete; the rows shown are those stored.\n```"))

@@ -6,17 +6,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..store import MissingResult
-from .sources import first_available, profiles_of, campaign_progress, robustness_progress
+from ..analysis.results import results_for
+from ..analysis.claims import comparisons, summary
+from ..analysis.collapse import DROP_PP, collapsed_models, collapses
+from ..analysis.curves import learning_curves
+from ..analysis.gains import gain_table
+from ..analysis.robustness import headline_sentence
+from ..analysis.stats import INTERVAL
+from ..experiment.profiles import profile as get_profile
+from ..workflow.store import MissingResult
+from .sources import first_available, profiles_of
 
 
 def headline(results: str | Path, profile: str = "cpu") -> dict:
     """Return what the landing page states: the MNIST source and its scale, the headline gains
     (Table 1, alpha_test 2) beside the paper's, and the claims' verdicts; None parts are missing."""
-    from ..claims import comparisons, summary
-    from ..gains import gain_table
-    from ..robustness import headline_sentence
-
     out: dict = {"profile": None}
     source, gains = first_available("mnist", profiles_of(profile, None),
                                     lambda s: gain_table(s.store, s.plan, 1), results=results,
@@ -24,7 +28,7 @@ def headline(results: str | Path, profile: str = "cpu") -> dict:
     if source is None:
         return out
     plan = source.plan
-    done, total = campaign_progress(results, profile)
+    done, total = results_for(profile, results).progress()
     out.update(profile=source.profile, epochs=plan.base.epochs, eval_size=plan.eval_size,
                seeds=len(plan.seeds), models=len(plan.models()), jobs_done=done, jobs=total,
                partial=source.profile != profile and done < total, source=source)
@@ -37,7 +41,7 @@ def headline(results: str | Path, profile: str = "cpu") -> dict:
     except MissingResult:
         out["claims"] = None
     out["robustness"] = None if source.synthetic else headline_sentence(source.store, plan)
-    out["checked"] = robustness_progress(results, profile)
+    out["checked"] = results_for(profile, results).robustness_progress()
     out["collapsed"] = campaign_collapses(results, profile)
     out["gains kept"] = gains_without_collapsed(results, profile) if out["collapsed"] else None
     return out
@@ -68,7 +72,8 @@ def headline_text(h: dict) -> str:
         runs = h["collapsed"]
         lines.append(f"**{len(runs)} stored run{'s' * (len(runs) != 1)} collapsed in training.** "
                      + ", ".join(f"{m} (epoch {e})" for m, e in runs.items())
-                     + ": their A_rob under 40-PGD fell by more than 20 pp during training while "
+                     + f": their A_rob under {h['source'].plan.attack.name} fell by more than "
+                     f"{DROP_PP:g} pp during training while "
                      "clean accuracy rose, a model that learned to defeat the short training "
                      "attack instead of resisting attacks. This is a failure of our short schedule "
                      "(see *How we reproduce*), not of either method alone, and such runs are kept "
@@ -89,7 +94,7 @@ def headline_text(h: dict) -> str:
                     f"{r['paper gain']:+.2f} | {r['our gain']:+.2f} {r['interval']} | {r['agrees']} |")
     lines.append(f"**The headline question: does the weighting help, and by how much?** The gain "
                  f"ours − baseline at α_test = {h['alpha_test']:g} (Table 1), in percentage points; "
-                 "our interval is ± 2 standard errors over seeds and test examples:\n\n"
+                 f"our interval is {INTERVAL} (standard errors over seeds and test examples):\n\n"
                  "| comparison | metric | paper's gain | our gain [interval] | same direction? |\n"
                  "|---|---|---|---|---|\n" + "\n".join(rows))
     kept = h.get("gains kept")
@@ -108,37 +113,27 @@ def headline_text(h: dict) -> str:
 
 def campaign_collapses(results: str | Path, profile: str = "cpu") -> dict[str, int]:
     """Return every stored run of the profile's MNIST plan that collapsed in training."""
-    from ..collapse import collapsed_models
-    from ..profiles import profile as get_profile
-    from ..store import Store
-
     plan = get_profile(profile).plan("mnist")
-    return collapsed_models(Store(Path(results) / profile, readonly=True, progress=False), plan)
+    return collapsed_models(results_for(profile, results).store, plan)
 
 
 def gains_without_collapsed(results: str | Path, profile: str = "cpu") -> pd.DataFrame | None:
     """Return the landing page's headline gains (Table 1 at its last alpha_test) recomputed
     without the seeds at which either model of a pair collapsed in training (a rule applied
-    after the fact, :mod:`wmrlib.collapse`), or None when no headline run collapsed.
+    after the fact, :mod:`wmrlib.analysis.collapse`), or None when no headline run collapsed.
 
     A family keeps the seeds at which neither its baseline nor its headline model collapsed; its
     column ``seeds`` says how many are left.
     """
-    from ..collapse import collapses
-    from ..figures import learning_curves
-    from ..gains import gain_table
-    from ..profiles import profile as get_profile
-    from ..store import Store
-
     plan = get_profile(profile).plan("mnist")
-    store = Store(Path(results) / profile, readonly=True, progress=False)
+    store = results_for(profile, results).store
     found = collapses(learning_curves(store, plan))
     broken = {(r.defense, r.alpha_train, r.seed) for r in found.itertuples() if r.collapsed}
     if not broken:
         return None
     alpha = plan.alpha_tests[-1]
     parts = []
-    for family, headline_alpha in (("pgd", plan.headline[0]), ("trades", plan.headline[1])):
+    for family, headline_alpha in plan.headline_pairs():
         seeds = tuple(s for s in plan.seeds if (family, 0.0, s) not in broken
                       and (family, headline_alpha, s) not in broken)
         if not seeds:

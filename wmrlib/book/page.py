@@ -4,9 +4,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from .sources import DATASET_NAMES, Source, first_available, profiles_of
-from .display import section, caption, _plain, display_frame, _show
-from .views import require_runs, sensitivity_plot, histogram, dro, dro_plot, compact, analog_view, gain_view
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from ..analysis import claims, paper, tables
+from ..analysis.stats import INTERVAL
+from ..analysis.gains import gain_table
+from .display import _plain, _show, caption, display_frame, section
+from .figures import claims_forest, gain_figure
+from .params import check_notebook_parameters
+from .sources import DATASET_NAMES, first_available, profiles_of, Source
+from .views import (analog_view, claim_comparisons, compact, convergence, dro, dro_plot,
+                    gain_view, histogram, require_runs, sensitivity_plot, verdict_table,
+                    verdicts_by_profile)
 
 
 class Page:
@@ -16,12 +26,11 @@ class Page:
     def __init__(self, profile: str = "cpu", fallback_profile: str | None = "smoke",
                  results: str | Path = "../results", readonly: bool = True, device: str = "auto",
                  progress: bool = True) -> None:
-        from ..params import check_notebook_parameters
-
         check_notebook_parameters(profile=profile, fallback_profile=fallback_profile,
                                   results=results, readonly=readonly, device=device,
                                   progress=progress)
         self.profiles = profiles_of(profile, fallback_profile)
+        self.results = results
         self.kw = dict(results=results, readonly=readonly,
                        device=None if device == "auto" else device, progress=progress)
 
@@ -29,11 +38,11 @@ class Page:
         """Return ``(source, compute(source))`` for the first profile with results, else (None, why)."""
         return first_available(dataset, self.profiles, compute, **self.kw)
 
-    def table(self, number: int, title: str):
-        """Show paper Table ``number`` beside ours (absolute accuracies); return (source, frame)."""
-        from .. import paper, tables
-
+    def table(self, number: int, title: str | None = None):
+        """Show paper Table ``number`` beside ours (absolute accuracies); return (source, frame).
+        The title defaults to the table's own (:func:`wmrlib.analysis.tables.title`)."""
         spec = tables.SPECS[number]
+        title = title or tables.title(number)
         source, value = self.first(spec.dataset, lambda s: tables.paper_table(s.store, s.plan, number))
         if source is not None and source.synthetic:
             return self._not_reproduced(number, title, source)
@@ -46,19 +55,16 @@ class Page:
             display_frame(paper.table(number))
         return source, value
 
-    def gains(self, number: int, title: str):
+    def gains(self, number: int, title: str | None = None):
         """Show Table ``number`` as gains, ours beside the paper's, with a figure; return (source, frame)."""
-        from ..figures import gain_figure
-        from ..gains import gain_table
-        from .. import tables
-
         spec = tables.SPECS[number]
+        title = title or tables.title(number)
         source, value = self.first(spec.dataset, lambda s: gain_table(s.store, s.plan, number))
         if source is not None and source.synthetic:
             return None, None  # the absolute table says what was not reproduced
         section(f"Table {number} as gains: {title}", source, value if source is None else None,
-                note="gain = ours − baseline in pp, seed means; interval ± 2 SE (seeds and a "
-                     "paired bootstrap over the test examples)")
+                note=f"gain = ours − baseline in pp, seed means; interval {INTERVAL} (seeds and "
+                     "a paired bootstrap over the test examples)")
         if source is None:
             return source, value
         display_frame(gain_view(value))
@@ -66,14 +72,29 @@ class Page:
         _show(fig)
         caption(f"Figure: the gain of the weighting over its baseline in Table {number}, the "
                 f"paper's (grey, 100-epoch models) beside ours ({_plain(source.label)}; "
-                "whiskers: our ± 2 SE interval). A bar below 0 means the weighting lowered the "
+                f"whiskers: our {INTERVAL} interval). A bar below 0 means the weighting lowered the "
                 "metric.")
         return source, value
 
+    def gain_sentence(self, source: Source | None, gains, alpha_test: float | None = None) -> None:
+        """Say in one paragraph what a gain table shows at ``alpha_test`` (the plan's largest by
+        default): the paper's A_sa and A_tr gains per family beside ours with their intervals."""
+        if source is None or gains is None or gains.empty:
+            return
+        alpha = source.plan.alpha_tests[-1] if alpha_test is None else alpha_test
+        at = gains[(gains["alpha_test"] == alpha) & gains["metric"].isin(["A_sa", "A_tr"])]
+        parts = []
+        for family, rows in at.groupby("family", sort=False):
+            cells = [f"{r['metric']} {r['our gain']:+.2f} pp {r['interval']} (paper "
+                     f"{r['paper gain']:+.2f})" for _, r in rows.iterrows()]
+            parts.append(f"{family}: " + "; ".join(cells))
+        epochs = source.plan.base.epochs
+        display(Markdown(f"At α_test = {alpha:g}, the weighting's gain over its baseline, ours "
+                         f"({epochs}-epoch models, {INTERVAL} interval) beside the paper's: "
+                         + ". ".join(parts) + "."))
+
     def analog(self, kind: str, title: str, defenses=("pgd", "trades"), dataset: str = "mnist"):
         """Show our results for a table the paper ran on another dataset (no paper columns)."""
-        from .. import tables
-
         source, value = self.first(dataset, lambda s: tables.analog_table(s.store, s.plan, kind,
                                                                            defenses))
         section(title, source, value if source is None else None,
@@ -81,8 +102,6 @@ class Page:
                      "std over seeds where a model has several",
                 examples=source.plan.side_eval_size if source is not None else None)
         if source is not None:
-            from IPython.display import Markdown, display
-
             for heading, view in analog_view(value, source.plan):
                 display(Markdown(f"**{heading}**"))
                 display_frame(view)
@@ -100,8 +119,6 @@ class Page:
 
         source, figs = self.first(dataset, draw)
         if source is not None and source.synthetic:
-            import matplotlib.pyplot as plt
-
             for _eps, fig in figs:  # drawn from synthetic tensors: never shown
                 plt.close(fig)
             self._not_reproduced_figure(dataset, "Figures 5-7")
@@ -132,8 +149,6 @@ class Page:
 
     @staticmethod
     def _not_reproduced_figure(dataset: str, what: str) -> None:
-        from IPython.display import Markdown, display
-
         display(Markdown(f"### {DATASET_NAMES[dataset]}"))
         display(Markdown(f"```{{note}}\nNot reproduced: {DATASET_NAMES[dataset]} is not "
                          f"available on our machines, so the paper's {what} on it is not "
@@ -142,8 +157,6 @@ class Page:
     def extra_baselines(self, dataset: str = "mnist"):
         """Show Table 4's extra baselines (Free-AT, YOPO, IAAT) trained on ``dataset``, an analog
         beside the paper's CIFAR-10 rows; nothing shows until one is stored."""
-        from .. import tables
-
         source, value = self.first(dataset, lambda s: tables.extra_baselines_analog(s.store, s.plan))
         if source is not None:
             section("Table 4, extra baselines: our MNIST analog beside the paper's CIFAR-10 rows",
@@ -161,10 +174,6 @@ class Page:
 
     @staticmethod
     def _not_reproduced(number: int, title: str, source: Source):
-        from IPython.display import Markdown, display
-
-        from .. import paper
-
         display(Markdown(f"### Table {number}: {title}"))
         display(Markdown(f"```{{note}}\nNot reproduced: {DATASET_NAMES[source.dataset]} is not "
                          "available on our machines. The code runs on synthetic tensors in the "
@@ -172,3 +181,66 @@ class Page:
                          "paper's. The paper's values:\n```"))
         display_frame(paper.table(number))
         return None, None
+
+    # --- the Claims chapter --------------------------------------------------------------------
+
+    def claim_verdicts(self, dataset: str = "mnist"):
+        """Show each claim's verdict, overall and per defense family, and the forest of every
+        comparison behind them; return (source, comparisons)."""
+        source, frame = self.first(dataset, claim_comparisons)
+        section(f"Verdicts ({DATASET_NAMES[dataset]})", source, frame if source is None else None,
+                note="verdict per claim, overall and per defense family; the comparisons "
+                     "behind each verdict follow")
+        if source is not None:
+            display_frame(verdict_table(claims.summary(frame)))
+            _show(claims_forest(frame))
+            caption(f"Figure: every comparison behind C1, C2, C3, C5 and C6 (C4 and C7 are in the "
+                    f"tables below), its estimate and {INTERVAL} interval against its claim's "
+                    "threshold (dotted), coloured by verdict.")
+        return source, frame
+
+    def verdict_history(self, dataset: str = "mnist"):
+        """Show the claims' verdicts on every profile of this page whose results are complete."""
+        history = verdicts_by_profile(dataset, self.profiles, results=self.results)
+        if history.empty:
+            display(Markdown(f"```{{note}}\nNo complete {DATASET_NAMES[dataset]} profile is "
+                             "stored yet.\n```"))
+        else:
+            display_frame(history)
+        return history
+
+    def convergence(self, dataset: str = "mnist"):
+        """Show the headline gains against the training epoch, from the stored learning curves."""
+        source, result = self.first(dataset, convergence)
+        if source is None:
+            display(Markdown(f"```{{note}}\n{result}\n```"))
+            return source, result
+        gains, fig = result
+        section(f"Gain against training epoch ({DATASET_NAMES[dataset]})", source, None,
+                note="the learning-curve probe of each headline model")
+        display_frame(gains)
+        _show(fig)
+        caption("Figure: the headline gains (ours − baseline, pp) of A_rob, A_sa and A_tr "
+                "against the training epoch, PGD-AT family left, TRADES family right; dotted: "
+                "the paper's 100-epoch gains (Table 1). No figure of the paper corresponds: this "
+                "is our convergence study.")
+        return source, result
+
+    def claim_details(self, source: Source | None, frame) -> None:
+        """Show, claim by claim, its verdict, the paper's words and the comparisons behind it."""
+        if source is None:
+            return
+        verdicts = claims.summary(frame).set_index("claim")
+        for claim in claims.CLAIMS:
+            part = frame[frame["claim"] == claim].drop(columns="claim")
+            row = verdicts.loc[claim]
+            where, quote = paper.CLAIM_QUOTES[claim]
+            display(Markdown(f"### {claim}: {row['verdict']} (PGD family: {row['PGD family']}; "
+                             f"TRADES family: {row['TRADES family']})\n\n{row['statement']}\n\n"
+                             f"> {quote} (paper, {where})"))
+            if part.empty:
+                display(Markdown("Not evaluated: the profile trains too few α_train values."))
+                continue
+            shown = part.drop(columns=["interval_low", "interval_high"]).assign(interval=[
+                f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in zip(part.interval_low, part.interval_high)])
+            display_frame(shown)

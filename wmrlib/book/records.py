@@ -8,11 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..device import cpu_kind
-from ..profiles import DatasetPlan, profile as get_profile, PROFILES
-from ..staleness import staleness
-from ..store import Store
-from .sources import DATASET_NAMES, Source, candidate_sources
+from ..analysis import collapse, paper
+from ..analysis.results import results_for
+from ..analysis.tables import model_metrics
+from ..compute.device import cpu_kind
+from ..experiment.config import DEFENSE_NAMES
+from ..experiment.profiles import DatasetPlan, profile as get_profile, PROFILES
+from ..method import metrics
+from ..workflow.store import MissingResult
+from .sources import candidate_sources, DATASET_NAMES, Source
 
 
 def provenance_table(source: Source) -> pd.DataFrame:
@@ -25,16 +29,10 @@ def provenance_table(source: Source) -> pd.DataFrame:
         info = json.loads(path.read_text())
         rows.append({"model": config.label, "alpha_train": config.alpha_train, "seed": config.seed,
                      "precision": config.precision, "run": config.key(), "commit": info["git_commit"][:12],
-                     "code since": staleness(info["git_commit"]),
+                     "code since": source.results.run_staleness(source.plan)[config.key()],
                      "device": info["device"], "torch": info["torch"], "date": info["date"],
                      "train_wall_s": info["wall_time_s"]})
     return pd.DataFrame(rows)
-
-
-def stale_runs(source: Source) -> int:
-    """Return how many of the source's stored runs were trained by compute code changed since."""
-    runs = provenance_table(source)
-    return 0 if runs.empty else int(runs["code since"].str.startswith("stale").sum())
 
 
 def evaluation_wall_time(source: Source) -> float:
@@ -138,7 +136,7 @@ def compute_log(results: str | Path, name: str) -> pd.DataFrame:
 
     A suite interrupted and resumed has several rows; its wall time is their sum.
     """
-    path = Store(Path(results) / name, readonly=True).compute_log_path()
+    path = results_for(name, results).store.compute_log_path()
     columns = ["date", "commit", "device", "cpu kind", "executor", "workers", "threads",
                "jobs done", "jobs", "finished", "wall_min", "load avg start", "load avg end"]
     if not path.exists():
@@ -174,8 +172,6 @@ def precision_check(source: Source) -> pd.DataFrame:
     ``within_2_std`` says whether the fp32 model lies within two seed standard deviations of the
     bf16 seeds' mean, i.e. whether bf16 training costs robust accuracy beyond seed noise.
     """
-    from ..tables import model_metrics
-
     plan = source.plan
     (fp32,) = plan.precision_models()
     bf16 = [c for c in plan.models() if c.defense == "pgd" and c.alpha_train == 0.0]
@@ -200,11 +196,8 @@ def baseline_reach(results: str | Path, name: str = "cpu") -> pd.DataFrame:
     """Return how close a profile's MNIST baselines come to the paper's: A_nat and A_rob (%) under
     the main attack, mean and std over the seeds stored so far, beside the paper's Table 1 A_rob
     and the campaign's aim (within AIM_PP of it)."""
-    from .. import metrics, paper
-    from ..store import MissingResult
-
     plan = get_profile(name).plan("mnist")
-    store = Store(Path(results) / name, readonly=True, progress=False)
+    store = results_for(name, results).store
     printed = paper.table(1)
     rows = []
     for defense, label in (("pgd", "PGD"), ("trades", "TRADES")):
@@ -235,11 +228,8 @@ def baseline_reach(results: str | Path, name: str = "cpu") -> pd.DataFrame:
 def pilot_runs(pilot_dir: str | Path) -> pd.DataFrame:
     """Return one row per schedule pilot stored in ``pilot_dir`` (``benchmarks/pilot/*.json``,
     written by ``benchmarks/pilot_schedule.py``): its settings, its final and best curve A_rob
-    under 40-PGD, the epoch it collapsed (:mod:`wmrlib.collapse`) and the learning rate then,
+    under 40-PGD, the epoch it collapsed (:mod:`wmrlib.analysis.collapse`) and the learning rate then,
     beside the campaign's aim (the paper's Table 1 A_rob less AIM_PP)."""
-    from .. import collapse, paper
-    from ..config import DEFENSE_NAMES
-
     printed = paper.table(1)
     rows = []
     for path in sorted(Path(pilot_dir).glob("*.json")):

@@ -6,10 +6,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..profiles import DatasetPlan
-from ..store import MissingResult
-from .sources import Source, candidate_sources
+from ..analysis.claims import comparisons, summary
+from ..analysis.curves import curve_gains, learning_curves
+from ..analysis.paper import headline_gains
+from ..experiment.profiles import DatasetPlan
+from ..method.dro import RHO_GRID
+from ..workflow.store import MissingResult
+from .figures import curve_gain_figure, dro_curves, dro_figure, histogram_figure, sensitivity_figure
 from .records import provenance_table
+from .sources import candidate_sources, Source
 
 
 def require_runs(source: Source) -> pd.DataFrame:
@@ -22,8 +27,6 @@ def require_runs(source: Source) -> pd.DataFrame:
 
 def sensitivity_plot(frame: pd.DataFrame, source: Source):
     """Draw A_tr against alpha_test per eps_test (Figure 3) for a sensitivity table."""
-    from ..figures import sensitivity_figure
-
     fig = sensitivity_figure(frame, "ours_a_tr")
     fig.suptitle(source.label.replace("`", ""), fontsize=9, y=1.02)
     return fig
@@ -31,39 +34,28 @@ def sensitivity_plot(frame: pd.DataFrame, source: Source):
 
 def histogram(source: Source, eps_test: float):
     """Draw the weight histograms (Figures 5-7) of the source's TRADES models at ``eps_test``."""
-    from ..figures import histogram_figure
-
     return histogram_figure(source.store, source.plan, eps_test)
 
 
 def dro(source: Source, rhos=None) -> pd.DataFrame:
     """Return the chi-square DRO curves (Figure 4) of each family's baseline and headline model,
     on the grid claim C6 uses unless ``rhos`` is given."""
-    from ..dro import RHO_GRID
-    from ..figures import dro_curves
-
     return dro_curves(source.store, source.plan, RHO_GRID if rhos is None else rhos)
 
 
 def dro_plot(curves: pd.DataFrame):
     """Draw Figure 4 from :func:`dro`."""
-    from ..figures import dro_figure
-
     return dro_figure(curves)
 
 
 def claim_comparisons(source: Source) -> pd.DataFrame:
-    """Return every comparison behind the claims for a source (:func:`wmrlib.claims.comparisons`)."""
-    from ..claims import comparisons
-
+    """Return every comparison behind the claims for a source (:func:`wmrlib.analysis.claims.comparisons`)."""
     return comparisons(source.store, source.plan)
 
 
 def verdicts_by_profile(dataset: str, names, *, results: str | Path) -> pd.DataFrame:
     """Return each claim's verdict (overall and per family) for every profile of ``names`` whose
     results are complete, side by side: how the verdicts move with the training schedule."""
-    from ..claims import comparisons, summary
-
     columns = []
     for source in candidate_sources(dataset, names, results=results, readonly=True, progress=False):
         try:
@@ -81,9 +73,6 @@ def verdicts_by_profile(dataset: str, names, *, results: str | Path) -> pd.DataF
 def convergence(source: Source):
     """Return the headline gains against the training epoch (a table) and their figure, from the
     learning curves stored with the runs; raise MissingResult when no run has curves."""
-    from ..figures import curve_gain_figure, curve_gains, learning_curves
-    from ..paper import headline_gains
-
     curves = learning_curves(source.store, source.plan)
     if curves.empty:
         raise MissingResult(f"no learning curves stored in {source.store.root}")
@@ -98,7 +87,7 @@ def convergence(source: Source):
 def compact(frame: pd.DataFrame, metrics=("a_nat", "a_rob", "a_sa", "a_tr")) -> pd.DataFrame:
     """Return a paper-vs-ours table with one column per metric, ``paper / ours ± std`` in %.
 
-    The wide ``paper_* / ours_* / delta_*`` layout of :func:`wmrlib.tables.compare` does not fit
+    The wide ``paper_* / ours_* / delta_*`` layout of :func:`wmrlib.analysis.tables.compare` does not fit
     a page; ours − paper on an absolute accuracy is mostly the training-length gap, so it is left
     out (the gain tables compare what can be compared).
     """
@@ -122,7 +111,7 @@ def compact(frame: pd.DataFrame, metrics=("a_nat", "a_rob", "a_sa", "a_tr")) -> 
 
 
 def analog_view(frame: pd.DataFrame, plan: DatasetPlan) -> list[tuple[str, pd.DataFrame]]:
-    """Return an analog table (:func:`wmrlib.tables.analog_table`, no paper columns) as one
+    """Return an analog table (:func:`wmrlib.analysis.tables.analog_table`, no paper columns) as one
     narrow table per ε_test or attack: a row per model, A_rob and A_sa / A_tr per alpha_test
     (mean ± seed std in %), each with a heading that gives its test examples."""
     by = "eps_test" if "eps_test" in frame else "attack"
@@ -148,7 +137,7 @@ def analog_view(frame: pd.DataFrame, plan: DatasetPlan) -> list[tuple[str, pd.Da
 
 
 def gain_view(gains: pd.DataFrame) -> pd.DataFrame:
-    """Return a gain table (:func:`wmrlib.gains.gain_table`) laid out for a page: one comparison
+    """Return a gain table (:func:`wmrlib.analysis.gains.gain_table`) laid out for a page: one comparison
     label, alpha_test as text, ours / baseline in one column."""
     def alpha_text(a):
         return "–" if a is None or (isinstance(a, float) and np.isnan(a)) else f"{a:g}"
@@ -167,7 +156,7 @@ def gain_view(gains: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Return :func:`wmrlib.claims.summary` laid out for a page: the comparison counts in one
+    """Return :func:`wmrlib.analysis.claims.summary` laid out for a page: the comparison counts in one
     column (hold / do not hold / inconclusive of all), so the table fits without scrolling."""
     counts = [f"{h} / {n} / {i} of {c}" for h, n, i, c in
               zip(summary["hold"], summary["do not hold"], summary["inconclusive"], summary["comparisons"])]

@@ -1,0 +1,108 @@
+"""The package's architecture: layer folders, each importing only from the layers below it, and
+no import circle between modules (imports under TYPE_CHECKING aside)."""
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+import wmrlib
+
+PACKAGE = Path(wmrlib.__file__).resolve().parent
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _type_only(tree: ast.Module) -> set[int]:
+    inside = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            inside |= {id(n) for n in ast.walk(node)}
+    return inside
+
+
+def _imports() -> dict[str, set[str]]:
+    """Return each module's wmrlib imports (module level and inside functions alike)."""
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = _module(path)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        tree = ast.parse(path.read_text())
+        skip = _type_only(tree)
+        found = set()
+        for node in ast.walk(tree):
+            if id(node) in skip or not isinstance(node, ast.ImportFrom) or not node.level:
+                continue
+            base = package.split(".")[:len(package.split(".")) - node.level + 1]
+            target = ".".join(base + ([node.module] if node.module else []))
+            found.add(target)
+            for alias in node.names:  # "from . import module"
+                candidate = f"{target}.{alias.name}"
+                if (PACKAGE.parent / candidate.replace(".", "/")).with_suffix(".py").exists():
+                    found.add(candidate)
+        graph[name] = found - {name}
+    return graph
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return len(wmrlib.LAYERS) + 1  # the package itself re-exports from every layer
+    return wmrlib.LAYERS.index(parts[1]) if parts[1] in wmrlib.LAYERS else len(wmrlib.LAYERS)
+
+
+def test_every_module_lives_in_a_layer_folder():
+    top = {p.stem for p in PACKAGE.glob("*.py")}
+    assert top == {"__init__", "__main__", "cli"}, top
+    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"} == set(wmrlib.LAYERS)
+
+
+@pytest.mark.parametrize("layer", wmrlib.LAYERS)
+def test_each_layer_says_what_it_holds_and_exports_it(layer):
+    package = importlib.import_module(f"wmrlib.{layer}")
+    assert package.__doc__ and len(package.__doc__.split()) > 15
+    modules = {p.stem for p in (PACKAGE / layer).glob("*.py")} - {"__init__"}
+    assert set(package.__all__) >= modules, modules - set(package.__all__)
+
+
+def test_no_layer_imports_from_a_layer_above_it():
+    upward = [(m, t) for m, targets in _imports().items() for t in targets
+              if t.startswith("wmrlib") and _layer(t) > _layer(m)]
+    assert upward == []
+
+
+def test_no_module_imports_the_package_itself():
+    assert [m for m, targets in _imports().items() if "wmrlib" in targets and m != "wmrlib"] == []
+
+
+def test_no_import_circle():
+    graph = {m: {t for t in ts if t.count(".") >= 2 or t == "wmrlib.cli"}
+             for m, ts in _imports().items()}
+    seen, on_path, circles = set(), [], []
+
+    def visit(node):
+        if node in on_path:
+            circles.append(on_path[on_path.index(node):] + [node])
+            return
+        if node in seen:
+            return
+        seen.add(node)
+        on_path.append(node)
+        for target in sorted(graph.get(node, ())):
+            visit(target)
+        on_path.pop()
+
+    for module in sorted(graph):
+        visit(module)
+    assert circles == []
+
+
+def test_the_package_still_exports_its_public_names():
+    for name in wmrlib.__all__:
+        assert getattr(wmrlib, name) is not None
+    assert callable(wmrlib.zoo.load) and callable(wmrlib.paper.table)

@@ -1,0 +1,280 @@
+"""The paper's claims C1-C7 as comparisons computed from the store, each with a verdict.
+
+Every claim is a set of comparisons ``estimate (op) threshold``. An estimate is a difference of
+seed means (percentage points unless stated). Its standard error combines the standard error over
+seeds with a paired bootstrap over the test examples (:mod:`wmrlib.analysis.bootstrap`; every model
+is scored on the same resamples); intervals, verdicts and how a claim's verdict follows from its
+comparisons' are the rules of :mod:`wmrlib.analysis.stats`. Models trained with one seed borrow
+the seed standard deviation of the same quantity pooled over the models that have several seeds
+(``se_from`` says which).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..experiment.config import RunConfig
+from ..experiment.profiles import DatasetPlan
+from ..method.dro import RHO_GRID, chi2_dro_curve
+from ..method.risk import normalized_weights
+from ..workflow.store import Store
+from .bootstrap import resample_indices, resampled_metric
+from .stats import METRIC_NAMES, combine, combined_se, family_name, interval, pooled_std, verdict
+from .tables import model_groups, model_metrics
+
+CLAIMS = {
+    "C1": "Baselines lose much more under non-uniform attacks: A_sa and A_tr of PGD-AT and TRADES "
+          "fall far below their A_rob (by more than {c1_gap:g} pp) at every α_test.",
+    "C2": "Ours beats the baseline on A_sa and A_tr at every α_test (headline α_train).",
+    "C3": "A_nat and A_rob of ours stay within about {c3_tol:g} pp of the baseline.",
+    "C4": "A_tr ≤ A_sa ≤ A_rob for every model and α_test.",
+    "C5": "A larger α_train gives a larger A_sa and A_tr (positive slope over α_train, "
+          "baseline = α_train 0, at every α_test).",
+    "C6": "Ours has a lower worst-case χ² adversarial loss than the baseline at every ρ.",
+    "C7": "The weight histograms spread out as α_test grows and concentrate as α_train grows "
+          "(spread = standard deviation of N·s̃ over the test set).",
+}
+C1_GAP = 5.0   # pp: what "lose much more" means here
+C3_TOL = 1.0   # pp: "within about 1 pp"
+RHOS = RHO_GRID  # shared with the Figure 4 page
+
+
+def _groups(plan: DatasetPlan) -> dict[tuple[str, float], list[RunConfig]]:
+    return {(g[0].defense, g[0].alpha_train): g for g in model_groups(plan)}
+
+
+class _Quantity:
+    """Per-seed values of one quantity for every group, its pooled seed standard deviation, and
+    (when given) its value on each paired bootstrap resample of the test examples per seed."""
+
+    def __init__(self, values: dict[tuple[str, float], np.ndarray],
+                 draws: dict[tuple[str, float], np.ndarray] | None = None):
+        self.values = values
+        self.draws = draws or {}          # group -> array [seeds, draws]
+        self.pooled_std = pooled_std(values.values())
+
+    def mean_se(self, group) -> tuple[float, float, int]:
+        v = self.values[group]
+        std = np.std(v, ddof=1) if len(v) > 1 else self.pooled_std
+        return float(np.mean(v)), float(std / np.sqrt(len(v))), len(v)
+
+    def seed_mean_draws(self, group) -> np.ndarray | None:
+        """Return the seed mean on each resample, or None without bootstrap draws."""
+        d = self.draws.get(group)
+        return None if d is None else d.mean(axis=0)
+
+
+def _row(claim, what, a: _Quantity, ga, b: _Quantity | None = None, gb=None, op=">",
+         threshold=0.0, unit="pp") -> dict:
+    """One comparison: mean(a[ga]) - mean(b[gb]) (or mean(a[ga]) alone) against a threshold.
+
+    Its standard error combines the seed standard error with the paired bootstrap standard error
+    over the test examples (when the quantity has bootstrap draws).
+    """
+    ma, sa, na = a.mean_se(ga)
+    da = a.seed_mean_draws(ga)
+    if b is None:
+        estimate, se_seed, seeds, draws = ma, sa, f"{na}", da
+    else:
+        mb, sb, nb = b.mean_se(gb)
+        db = b.seed_mean_draws(gb)
+        estimate, se_seed, seeds = ma - mb, float(np.hypot(sa, sb)), f"{na} vs {nb}"
+        draws = None if da is None or db is None else da - db
+    se_test = float(np.std(draws, ddof=1)) if draws is not None else np.nan
+    se = combined_se(se_seed, se_test)
+    single = (len(a.values[ga]) == 1) or (b is not None and len(b.values[gb]) == 1)
+    return {"claim": claim, "family": _family(ga), "comparison": what, "estimate": estimate,
+            "se_seed": se_seed, "se_test": se_test, "se": se,
+            "interval_low": interval(estimate, se)[0], "interval_high": interval(estimate, se)[1],
+            "test": f"{op} {threshold:g}" if op != "within" else f"within ±{threshold:g}",
+            "unit": unit, "seeds": seeds,
+            "se_from": ("pooled seed std" if single else "own seeds")
+            + (" + paired bootstrap" if draws is not None else ""),
+            "verdict": verdict(estimate, se, op, threshold)}
+
+
+def _family(group) -> str:
+    return family_name(group[0])
+
+
+def _label(defense: str, alpha: float) -> str:
+    name = "PGD" if defense == "pgd" else "TRADES"
+    return f"{name}+ours α={alpha:g}" if alpha else name
+
+
+def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
+    """Return every comparison behind claims C1-C7 with its estimate, interval and verdict."""
+    groups = _groups(plan)
+    defenses = [d for d in ("pgd", "trades") if (d, 0.0) in groups]
+    headline = dict(plan.headline_pairs(defenses))
+
+    def quantity(fn, only=None, draws_fn=None) -> _Quantity:
+        chosen = {g: cs for g, cs in groups.items() if only is None or g in only}
+        draws = None if draws_fn is None else {
+            g: np.stack([draws_fn(c) for c in cs]) for g, cs in chosen.items()}
+        return _Quantity({g: np.array([fn(c) for c in cs], dtype=float)
+                          for g, cs in chosen.items()}, draws)
+
+    cache: dict = {}
+    alphas = plan.alpha_tests
+    kw = dict(eval_size=plan.eval_size, eval_seed=plan.eval_seed)
+
+    def metric(config, alpha_test, name):
+        key = (config.key(), alpha_test)
+        if key not in cache:
+            cache[key] = model_metrics(store, plan, config, plan.attack, alpha_test)
+        return cache[key][name]
+
+    records: dict = {}
+
+    def record(config):
+        if config.key() not in records:
+            records[config.key()] = store.get_or_evaluate(config, plan.attack, alphas, **kw)
+        return records[config.key()]
+
+    first = next(iter(groups.values()))[0]
+    idx = resample_indices(len(record(first).labels), seed=plan.eval_seed)
+
+    def draws(name, a):
+        return lambda c: resampled_metric(record(c), name, a, idx)
+
+    rows = []
+    base_metrics = {(m, a): quantity(lambda c, m=m, a=a: metric(c, a, m), draws_fn=draws(m, a))
+                    for m in ("a_nat", "a_rob", "a_sa", "a_tr") for a in alphas}
+
+    def gap(top, bottom, a):
+        return quantity(lambda c: metric(c, a, top) - metric(c, a, bottom),
+                        draws_fn=lambda c: draws(top, a)(c) - draws(bottom, a)(c))
+
+    for a in alphas:
+        for d in defenses:
+            for m in ("a_sa", "a_tr"):
+                rows.append(_row("C1", f"{_label(d, 0)}: A_rob − {METRIC_NAMES[m]} "
+                                 f"at α_test {a:g}", gap("a_rob", m, a), (d, 0.0),
+                                 op=">", threshold=C1_GAP))
+    for a in alphas:
+        for d in defenses:
+            for m in ("a_sa", "a_tr"):
+                q = base_metrics[(m, a)]
+                rows.append(_row("C2", f"{_label(d, headline[d])} − {_label(d, 0)}: {METRIC_NAMES[m]} at "
+                                 f"α_test {a:g}", q, (d, headline[d]), q, (d, 0.0), op=">"))
+    for d in defenses:
+        for m in ("a_nat", "a_rob"):
+            q = base_metrics[(m, alphas[0])]
+            rows.append(_row("C3", f"{_label(d, headline[d])} − {_label(d, 0)}: {METRIC_NAMES[m]}", q,
+                             (d, headline[d]), q, (d, 0.0), op="within", threshold=C3_TOL))
+    for a in alphas:
+        for g in groups:
+            rows.append(_row("C4", f"{_label(*g)}: A_sa − A_tr at α_test {a:g}",
+                             gap("a_sa", "a_tr", a), g, op=">=", threshold=0.0))
+            rows.append(_row("C4", f"{_label(*g)}: A_rob − A_sa at α_test {a:g}",
+                             gap("a_rob", "a_sa", a), g, op=">=", threshold=0.0))
+    for d in defenses:
+        trained = sorted(a for (dd, a) in groups if dd == d)
+        if len(trained) < 2:
+            continue
+        for a in alphas:
+            for m in ("a_sa", "a_tr"):
+                rows.append(_slope_row("C5", base_metrics[(m, a)], d, trained,
+                                       f"{_label(d, 0)} family: slope of {METRIC_NAMES[m]} over "
+                                       f"α_train {trained} at α_test {a:g}",
+                                       "pp per unit α_train"))
+    for d in defenses:
+        losses = {}
+        for g in ((d, 0.0), (d, headline[d])):
+            for config in groups[g]:
+                rec = store.get_or_attack(config, plan.attack, 0.0, eval_size=plan.eval_size,
+                                          eval_seed=plan.eval_seed)
+                losses[config.key()] = chi2_dro_curve(rec.loss, RHOS)["loss"]
+        for i, rho in enumerate(RHOS):
+            q = quantity(lambda c, i=i: losses[c.key()][i], only=((d, 0.0), (d, headline[d])))
+            rows.append(_row("C6", f"{_label(d, 0)} − {_label(d, headline[d])}: worst-case "
+                             f"loss at ρ {rho:g}", q, (d, 0.0), q, (d, headline[d]), op=">",
+                             unit="loss"))
+    rows += _histogram_rows(store, plan, groups)
+    return pd.DataFrame(rows)
+
+
+def _slope_row(claim: str, q: _Quantity, defense: str, trained: list[float], what: str,
+               unit: str, op: str = ">") -> dict:
+    """Least-squares slope of the seed means over alpha_train; its standard error combines the
+    seed standard errors with the paired bootstrap over the test examples (when available)."""
+    x = np.array(trained, dtype=float)
+    means, ses = zip(*[q.mean_se((defense, a))[:2] for a in trained])
+    means, ses = np.array(means), np.array(ses)
+    xc = x - x.mean()
+    coef = xc / np.sum(xc ** 2)
+    slope = float(np.sum(coef * means))
+    se_seed = float(np.sqrt(np.sum(coef ** 2 * ses ** 2)))
+    draws = [q.seed_mean_draws((defense, a)) for a in trained]
+    se_test = (float(np.std(np.tensordot(coef, np.stack(draws), axes=1), ddof=1))
+               if all(d is not None for d in draws) else np.nan)
+    se = combined_se(se_seed, se_test)
+    steps = np.diff(means) if op == ">" else -np.diff(means)
+    shape = "monotone" if np.all(steps > 0) else "not monotone"
+    return {"claim": claim, "family": _family((defense,)), "comparison": f"{what} ({shape})",
+            "estimate": slope, "se_seed": se_seed, "se_test": se_test, "se": se,
+            "interval_low": interval(slope, se)[0], "interval_high": interval(slope, se)[1],
+            "test": f"{op} 0",
+            "unit": unit, "seeds": "/".join(str(len(q.values[(defense, a)])) for a in trained),
+            "se_from": "own seeds and pooled seed std"
+            + (" + paired bootstrap" if np.isfinite(se_test) else ""),
+            "verdict": verdict(slope, se, op, 0.0)}
+
+
+def weight_spread(margins: np.ndarray, alpha_test: float) -> float:
+    """Return the standard deviation of N·s̃ over the test set (0 = uniform weights)."""
+    return float(np.std(normalized_weights(margins, alpha_test) * len(margins)))
+
+
+def _histogram_rows(store: Store, plan: DatasetPlan, groups) -> list[dict]:
+    """C7 on the TRADES models at the main ε (the histograms' models), all seeds stored."""
+    trades = {g: cs for g, cs in groups.items() if g[0] == "trades"}
+    if not trades:
+        return []
+    alphas = plan.alpha_tests
+    spread = {}
+    for cs in trades.values():
+        for config in cs:
+            for a in alphas:
+                rec = store.get_or_attack(config, plan.attack, a, eval_size=plan.eval_size,
+                                          eval_seed=plan.eval_seed)
+                spread[(config.key(), a)] = weight_spread(rec.margin, a)
+
+    def quantity(fn) -> _Quantity:
+        return _Quantity({g: np.array([fn(c) for c in cs]) for g, cs in trades.items()})
+
+    rows = []
+    for g in sorted(trades):
+        for lo, hi in zip(alphas[:-1], alphas[1:]):
+            q = quantity(lambda c, lo=lo, hi=hi: spread[(c.key(), hi)] - spread[(c.key(), lo)])
+            row = _row("C7", f"{_label(*g)}: spread at α_test {hi:g} − at {lo:g}", q, g, op=">",
+                       unit="std of N·s̃")
+            rows.append(row)
+    trained = sorted(a for (_, a) in trades)
+    if len(trained) >= 2:
+        for a in alphas:
+            q = quantity(lambda c, a=a: spread[(c.key(), a)])
+            rows.append(_slope_row("C7", q, "trades", trained, f"TRADES family: slope of the "
+                                   f"spread over α_train {trained} at α_test {a:g}",
+                                   "std of N·s̃ per unit α_train", op="<"))
+    return rows
+
+
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per claim: its statement, verdict overall and per defense family, and how
+    many comparisons hold."""
+    rows = []
+    for claim, text in CLAIMS.items():
+        part = frame[frame["claim"] == claim] if len(frame) else frame
+        counts = part["verdict"].value_counts() if len(part) else pd.Series(dtype=int)
+        row = {"claim": claim, "statement": text.format(c1_gap=C1_GAP, c3_tol=C3_TOL),
+               "verdict": combine(part["verdict"] if len(part) else pd.Series(dtype=str))}
+        for family in ("PGD", "TRADES"):
+            fam = part[part["family"] == family] if len(part) else part
+            row[f"{family} family"] = combine(fam["verdict"] if len(fam) else pd.Series(dtype=str))
+        row |= {"comparisons": len(part), "hold": int(counts.get("holds", 0)),
+                "do not hold": int(counts.get("does not hold", 0)),
+                "inconclusive": int(counts.get("inconclusive", 0))}
+        rows.append(row)
+    return pd.DataFrame(rows)

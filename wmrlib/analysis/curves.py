@@ -1,0 +1,51 @@
+"""Learning curves read from the store: each headline model's A_nat, A_rob, A_sa and A_tr after
+every epoch on a fixed probe subset, and the gain of the weighted model over its baseline."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..experiment.profiles import DatasetPlan
+from ..workflow.store import Store
+
+CURVE_METRICS = ("a_nat", "a_rob", "a_sa", "a_tr")
+
+
+def learning_curves(store: Store, plan: DatasetPlan) -> pd.DataFrame:
+    """Return the stored learning curves of the headline models: one row per model and epoch."""
+    rows = []
+    for config in plan.models():
+        if not plan.has_curve(config) or not store.has_run(config):
+            continue
+        history = store.get_or_train(config, need_model=False).provenance.get("history") or []
+        for entry in history:
+            if "curve_a_rob" not in entry:
+                continue
+            rows.append({"defense": config.defense, "alpha_train": config.alpha_train,
+                         "seed": config.seed, "epoch": entry["epoch"], "n": entry["curve_n"],
+                         "alpha_test": entry["curve_alpha_test"],
+                         **{m: entry[f"curve_{m}"] for m in CURVE_METRICS}})
+    return pd.DataFrame(rows, columns=["defense", "alpha_train", "seed", "epoch", "n",
+                                       "alpha_test", *CURVE_METRICS])
+
+
+def curve_gains(curves: pd.DataFrame, plan: DatasetPlan) -> pd.DataFrame:
+    """Return, per defense family and epoch, the gain ours − baseline of each metric (pp): the
+    mean over the seeds both models have, its seed std, and the number of seed pairs."""
+    rows = []
+    for defense, alpha in plan.headline_pairs():
+        fam = curves[curves["defense"] == defense]
+        base = fam[fam["alpha_train"] == 0.0].set_index(["seed", "epoch"])
+        ours = fam[fam["alpha_train"] == alpha].set_index(["seed", "epoch"])
+        both = base.index.intersection(ours.index)
+        if both.empty:
+            continue
+        diff = (ours.loc[both, list(CURVE_METRICS)] - base.loc[both, list(CURVE_METRICS)])
+        for epoch, part in diff.groupby(level="epoch"):
+            row = {"family": "PGD" if defense == "pgd" else "TRADES", "alpha_train": alpha,
+                   "epoch": epoch, "seed pairs": len(part)}
+            for m in CURVE_METRICS:
+                row[f"gain_{m}"] = part[m].mean()
+                row[f"gain_{m}_std"] = part[m].std(ddof=1) if len(part) > 1 else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)

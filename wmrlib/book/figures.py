@@ -1,0 +1,209 @@
+"""Figures from stored records: weight histograms (Figs. 5-7), sensitivity curves (Fig. 3), DRO (Fig. 4)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..experiment.profiles import DatasetPlan
+from ..method.dro import chi2_dro_curve
+from ..method.risk import normalized_weights
+from ..workflow.store import Store
+
+
+def histogram_figure(store: Store, plan: DatasetPlan, eps_test: float, defense: str = "trades",
+                     bins: int = 40):
+    """Draw Figures 5-7: normalised weights; rows are models by alpha_train, columns alpha_test."""
+    attack = replace(plan.attack, eps=eps_test)
+    models = [c for c in plan.models() if c.defense == defense and c.seed == plan.seeds[0]]
+    models.sort(key=lambda c: c.alpha_train)
+    fig, axes = plt.subplots(len(models), len(plan.alpha_tests), squeeze=False,
+                             figsize=(3.0 * len(plan.alpha_tests), 1.9 * len(models)),
+                             sharex="col")
+    n = None
+    for r, config in enumerate(models):
+        for c, alpha in enumerate(plan.alpha_tests):
+            rec = store.get_or_attack(config, attack, alpha, eval_size=plan.eval_size_for(attack),
+                                      eval_seed=plan.eval_seed)
+            w = normalized_weights(rec.margin, alpha)
+            n = len(w)
+            ax = axes[r, c]
+            ax.hist(w * n, bins=bins, color="C0" if config.alpha_train == 0 else "C1")
+            ax.set_yscale("log")
+            if r == 0:
+                ax.set_title(f"α_test = {alpha:g}")
+            if c == 0:
+                name = "baseline" if config.alpha_train == 0 else f"α_train = {config.alpha_train:g}"
+                ax.set_ylabel(f"{name}\ncount (log)", fontsize=8)
+            if r == len(models) - 1:
+                ax.set_xlabel("N · s̃ (1 = uniform)")
+    fig.suptitle(f"{plan.dataset}: normalised importance weights over {n} test points, ε_test = {eps_test:g}")
+    fig.tight_layout()
+    return fig
+
+
+def sensitivity_figure(frame: pd.DataFrame, metric: str = "ours_a_tr"):
+    """Draw Figure 3: a metric against alpha_test, one panel per eps_test, one line per model."""
+    eps_values = sorted(frame["eps_test"].unique())
+    fig, axes = plt.subplots(1, len(eps_values), figsize=(4 * len(eps_values), 3.2), squeeze=False)
+    for ax, eps in zip(axes[0], eps_values):
+        part = frame[frame["eps_test"] == eps]
+        for (defense, alpha), rows in part.groupby(["defense", "alpha_train"], sort=False):
+            style = "--" if defense.startswith("PGD") else "-"
+            ax.plot(rows["alpha_test"], rows[metric], style, marker="o",
+                    label=f"{defense} α={alpha:g}" if alpha else defense)
+        ax.set_title(f"ε_test = {eps:g}")
+        ax.set_xlabel("α_test")
+        ax.set_ylabel(metric.replace("ours_", "").replace("a_", "A_") + " (%)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0, 0.82, 1))  # the legend goes to the right, off the curves
+    fig.legend(handles, labels, fontsize=7, loc="center right")
+    return fig
+
+
+def dro_curves(store: Store, plan: DatasetPlan, rhos, defenses=("pgd", "trades")) -> pd.DataFrame:
+    """Return the chi-square worst-case adversarial loss and accuracy against rho (Figure 4) of each
+    family's baseline and headline model, every seed."""
+    rows = []
+    for config in plan.models():
+        if config.defense not in defenses or not plan.is_headline(config):
+            continue
+        rec = store.get_or_attack(config, plan.attack, 0.0, eval_size=plan.eval_size,
+                                  eval_seed=plan.eval_seed)
+        curve = chi2_dro_curve(rec.loss, rhos, correct=rec.correct)
+        for rho, loss, acc in zip(curve["rho"], curve["loss"], curve["accuracy"]):
+            rows.append({"family": "PGD" if config.defense == "pgd" else "TRADES",
+                         "defense": config.label, "alpha_train": config.alpha_train,
+                         "seed": config.seed, "rho": rho, "worst_case_loss": loss,
+                         "worst_case_accuracy": 100 * acc})
+    return pd.DataFrame(rows)
+
+
+def dro_figure(curves: pd.DataFrame):
+    """Draw Figure 4 from :func:`dro_curves`: one row per family, mean over seeds with ±1 std."""
+    families = list(dict.fromkeys(curves["family"]))
+    fig, axes = plt.subplots(len(families), 2, figsize=(9, 3.2 * len(families)), squeeze=False)
+    for row, family in zip(axes, families):
+        part_f = curves[curves["family"] == family]
+        for (defense, alpha), part in part_f.groupby(["defense", "alpha_train"], sort=False):
+            columns = ["worst_case_loss", "worst_case_accuracy"]
+            stats = part.groupby("rho")[columns].agg(["mean", "std"])
+            label = f"{defense} α={alpha:g}" if alpha else defense
+            for ax, column in zip(row, columns):
+                mean, std = stats[column]["mean"], stats[column]["std"].fillna(0)
+                ax.plot(stats.index, mean, marker="o", label=label)
+                ax.fill_between(stats.index, mean - std, mean + std, alpha=0.2)
+        for ax, name in zip(row, ("worst-case weighted adversarial loss",
+                                  "worst-case weighted accuracy (%)")):
+            ax.set_xscale("symlog", linthresh=0.01)
+            ax.set_xlabel("ρ (χ² budget)")
+            ax.set_ylabel(name)
+            ax.set_title(f"{family} family")
+        row[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def curve_gain_figure(gains: pd.DataFrame, paper_gains: dict[str, dict[str, float]] | None = None):
+    """Draw the convergence study: each family's gain in A_rob, A_sa and A_tr against the epoch,
+    mean over seed pairs with a ±1 std band; dotted lines mark the paper's gains when given."""
+    families = list(dict.fromkeys(gains["family"]))
+    fig, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.4), squeeze=False,
+                             sharey=True)
+    for ax, family in zip(axes[0], families):
+        part = gains[gains["family"] == family].sort_values("epoch")
+        for i, m in enumerate(("a_rob", "a_sa", "a_tr")):
+            mean, std = part[f"gain_{m}"], part[f"gain_{m}_std"].fillna(0)
+            label = m.replace("a_", "A_")
+            ax.plot(part["epoch"], mean, marker="o", color=f"C{i}", label=f"ours − baseline, {label}")
+            ax.fill_between(part["epoch"], mean - std, mean + std, color=f"C{i}", alpha=0.15)
+            if paper_gains and m in paper_gains.get(family, {}):
+                ax.axhline(paper_gains[family][m], color=f"C{i}", ls=":", lw=1,
+                           label=f"paper (100 epochs), {label}")
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_title(f"{family}+ours α_train {part['alpha_train'].iloc[0]:g} vs {family}")
+        ax.set_xlabel("training epoch")
+        ax.set_xticks(sorted(part["epoch"].unique()))
+    axes[0, 0].set_ylabel("gain (pp)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=7, bbox_to_anchor=(0.5, 1.12))
+    fig.tight_layout()
+    return fig
+
+
+def gain_figure(gains: pd.DataFrame):
+    """Draw each family's gain (ours − baseline) beside the paper's, one bar pair per metric and
+    alpha_test; our bars carry whiskers spanning :func:`wmrlib.analysis.gains.gain_table`'s
+    interval."""
+    families = list(dict.fromkeys(gains["family"]))
+    fig, axes = plt.subplots(1, len(families), figsize=(5.5 * len(families), 3.4), squeeze=False,
+                             sharey=True)
+    for ax, family in zip(axes[0], families):
+        part = gains[gains["family"] == family].reset_index(drop=True)
+        labels = [m if a is None or (isinstance(a, float) and np.isnan(a)) else f"{m}\nα_test {a:g}"
+                  for m, a in zip(part["metric"], part["alpha_test"])]
+        x = np.arange(len(part))
+        low = np.array([float(i.strip("[]").split(",")[0]) for i in part["interval"]])
+        high = np.array([float(i.strip("[]").split(",")[1]) for i in part["interval"]])
+        ours = part["our gain"].to_numpy(dtype=float)
+        ax.bar(x - 0.2, part["paper gain"].to_numpy(dtype=float), 0.4, color="0.7",
+               label="paper (100 epochs)")
+        ax.bar(x + 0.2, ours, 0.4, color="C0" if family == "PGD" else "C1", label="ours",
+               yerr=[ours - low, high - ours], capsize=3)
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_xticks(x, labels, fontsize=7)
+        alpha_train = part["alpha_train"].iloc[0]
+        ax.set_title(f"{family}+ours (α_train {alpha_train:g}) − {family}")
+        ax.legend(fontsize=7, loc="upper left")
+    axes[0, 0].set_ylabel("gain, ours − baseline (pp)")
+    fig.tight_layout()
+    return fig
+
+
+VERDICT_COLOURS = {"holds": "#2e7d32", "does not hold": "#c62828", "inconclusive": "#f9a825",
+                   "not evaluated": "0.6"}
+
+
+def claims_forest(comparisons: pd.DataFrame,
+                  claims: tuple[str, ...] = ("C1", "C2", "C3", "C5", "C6")):
+    """Draw every claim comparison (:func:`wmrlib.analysis.claims.comparisons`) as its estimate with
+    its interval against the claim's threshold (dotted), one panel per claim, coloured by verdict.
+
+    ``claims`` picks the panels (by default the claims that compare models or fit a slope; C4's
+    54 inequalities and C7's spreads read better as tables).
+    """
+    comparisons = comparisons[comparisons["claim"].isin(claims)]
+    claims = list(dict.fromkeys(comparisons["claim"]))
+    sizes = [int((comparisons["claim"] == c).sum()) for c in claims]
+    fig, axes = plt.subplots(len(claims), 1, figsize=(9, 0.9 + 0.2 * sum(sizes) + 0.6 * len(claims)),
+                             gridspec_kw={"height_ratios": [max(n, 3) for n in sizes]}, squeeze=False)
+    for ax, claim in zip(axes[:, 0], claims):
+        part = comparisons[comparisons["claim"] == claim].reset_index(drop=True)
+        y = np.arange(len(part))[::-1]
+        estimates = part["estimate"].astype(float).to_numpy()
+        low = part["interval_low"].astype(float).to_numpy()
+        high = part["interval_high"].astype(float).to_numpy()
+        for yi, est, lo, hi, verdict in zip(y, estimates, low, high, part["verdict"]):
+            colour = VERDICT_COLOURS.get(verdict, "0.6")
+            whisker = [[est - lo], [hi - est]] if np.isfinite(lo) and np.isfinite(hi) else None
+            ax.errorbar(est, yi, xerr=whisker, fmt="o", ms=3.5, color=colour, lw=1, capsize=2)
+        for test in dict.fromkeys(part["test"]):
+            for threshold in _thresholds(str(test)):
+                ax.axvline(threshold, color="0.3", ls=":", lw=1)
+        ax.set_yticks(y, part["comparison"], fontsize=8)
+        unit = ", ".join(dict.fromkeys(part["unit"].astype(str)))
+        ax.set_title(f"{claim} ({unit}; threshold dotted)", fontsize=10, loc="left")
+        ax.tick_params(axis="x", labelsize=8)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=v)
+               for v, c in VERDICT_COLOURS.items() if v in set(comparisons["verdict"])]
+    fig.legend(handles=handles, loc="upper right", fontsize=8, ncol=len(handles))
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
+    return fig
+
+
+def _thresholds(test: str) -> list[float]:
+    """Return the thresholds of a claim test such as ``> 5``, ``>= 0`` or ``within ±1``."""
+    value = float(test.replace("within", "").replace("±", "").lstrip("<>= "))
+    return [-value, value] if test.startswith("within") else [value]

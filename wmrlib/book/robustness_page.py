@@ -1,0 +1,98 @@
+"""The chapter "Is the robustness real?" as a page object: one method per section.
+
+The numbers come from :mod:`wmrlib.analysis.robustness`; this module only shows them.
+"""
+from __future__ import annotations
+
+from IPython.display import Markdown, display
+
+from ..analysis import robustness
+from ..analysis.stats import INTERVAL
+from ..workflow.store import MissingResult
+from .display import caption, display_frame, section
+from .sources import Source
+
+class RobustnessPage:
+    """The chapter "Is the robustness real?": one method per section, on a :class:`book.Page`."""
+
+    def __init__(self, page, dataset: str = "mnist") -> None:
+        self.page, self.dataset = page, dataset
+
+    def _first(self, compute):
+        """Return (source cut to the check's models and subset, value, note) or (None, why, "")."""
+        checks = {}
+
+        def guarded(s):
+            rp, cut = robustness.stored_check(s.store, s.plan, robustness.plan_for(s.plan))
+            checks[s.profile] = rp, cut
+            try:
+                return compute(s.store, s.plan, rp)
+            except MissingResult as e:
+                raise MissingResult(f"the robustness check ({rp.attack.name} and the probes on "
+                                    f"{rp.eval_size or 'all'} test images) is not stored: {e}") from e
+
+        source, value = self.page.first(self.dataset, guarded)
+        if source is None:
+            return None, value, ""
+        rp, cut = checks[source.profile]
+        later = ", ".join(str(s) for s in source.plan.seeds[1:])
+        note = f"first seed only: seeds {later} are not evaluated yet" if cut else ""
+        missing = [f.upper() for f in ("pgd", "trades") if f not in rp.families]
+        if missing:
+            note += f"; the {' and '.join(missing)} family is not checked yet"
+        plan = robustness.subset_plan(source.plan, rp, source.plan.attack)
+        return (Source(source.dataset, source.profile, plan, source.store, source.partial,
+                       results=source.results), value, note)
+
+    def _section(self, title: str, compute, note: str = "", digits: int = 2, view=None):
+        source, value, cut = self._first(compute)
+        note = "; ".join(n for n in (note, cut) if n)
+        section(title, source, value if source is None else None, note=note)
+        if source is not None:
+            shown = view(value) if view is not None else value
+            for frame in shown if isinstance(shown, tuple) else (shown,):
+                display_frame(frame, digits)
+        return source, value
+
+    def accuracy(self):
+        """Show A_nat and A_rob of each headline model under PGD variants, logit scaling and AutoAttack."""
+        out = self._section("A_rob per model and attack (MNIST)", robustness.accuracy_table,
+                            note="A_nat and A_rob in %; every column on the same test images")
+        self._caption("Table: A_rob of the headline models under the book's PGD attacks, the "
+                      "logit-scaling attack (PGD on c·logits, worst over c) and standard "
+                      "AutoAttack. A large drop from PGD to AutoAttack means PGD overstated the "
+                      "robustness.", out[0])
+        return out
+
+    def nonuniform(self):
+        """Show A_sa under PGD and AutoAttack, A_tr under weighted PGD and weighted APGD."""
+        out = self._section("A_sa and A_tr per model and α_test, PGD beside the adaptive attacks (MNIST)",
+                            robustness.nonuniform_table, note="in %; A_sa reweights each attack's examples, "
+                            "A_tr attacks the weighted objective itself")
+        self._caption("Table: the non-uniform accuracies of Table 1 recomputed from AutoAttack's "
+                      "examples (A_sa) and from APGD on the weighted objective Σ s_i·CE_i "
+                      "(A_tr), beside the PGD ones.", out[0])
+        return out
+
+    def flags(self):
+        """Show the masking probes of each headline model, with a flag per probe."""
+        out = self._section("Masking probes per model (MNIST)", robustness.probe_table,
+                            note="a flag marks a probe past its threshold", digits=4)
+        self._caption("Table: the masking probes per model. Logit scaling and the ε sweep are "
+                      "attacks of their own; Square, zero gradients and randomness are "
+                      "AutoAttack's own checks, computed from its unit.", out[0])
+        return out
+
+    def claims(self):
+        """Show claims C2 and C3 per family under PGD beside AutoAttack, and what changed."""
+        source, value = self._section("C2 and C3 per defense family, PGD beside AutoAttack (MNIST)", robustness.claims_table,
+                                      note=f"C2 and C3 per defense family; intervals {INTERVAL}",
+                                      view=lambda v: (v[0], robustness.compact_detail(v[1])))
+        if source is not None:
+            display(Markdown(robustness.what_changed(*value)))
+        return source, value
+
+    @staticmethod
+    def _caption(text: str, source) -> None:
+        if source is not None:
+            caption(text)

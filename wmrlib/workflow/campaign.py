@@ -1,0 +1,265 @@
+"""Run a profile's jobs: in this process, in local worker processes, or through submitit.
+
+Every job writes into the shared store, which keys results by config hash and writes atomically,
+so jobs can run side by side, and a job that was interrupted resumes from its checkpoint when
+run again. ``compute`` runs them (optionally within a time budget); ``compute_plan`` prints
+what is left and what it costs (``python -m wmrlib plan``).
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+from tqdm.std import tqdm
+
+from ..compute.device import cpu_kind, default_device
+from ..core.checks import check_choice, check_int, check_number
+from .cost import calibrate, estimate, schedule
+from .jobs import Job, estimate_needed, plan_jobs, unit_image_steps
+from .provenance import provenance
+from .store import Store, write_json
+
+EXECUTORS = ("local", "submitit")
+
+
+@dataclass
+class JobResult:
+    """What a finished job reports back."""
+
+    key: str
+    label: str
+    wall_time_s: float
+    trained: bool
+    units_computed: int
+    pid: int = field(default_factory=os.getpid)
+    skipped: bool = False  # not started: it could no longer finish within the budget
+
+
+def run_job(job: Job, results: str, profile_name: str, data_root: str | None = None,
+            device: str | None = None, threads: int | None = None,
+            start_by: float | None = None) -> JobResult:
+    """Train ``job``'s run if needed and compute its missing evaluation units (idempotent).
+
+    With ``start_by`` (a ``time.time()`` value) a job that would start later does nothing and
+    reports itself skipped: a budget-limited run stops cleanly instead of being cut off.
+    """
+    if start_by is not None and time.time() > start_by:
+        return JobResult(job.config.key(), job.describe(), 0.0, False, 0, skipped=True)
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _run_job(job, results, profile_name, data_root, device)
+    finally:
+        torch.set_num_threads(previous)  # a job run in the caller's process leaves it as it was
+
+
+def _run_job(job: Job, results: str, profile_name: str, data_root, device) -> JobResult:
+    store = Store(Path(results) / profile_name, data_root=data_root, device=device,
+                  progress=False)
+    started = time.perf_counter()
+    trained = not store.has_run(job.config)
+    store.get_or_train(job.config, need_model=False, curve=job.curve, curve_seed=job.eval_seed)
+    computed = 0
+    for attack, alpha, n in job.units:
+        if not store.has_unit(job.config, attack, alpha, eval_size=n, eval_seed=job.eval_seed):
+            store.get_or_attack(job.config, attack, alpha, eval_size=n, eval_seed=job.eval_seed)
+            computed += 1
+    return JobResult(job.config.key(), job.describe(), time.perf_counter() - started, trained,
+                     computed)
+
+
+class _Heartbeat:
+    """Call ``beat`` every ``every_s`` seconds in a daemon thread until stopped."""
+
+    def __init__(self, beat, every_s: float = 60.0) -> None:
+        self._stop = threading.Event()
+
+        def loop():
+            while not self._stop.wait(every_s):
+                beat()
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the beats (the last one may still be running; it writes atomically)."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def warn_oversubscription(workers: int, threads: int | None) -> None:
+    """Warn when ``workers`` × ``threads`` asks for more threads than this machine has cores."""
+    cores = os.cpu_count() or 1
+    wanted = workers * (threads or 1)
+    if wanted > cores:
+        warnings.warn(f"{workers} workers × {threads or 1} threads = {wanted} threads on {cores} "
+                      f"cores: the jobs will slow each other down; use --workers {min(workers, cores)}"
+                      f" --threads {max(1, cores // min(workers, cores))}", stacklevel=3)
+
+
+def _within_budget(jobs, store_root: Path, budget_min: float, workers: int, threads, data_root,
+                   device, progress: bool) -> tuple[list[Job], list[str], dict[str, float]]:
+    """Return the jobs expected to finish within ``budget_min`` minutes, the deferred labels, and
+    the latest start time of each job (by run key)."""
+    store = Store(store_root, data_root=data_root, device=device, readonly=True, progress=False)
+    todo = [j for j in jobs if estimate_needed(j, store)]
+    if not todo:
+        return [], [], {}
+    calibration = calibrate(todo, workers=workers, threads=threads, device=device)
+    estimates = [estimate(j, calibration, store) for j in todo]
+    # The calibration's own time counts against the budget.
+    budget_s = budget_min * 60 - calibration.wall_time_s
+    started, deferred, wall = schedule(estimates, workers, budget_s)
+    print(f"budget {budget_min:g} min: starting {len(started)} of {len(todo)} unfinished jobs "
+          f"(expected {wall / 60:.0f} min); {len(deferred)} wait for a later run", file=sys.stderr)
+    deadline = time.time() + budget_s
+    # Each job must start early enough to end by the deadline (estimates can be off).
+    start_by = {e.job.config.key(): deadline - e.total_s for e in started}
+    return [e.job for e in started], [e.job.describe() for e in deferred], start_by
+
+
+def _submitit_executor(folder: Path, cluster: str | None, slurm: dict | None):
+    try:
+        import submitit
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ModuleNotFoundError("executor 'submitit' needs the submitit package: "
+                                  "pip install 'wmrlib[cluster]'") from exc
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    executor.update_parameters(**(slurm or {"timeout_min": 180}))
+    return executor
+
+
+def compute(profile_name: str, *, results: str | Path = "results", datasets=None,
+            data_root: str | Path | None = None, device: str | None = None, workers: int = 1,
+            threads: int | None = None, executor: str = "local", cluster: str | None = None,
+            slurm: dict | None = None, progress: bool = True, jobs: list[Job] | None = None,
+            budget_min: float | None = None) -> dict:
+    """Run every job of a profile; return a summary with the wall time, also saved as JSON.
+
+    ``executor="local"`` runs the jobs in this process (``workers=1``) or in a pool of
+    ``workers`` processes with ``threads`` torch threads each; ``executor="submitit"`` submits one
+    job per run through submitit (``cluster="slurm"``, or ``"local"`` / ``"debug"`` to test).
+    ``jobs`` replaces the profile's job list (e.g. a subset of :func:`plan_jobs`). With
+    ``budget_min``, a short calibration (:mod:`wmrlib.workflow.cost`) first estimates every job, and only
+    the jobs expected to finish within that many minutes start; the others wait for a later run.
+    """
+    check_choice("executor", executor, EXECUTORS)
+    check_int("workers", workers, low=1)
+    if threads is not None:
+        check_int("threads", threads, low=1)
+    if budget_min is not None:
+        check_number("budget_min", budget_min, low=0.0, low_inclusive=False)
+    warn_oversubscription(workers, threads)
+    jobs = plan_jobs(profile_name, datasets) if jobs is None else list(jobs)
+    results = Path(results).resolve()
+    (results / profile_name).mkdir(parents=True, exist_ok=True)
+    deferred: list[str] = []
+    start_by: dict[str, float] = {}
+    if budget_min is not None:
+        jobs, deferred, start_by = _within_budget(jobs, results / profile_name, budget_min,
+                                                  workers, threads, data_root, device, progress)
+    root = None if data_root is None else str(Path(data_root).resolve())
+    args = (str(results), profile_name, root, device, threads)
+    started, done = time.perf_counter(), []
+    log = Store(results / profile_name, readonly=True).compute_log_path()
+    header = dict(kind="compute", invocation=uuid.uuid4().hex[:12], profile=profile_name,
+                  datasets=list(datasets) if datasets else None, executor=executor,
+                  workers=workers, threads=threads, jobs=len(jobs), budget_min=budget_min,
+                  deferred=deferred, load_average_start=os.getloadavg())
+
+    lock = threading.Lock()
+
+    def record(finished: bool) -> dict:
+        # Rewritten after every job and every minute, so a killed invocation still counts its time.
+        with lock:
+            entry = provenance(default_device(device), time.perf_counter() - started, **header,
+                               finished=finished, jobs_done=sum(not r.skipped for r in done),
+                               load_average_end=os.getloadavg(),
+                               results=[asdict(r) for r in list(done)])
+            _log_invocation(log, entry)
+        return entry
+
+    record(False)
+    heartbeat = _Heartbeat(lambda: record(False))  # a killed invocation still logs its time
+    bar = tqdm(total=len(jobs), desc=f"compute {profile_name}", disable=not progress)
+    if executor == "submitit":
+        ex = _submitit_executor(results / profile_name / "submitit", cluster, slurm)
+        futures = [ex.submit(run_job, job, *args, start_by.get(job.config.key())) for job in jobs]
+        for future in futures:
+            done.append(future.result())
+            bar.update()
+            record(False)
+    elif workers == 1:
+        for job in jobs:
+            done.append(run_job(job, *args, start_by.get(job.config.key())))
+            bar.update()
+            record(False)
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(run_job, job, *args, start_by.get(job.config.key()))
+                       for job in jobs]
+            for future in as_completed(futures):
+                done.append(future.result())
+                bar.update()
+                record(False)
+    bar.close()
+    heartbeat.stop()
+    return record(True)
+
+
+def _log_invocation(log: Path, entry: dict) -> None:
+    """Write ``entry`` into the compute log in place of its invocation's earlier entry, re-reading
+    the log under a file lock, so that invocations running side by side keep each other's rows."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = json.loads(log.read_text()) if log.exists() else []
+        rows = [r for r in rows if r.get("invocation") != entry["invocation"]]
+        write_json(log, rows + [entry])
+
+
+def compute_plan(profile_name: str, *, results: str | Path = "results", datasets=None,
+                 workers: int = 1, threads: int | None = None, device: str | None = None,
+                 data_root: str | Path | None = None,
+                 overrides: tuple[dict, dict] | None = None) -> str:
+    """Return a text table of a profile's jobs: units, state and expected minutes on this machine."""
+    check_int("workers", workers, low=1)
+    if threads is not None:
+        check_int("threads", threads, low=1)
+    warn_oversubscription(workers, threads)
+    jobs = plan_jobs(profile_name, datasets, overrides)
+    store = Store(Path(results) / profile_name, data_root=data_root, device=device,
+                  readonly=True, progress=False)
+    calibration = calibrate(jobs, workers=workers, threads=threads, device=device)
+    estimates = [estimate(j, calibration, store) for j in jobs]
+    _, _, wall = schedule(estimates, workers)
+    lines = [f"plan {profile_name}: {len(jobs)} jobs, {workers} worker(s) × "
+             f"{threads or 'default'} thread(s); calibrated in {calibration.wall_time_s:.0f} s on "
+             f"{calibration.cpu['model']} ({cpu_kind(calibration.cpu)})",
+             f"{'job':<44} {'units left':>10} {'train min':>9} {'eval min':>8} {'total min':>9}  state"]
+    for e in estimates:
+        state = ("done" if e.total_s == 0 else "evaluate" if e.trained else
+                 f"resume at epoch {e.resume_at[0] + 1}" if e.resume_at else "train")
+        lines.append(f"{e.job.describe():<44} {e.units_left:>5}/{len(e.job.units):<4} "
+                     f"{e.train_s / 60:>9.1f} {e.eval_s / 60:>8.1f} {e.total_s / 60:>9.1f}  {state}")
+    units = sum(len(j.units) for j in jobs)
+    steps = sum(unit_image_steps(j) for j in jobs)
+    lines.append(f"evaluation: {units} units, {steps / 1e6:.1f} M attack image-steps "
+                 "(each unit's examples × PGD-step equivalents)")
+    total = sum(e.total_s for e in estimates)
+    done = sum(e.total_s == 0 for e in estimates)
+    lines.append(f"{done} of {len(jobs)} jobs done; remaining work {total / 60:.0f} worker-minutes, "
+                 f"expected wall time {wall / 60:.0f} min with {workers} worker(s)")
+    return "\n".join(lines)

@@ -1,0 +1,222 @@
+"""Expected wall time of a profile's jobs on this machine, from a short measured calibration.
+
+``calibrate`` times real training batches (per model, defense, attack steps, batch size and
+precision the jobs use) and real evaluation attack steps, in ``workers`` processes at once so
+that the measurement includes the slow-down of jobs running side by side. ``estimate`` turns
+that into each job's remaining wall time (what is stored costs nothing; a checkpoint resumes),
+and ``schedule`` places the jobs on the workers in the order a local pool starts them.
+"""
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from ..compute.adaptive import step_equivalents
+from ..compute.checkpoint import CheckpointError, load_checkpoint
+from ..compute.data import num_batches, synthetic
+from ..compute.device import cpu_info
+from ..compute.train import passes, train_model
+from ..core.datasets import spec as _spec
+from ..experiment.config import RunConfig
+from ..method.attacks import pgd
+from ..method.models import build_model
+from .jobs import Job
+import torch
+
+EVAL_STEPS = (2, 6)  # two attack lengths; their difference is the cost of the extra steps
+EVAL_BATCH = 250     # the evaluation attack's batch (Store's default is larger; time per image is flat)
+# The calibration never holds more than this many input values in one batch (a training batch of
+# MNIST's 128 images; 32 CIFAR-10 or 8 Tiny ImageNet images), so that its memory stays near 1 GB
+# on every profile; a larger batch is timed at this size and its time scaled by the batch ratio.
+CALIBRATION_VALUES = 128 * 28 * 28
+
+
+def _train_combo(config) -> tuple:
+    # Everything that changes the cost of one training batch.
+    return (config.dataset, config.model, config.defense, config.attack_steps, config.batch_size,
+            config.precision, config.replays, config.inner_steps)
+
+
+@dataclass
+class Calibration:
+    """Measured seconds per training batch (per combination) and per evaluation image-step."""
+
+    train_batch_s: dict[tuple, float]
+    eval_image_step_s: dict[tuple, float]   # (dataset, model) -> s per image and attack step
+    workers: int
+    threads: int | None
+    wall_time_s: float
+    cpu: dict = field(default_factory=dict)
+
+
+def calibration_batch(dataset: str, batch: int) -> int:
+    """Return the batch the calibration times in place of ``batch`` images of ``dataset``: the
+    batch itself, or fewer images when it would hold more than ``CALIBRATION_VALUES`` values."""
+    values = math.prod(_spec(dataset).shape)
+    return max(1, min(batch, CALIBRATION_VALUES // values))
+
+
+def eval_batches(jobs: list[Job]) -> dict[tuple[str, str], int]:
+    """Return the batch the calibration attacks per (dataset, model): ``EVAL_BATCH``, at most the
+    fewest test images any of the jobs' units evaluates, within ``calibration_batch``."""
+    out: dict[tuple[str, str], int] = {}
+    for job in jobs:
+        key = (job.config.dataset, job.config.model)
+        sizes = [n or _spec(job.config.dataset).test_size for a, _alpha, n in job.units
+                 if a is not None]
+        batch = min([EVAL_BATCH, *sizes])
+        out[key] = min(out.get(key, batch), calibration_batch(job.config.dataset, batch))
+    return out
+
+
+def _measure(combos: list[tuple], evals: dict[tuple, int], threads: int | None,
+             device: str | None) -> tuple[dict, dict]:
+    """Time real training batches and attack steps on synthetic tensors of the datasets' shapes."""
+    if threads:
+        torch.set_num_threads(threads)
+    train, evaluate = {}, {}
+    for combo in combos:
+        dataset, model, defense, steps, batch, precision, replays, inner = combo
+        # One pass over the calibration batches; IAAT is timed after its warm-up (its dearer
+        # adaptive phase), Free-AT for one pass of its replays.
+        config = RunConfig(dataset=dataset, model=model, defense=defense, attack_steps=steps,
+                           batch_size=batch, precision=precision, epochs=replays if defense == "free"
+                           else 1, optimizer="adam", lr=1e-3, schedule="constant", milestones=(),
+                           step_size=0.01, alpha_train=0.5, replays=replays, inner_steps=inner,
+                           iaat_warmup=0)
+        timed = calibration_batch(dataset, batch)
+        config = config.replace(batch_size=timed)
+        times = []
+        for n_batches in (1, 3):
+            data = synthetic(dataset, timed * n_batches, seed=1)
+            started = time.perf_counter()
+            train_model(config.replace(train_size=timed * n_batches), data, device=device,
+                        progress=False, allow_emulated_bf16=True)
+            times.append(time.perf_counter() - started)
+        train[combo] = max(times[1] - times[0], 1e-6) / 2 * batch / timed
+    for (dataset, model_name), eval_batch in evals.items():
+        data = synthetic(dataset, eval_batch, train=False, seed=2)
+        x, y = data.to_float(slice(None))
+        model = build_model(model_name, data.num_classes).eval()
+        times = []
+        for steps in EVAL_STEPS:
+            started = time.perf_counter()
+            pgd(model, x, y, eps=0.1, step_size=0.01, steps=steps, alpha=1.0)
+            times.append(time.perf_counter() - started)
+        evaluate[(dataset, model_name)] = max(times[1] - times[0], 1e-9) / (
+            (EVAL_STEPS[1] - EVAL_STEPS[0]) * eval_batch)
+    return train, evaluate
+
+
+def calibrate(jobs: list[Job], *, workers: int = 1, threads: int | None = None,
+              device: str | None = None) -> Calibration:
+    """Time the jobs' training and attack steps here, in ``workers`` processes side by side, at
+    the jobs' own sizes (:func:`calibration_batch`, :func:`eval_batches`)."""
+    combos = sorted({_train_combo(j.config) for j in jobs})
+    evals = eval_batches(jobs)
+    started = time.perf_counter()
+    args = (combos, evals, threads, device)
+    if workers == 1:
+        measured = [_measure(*args)]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            measured = [f.result() for f in [pool.submit(_measure, *args) for _ in range(workers)]]
+    train = {c: sum(m[0][c] for m in measured) / len(measured) for c in combos}
+    evaluate = {e: sum(m[1][e] for m in measured) / len(measured) for e in evals}
+    return Calibration(train, evaluate, workers, threads, time.perf_counter() - started,
+                       cpu_info())
+
+
+@dataclass
+class Estimate:
+    """One job's expected remaining wall time, split into training and evaluation."""
+
+    job: Job
+    train_s: float
+    eval_s: float
+    trained: bool        # already stored
+    resume_at: tuple[int, int] | None  # (epoch, batch) of a checkpoint it would resume from
+    units_left: int
+
+    @property
+    def total_s(self) -> float:
+        """Return the job's expected remaining wall time in seconds."""
+        return self.train_s + self.eval_s
+
+
+def estimate(job: Job, calibration: Calibration, store) -> Estimate:
+    """Return ``job``'s expected remaining wall time in ``store`` (stored parts cost nothing)."""
+    config = job.config
+    per_step = calibration.eval_image_step_s[(config.dataset, config.model)]
+    trained = store.has_run(config)
+    resume_at, train_s = None, 0.0
+    if not trained:
+        n_train = config.train_size or _spec(config.dataset).train_size
+        per_epoch = num_batches(n_train, config.batch_size, drop_last=False)
+        epochs = passes(config)  # Free-AT: its passes over the data, not its epoch count
+        done = 0
+        checkpoint = store.checkpoint_path(config)
+        if checkpoint.exists():
+            resume_at = _checkpoint_position(checkpoint)
+            if resume_at is not None:
+                done = resume_at[0] * per_epoch + resume_at[1]
+        batches = max(epochs * per_epoch - done, 0)
+        train_s = batches * calibration.train_batch_s[_train_combo(config)]
+        if job.curve is not None:  # clean + unweighted + weighted attack after every epoch left
+            attack, _alpha, n = job.curve
+            epochs_left = math.ceil(batches / per_epoch)
+            train_s += epochs_left * n * (2 * attack.steps * attack.restarts + 1) * per_step
+    eval_s, left = 0.0, 0
+    for attack, alpha, n in job.units:
+        if store.has_unit(config, attack, alpha, eval_size=n, eval_seed=job.eval_seed):
+            continue
+        left += 1
+        n = n or _spec(config.dataset).test_size
+        survival = _pgd_survival(job, store, attack.eps) if attack is not None else 1.0
+        steps = 1 if attack is None else step_equivalents(attack, alpha, survival) + 1
+        eval_s += n * steps * per_step
+    return Estimate(job, train_s, eval_s, trained, resume_at, left)
+
+
+def _pgd_survival(job: Job, store, eps: float) -> float:
+    """Return the lowest robust accuracy (a fraction) among the job's stored unweighted PGD
+    units at ``eps``, or 1 when none is stored: AutoAttack's dear stages attack only the images
+    its first stage leaves correct, so a model PGD breaks costs far less than a robust one."""
+    survival = 1.0
+    for attack, alpha, n in job.units:
+        if (attack is None or attack.kind != "pgd" or alpha != 0 or attack.eps != eps
+                or not store.has_unit(job.config, attack, 0.0, eval_size=n, eval_seed=job.eval_seed)):
+            continue
+        record = store.get_or_attack(job.config, attack, 0.0, eval_size=n, eval_seed=job.eval_seed)
+        survival = min(survival, float(record.correct.mean()))  # stored: read, not attacked
+    return survival
+
+
+def _checkpoint_position(path: Path) -> tuple[int, int] | None:
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError:
+        return None  # a corrupt checkpoint is replaced by a fresh start
+    return int(state["epoch"]), int(state["batch"])
+
+
+def schedule(estimates: list[Estimate], workers: int, budget_s: float | None = None
+             ) -> tuple[list[Estimate], list[Estimate], float]:
+    """Place jobs on ``workers`` in order (each on the first free worker); return (started,
+    deferred, expected wall time). With ``budget_s``, a job that would end after it is deferred."""
+    free = [0.0] * workers
+    started, deferred = [], []
+    for est in estimates:
+        if est.total_s == 0:
+            continue
+        w = min(range(workers), key=free.__getitem__)
+        if budget_s is not None and free[w] + est.total_s > budget_s:
+            deferred.append(est)
+            continue
+        free[w] += est.total_s
+        started.append(est)
+    return started, deferred, max(free)

@@ -1,0 +1,88 @@
+"""Stale results: a stored result is stale when the code that computes results has changed since
+the commit that produced it. Changes to the book, the docs or the tests never make a result stale.
+"""
+from __future__ import annotations
+
+import functools
+import subprocess
+from pathlib import Path
+
+from ..core.paths import REPO_ROOT
+
+# The code whose change can change a stored number: the layers that compute (the method and the
+# compute layer: training, attacks, APGD and AutoAttack, evaluation, data), as folders of
+# the package. Every module added to them is covered without a list to keep.
+COMPUTE_LAYERS = ("method", "compute")
+COMPUTE_CODE = tuple(f"wmrlib/{layer}/" for layer in COMPUTE_LAYERS)
+# Before the layer move the same code lived in flat modules; those paths cover the history
+# before it (the move itself is declared in NUMBER_PRESERVING).
+FLAT_COMPUTE_CODE = tuple(f"wmrlib/{name}.py" for name in (
+    "attacks", "losses", "train", "evaluate", "models", "data", "risk", "metrics", "defenses",
+    "adaptive", "apgd"))
+
+
+# Commits that changed compute code without changing a stored number beyond the order of
+# floating-point sums, each with why and what tests it. A result from before such a commit stays
+# current; any other change to compute code after a result's commit makes the result stale.
+NUMBER_PRESERVING = {
+    "2029e76a959763885692b47c829721fcb7217ce8":
+        "the attacks convert MNIST models to channels_last (a memory layout: the same sums in "
+        "another order; tests/test_portable.py compares the layouts)",
+    "db2b2d88448c2c1a51859bfcfdeb208b30b95a8c":
+        "adds data.nested_positions and EvalRecord.restrict; no existing computation changes",
+    "20c215a9720570d9929199a73bf8d59cdde6ec23":
+        "adds attacks.automatic_layout, a switch that is on by default and on in every stored "
+        "computation; tests/test_portable.py checks both settings",
+    "90927ddb525dca4e8f02a7d922c46f3af9eb2a6d":
+        "a docstring of attacks.automatic_layout; no code changes",
+    "2e892c224f13b62130a8e6bd3f81bc24112f1044":
+        "adds the validation split (RunConfig.val_size, default 0), its learning curves and "
+        "train_model(until_epoch=...); with their defaults nothing a stored run did changes "
+        "(tests/test_train_evaluate.py checks the validation curves and that val_size 0 trains "
+        "on every image)",
+}
+
+
+def _git(repo, *args) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=256)
+def changed_since(commit: str, repo: str | Path = REPO_ROOT) -> tuple[str, ...] | None:
+    """Return the compute modules (paths under ``wmrlib/``) that differ between ``commit`` and the
+    work tree, leaving out
+    what the NUMBER_PRESERVING commits changed (empty when nothing else), or None when that
+    cannot be told (no git, or a commit git does not know, as in a shallow clone)."""
+    base = commit.removesuffix("-dirty")
+    if not base or base == "unknown":
+        return None
+    paths = [*FLAT_COMPUTE_CODE, *COMPUTE_CODE]
+    later = _git(repo, "rev-list", "--reverse", f"{base}..HEAD")
+    if later is None:
+        return None
+    # Net differences between the declared commits: base..P1^, P1..P2^, ..., Pk..work tree.
+    segments, start = [], base
+    for sha in later.split():
+        if sha in NUMBER_PRESERVING:
+            segments.append((start, f"{sha}^"))
+            start = sha
+    segments.append((start,))
+    changed = set()
+    for segment in segments:
+        names = _git(repo, "diff", "--name-only", *segment, "--", *paths)
+        if names is None:
+            return None
+        changed |= set(names.split())
+    return tuple(sorted(str(Path(line).relative_to("wmrlib")) for line in changed))
+
+
+def staleness(commit: str, repo: str | Path = REPO_ROOT) -> str:
+    """Return ``"current"``, ``"stale: <modules> changed"`` or ``"unknown"`` for a stored commit."""
+    changed = changed_since(commit, str(repo))
+    if changed is None:
+        return "unknown"
+    return f"stale: {', '.join(changed)} changed" if changed else "current"
