@@ -40,6 +40,11 @@ NUMBER_PRESERVING = {
         "train_model(until_epoch=...); with their defaults nothing a stored run did changes "
         "(tests/test_train_evaluate.py checks the validation curves and that val_size 0 trains "
         "on every image)",
+    "46cdb5fce41d6e57c76807f55d50e41d922d6ca1":
+        "the layer move: every module into its layer folder, with import paths rewritten; "
+        "evaluate's records moved to compute/outcome.py unchanged; models read the dataset "
+        "registry's default models and class counts (the same values); no computation changes "
+        "(tests/test_layers.py checks the layout, the whole suite the numbers)",
 }
 
 
