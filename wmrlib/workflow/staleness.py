@@ -35,6 +35,9 @@ NUMBER_PRESERVING = {
         "computation; tests/test_portable.py checks both settings",
     "90927ddb525dca4e8f02a7d922c46f3af9eb2a6d":
         "a docstring of attacks.automatic_layout; no code changes",
+    "f6bef4119c1c458298a24e4738fb8cb392e10e19":
+        "adaptive.step_equivalents gains a survival factor: a cost estimate for plan, read by no "
+        "computation (adaptive.py entered the compute code with the layer move)",
     "2e892c224f13b62130a8e6bd3f81bc24112f1044":
         "adds the validation split (RunConfig.val_size, default 0), its learning curves and "
         "train_model(until_epoch=...); with their defaults nothing a stored run did changes "
