@@ -23,6 +23,11 @@ class Report:
             self.add("| " + " | ".join(str(c) for c in row) + " |")
         self.add()
 
+    def write(self, path: str) -> None:
+        """Write the report's markdown to ``path``."""
+        with open(path, "w") as f:
+            f.write("\n".join(self.lines) + "\n")
+
 
 def fmt(x, digits: int = 1) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):

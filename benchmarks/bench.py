@@ -886,12 +886,6 @@ def report_targets(run: BenchRun, pgd_rows: list[PgdRow],
 
 # --- main ----------------------------------------------------------------------------------------
 
-def write_report(rep: Report, path: str) -> None:
-    """Write the report's markdown to ``path``."""
-    with open(path, "w") as f:
-        f.write("\n".join(rep.lines) + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     run = start_run(args)
@@ -903,7 +897,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{(time.perf_counter() - run.t_start) / 60:.1f} min; data: "
                     f"{'MNIST' if real else 'synthetic (MNIST not found)'}.")
         if args.out:
-            write_report(run.rep, args.out)
+            run.rep.write(args.out)
         return 0
     work = prepare_models(run, train_set, real)
     pgd_rows = bench_pgd_rates(run, work)
@@ -922,7 +916,7 @@ def main(argv: list[str] | None = None) -> int:
     run.section_done()
     report_targets(run, pgd_rows, train_rates)
     if args.out:
-        write_report(run.rep, args.out)
+        run.rep.write(args.out)
         print(f"\nwrote {args.out}")
     return 0
 

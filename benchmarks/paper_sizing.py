@@ -627,12 +627,6 @@ def report_headline_and_method(run: SizingRun, tt: Totals, cpu_days: dict[str, f
 
 # --- main ----------------------------------------------------------------------------------------
 
-def write_report(rep: Report, path: str) -> None:
-    """Write the report's markdown to ``path``."""
-    with open(path, "w") as f:
-        f.write("\n".join(rep.lines) + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     run = start_run(args)
@@ -645,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     report_headline_and_method(run, tt, cpu_days, a100, measured, mm)
     run.rep.add(f"Wall time of this run: {time.perf_counter() - run.t_start:.1f} s.")
     if args.out:
-        write_report(run.rep, args.out)
+        run.rep.write(args.out)
     return 0
 
 

@@ -22,30 +22,24 @@ from pathlib import Path
 import torch
 
 from wmrlib.analysis.collapse import largest_drop
-from wmrlib.experiment.config import RunConfig
+from wmrlib.analysis.pilot import stage1_decision, stage1_table
 from wmrlib.compute.data import VALIDATION_SEED, load
 from wmrlib.compute.device import cpu_info
-from wmrlib.experiment.profiles import profile
 from wmrlib.compute.train import train_model
+from wmrlib.experiment.config import RunConfig
+from wmrlib.experiment.profiles import SCHEDULE_CANDIDATES, VALIDATION_SIZE, profile
 
 HERE = Path(__file__).resolve().parent / "pilot" / "schedule"
-# Each candidate changes today's cpu schedule in one respect (the campaign issue's a-c).
-CANDIDATES = {
-    "a-10step": dict(attack_steps=10, step_size=0.075),
-    "b-early-drop": dict(milestones=(0.2, 0.8)),
-    "c-uniform-start": dict(step_size=0.075, random_start="uniform"),
-}
 # The three configurations that collapsed in the 5-epoch campaign: (defense, alpha_train, seed).
 STAGE1_RUNS = (("pgd", 0.0, 2), ("trades", 0.0, 1), ("trades", 2.0, 1))
 STAGE1_EPOCHS = 3
-REJECT_DROP_PP = 10.0
 
 
 def candidate_config(candidate: str, defense: str, alpha: float, seed: int) -> RunConfig:
     """Return one pilot model: the 5-epoch cpu base with the candidate's change and the validation split."""
-    base = profile("cpu").plan("mnist").base
-    return base.replace(defense=defense, alpha_train=alpha, seed=seed, val_size=1000,
-                        **CANDIDATES[candidate])
+    base = profile("cpu-5epoch").plan("mnist").base
+    return base.replace(defense=defense, alpha_train=alpha, seed=seed, val_size=VALIDATION_SIZE,
+                        **SCHEDULE_CANDIDATES[candidate])
 
 
 def run_name(candidate: str, defense: str, alpha: float, seed: int, epochs: int) -> str:
@@ -83,22 +77,9 @@ def stage1_jobs() -> list[tuple[str, str, float, int, int]]:
 
 
 def decide() -> None:
-    """Print each stage-1 run's largest validation A_rob drop and each candidate's verdict."""
-    for candidate in CANDIDATES:
-        drops = []
-        for _c, d, a, s, e in [j for j in stage1_jobs() if j[0] == candidate]:
-            path = HERE / f"{run_name(candidate, d, a, s, e)}.json"
-            if not path.exists():
-                print(f"{candidate} {d} α {a:g} seed {s}: not run")
-                continue
-            run = json.loads(path.read_text())
-            rob = [p["val_a_rob"] for p in run["curve"]]
-            drops.append(run["largest_drop_pp"])
-            print(f"{candidate} {d} α {a:g} seed {s}: val A_rob {' '.join(f'{r:.1f}' for r in rob)}"
-                  f" | largest drop {run['largest_drop_pp']:.1f} pp | {run['wall_time_s']:.0f} s")
-        verdict = ("incomplete" if len(drops) < len(STAGE1_RUNS) else
-                   "rejected" if max(drops) >= REJECT_DROP_PP else "survives")
-        print(f"== {candidate}: {verdict}")
+    """Print each stage-1 run's validation curve summary and each candidate's verdict."""
+    print(stage1_table(HERE).round(1).to_string(index=False))
+    print(stage1_decision(HERE, len(STAGE1_RUNS)).round(2).to_string(index=False))
 
 
 def main() -> None:

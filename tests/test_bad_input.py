@@ -165,7 +165,7 @@ CASES = {
     "dataset-not-in-profile": Case(
         [lambda c: profile("cpu").plan("cifar10")], ValueError, ("'cifar10'", "'mnist'"),
         lambda c: ["train", "--profile", "cpu", "--dataset", "cifar10", "--defense", "pgd"],
-        ("profile 'cpu' does not cover dataset 'cifar10'", "choose one of 'mnist' or another profile")),
+        ("profile 'cpu' does not cover dataset 'cifar10'", "'mnist'", "'fashionmnist'", "another profile")),
     "unknown-attack-loss": Case(
         [lambda c: AttackConfig(loss="cw"), lambda c: pgd(c.model, c.x, c.y, eps=0.1, step_size=0.01,
                                                           steps=1, loss="cw")], ValueError,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from wmrlib import book
-from wmrlib.workflow import zoo
+from wmrlib.analysis import zoo
 from wmrlib.experiment.config import AttackConfig, RunConfig
 from wmrlib.workflow.cost import Calibration, Estimate, calibrate, estimate, schedule
 from wmrlib.workflow.campaign import compute, compute_plan, warn_oversubscription
@@ -162,27 +162,33 @@ def test_zoo_loads_a_stored_model_checked_against_its_key(tmp_path, monkeypatch)
 
 # --- page fallbacks -------------------------------------------------------------------------------
 
-def test_mnist_pages_fall_back_to_the_1epoch_results_never_to_smoke(tmp_path):
+def test_mnist_pages_fall_back_to_the_5epoch_results_never_to_smoke(tmp_path):
     chain = book.profiles_of("cpu", "smoke")
-    assert chain == ["cpu", PREDECESSORS["cpu"], "smoke"]
+    assert chain == ["cpu", PREDECESSORS["cpu"], "smoke"] == ["cpu", "cpu-5epoch", "smoke"]
     mnist = [s.profile for s in book.candidate_sources("mnist", chain, results=tmp_path, readonly=True)]
-    assert mnist == ["cpu", "cpu-1epoch"]
+    assert mnist == ["cpu", "cpu-5epoch"]
     cifar = [s.profile for s in book.candidate_sources("cifar10", chain, results=tmp_path, readonly=True)]
     assert cifar == ["smoke"]
     assert book.profiles_of("smoke", "smoke") == ["smoke"]
 
 
-def test_the_1epoch_profile_is_labelled_and_its_results_have_left_the_store(tmp_path):
-    """The campaign replaced the 1-epoch results (git history keeps them); the profile stays."""
+def test_the_earlier_profiles_keep_their_settings_and_the_5epoch_results_stay_readable(tmp_path):
+    """The 5-epoch results moved to a profile of their own, with the same keys, until the cpu
+    campaign replaces them; the 1-epoch results left the store (git history keeps them)."""
     from pathlib import Path
 
     stored = Path(__file__).resolve().parents[1] / "results"
-    assert not (stored / "cpu-1epoch").exists() and (stored / "cpu" / "runs").is_dir()
+    assert not (stored / "cpu-1epoch").exists() and (stored / "cpu-5epoch" / "runs").is_dir()
+    five = profile("cpu-5epoch").plan("mnist")
+    assert all((stored / "cpu-5epoch" / "runs" / c.key()).is_dir() for c in five.models())
     plan = profile("cpu-1epoch").plan("mnist")
     assert len(plan.models() + plan.precision_models()) == 18
-    (source,) = book.candidate_sources("mnist", ["cpu-1epoch"], results=tmp_path, readonly=True)
-    assert source.superseded and "1-epoch models" in source.label
+    (source,) = book.candidate_sources("mnist", ["cpu-5epoch"], results=tmp_path, readonly=True)
+    assert source.superseded and "5-epoch models" in source.label
     assert plan.base.precision == "bf16" and profile("cpu").plan("mnist").base.precision == "fp32"
+    new = profile("cpu").plan("mnist")
+    assert new.base.val_size == 1000 and len(new.seeds) == 5 and new.models()[0].key() not in {
+        c.key() for c in five.models()}
 
 
 # --- stale results ---------------------------------------------------------------------------------
@@ -296,14 +302,29 @@ def test_a_partial_campaign_is_shown_cut_to_its_complete_models(tmp_path, monkey
     first = {plan.run(d, a).key() for d, a in (("pgd", 0.0), ("pgd", 0.5), ("trades", 0.0),
                                                   ("trades", 2.0), ("trades", 1.0))}
     monkeypatch.setattr(wjobs, "estimate_needed", lambda job, store: job.config.key() not in first)
-    sources = book.candidate_sources("mnist", ["cpu", "cpu-1epoch"], results=tmp_path, readonly=True)
+    sources = book.candidate_sources("mnist", ["cpu", "cpu-5epoch"], results=tmp_path, readonly=True)
     assert [(s.profile, s.partial) for s in sources] == [("cpu", False), ("cpu", True),
-                                                          ("cpu-1epoch", False)]
+                                                          ("cpu-5epoch", False)]
     cut = sources[1].plan
     assert cut.seeds == (0,) and cut.pgd_alphas == (0.5,) and cut.trades_alphas == (1.0, 2.0)
     assert "PARTIAL" in sources[1].label and len(cut.models()) == 5 and cut.extras == ()
     # Without the first seed's four headline models nothing partial is shown.
     first.discard(plan.run("trades", 2.0).key())
     forget()  # the store changed: the results object reads it again
-    sources = book.candidate_sources("mnist", ["cpu", "cpu-1epoch"], results=tmp_path, readonly=True)
+    sources = book.candidate_sources("mnist", ["cpu", "cpu-5epoch"], results=tmp_path, readonly=True)
     assert [s.partial for s in sources] == [False, False]
+
+
+def test_plan_calibrates_at_the_profiles_own_sizes_within_bounded_memory():
+    """The calibration's attack batch is at most the profile's evaluation size, and its training
+    batch at most the profile's (a ResNet is timed on a smaller batch, scaled up)."""
+    from wmrlib.workflow.cost import CALIBRATION_BATCH, calibration_batch, eval_batches
+
+    jobs = plan_jobs("smoke")
+    batches = eval_batches(jobs)
+    for (dataset, model), batch in batches.items():
+        plan = profile("smoke").plan(dataset)
+        assert 1 <= batch <= plan.eval_size and batch <= CALIBRATION_BATCH[model]
+    assert batches[("tinyimagenet", "resnet50")] == 1 and batches[("mnist", "smallcnn")] == 16
+    assert calibration_batch("smallcnn", 128) == 128  # the cpu profile is timed at its own batch
+    assert calibration_batch("resnet50", 64) == 1 and calibration_batch("resnet18", 8) == 8

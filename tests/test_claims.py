@@ -10,42 +10,107 @@ from wmrlib.core.paths import REPO_ROOT as REPO
 from wmrlib.workflow.store import Store
 
 
-@pytest.mark.parametrize("estimate, se, op, threshold, expected", [
-    (3.0, 1.0, ">", 0.0, "holds"),            # interval [1, 5] above 0
-    (1.0, 1.0, ">", 0.0, "inconclusive"),     # [-1, 3] straddles 0
-    (-3.0, 1.0, ">", 0.0, "does not hold"),   # [-5, -1] below 0
-    (6.0, 0.4, ">", 5.0, "holds"),            # [5.2, 6.8] above 5
-    (4.0, 0.4, ">", 5.0, "does not hold"),    # [3.2, 4.8] below 5
-    (-3.0, 1.0, "<", 0.0, "holds"),
-    (3.0, 1.0, "<", 0.0, "does not hold"),
-    (0.2, 0.2, "within", 1.0, "holds"),       # [-0.2, 0.6] inside ±1
-    (0.5, 0.4, "within", 1.0, "inconclusive"),  # [-0.3, 1.3]
-    (2.0, 0.4, "within", 1.0, "does not hold"),  # [1.2, 2.8] outside
-    (2.0, float("nan"), ">", 0.0, "inconclusive"),
+# Hand-computed with t quantiles: t(0.975; 2) = 4.3027, t(0.975; 4) = 2.7764, z(0.975) = 1.9600.
+@pytest.mark.parametrize("estimate, se, df, op, threshold, expected", [
+    (3.0, 1.0, np.inf, ">", 0.0, "holds"),           # z = 3 > 1.96
+    (3.0, 1.0, 2, ">", 0.0, "inconclusive"),         # t = 3 < 4.30 with 3 seeds
+    (3.0, 1.0, 4, ">", 0.0, "holds"),                # t = 3 > 2.78 with 5 seeds
+    (-3.0, 1.0, 4, ">", 0.0, "does not hold"),
+    (6.0, 0.4, np.inf, ">", 5.0, "holds"),           # z = 2.5
+    (4.0, 0.4, np.inf, ">", 5.0, "does not hold"),   # z = -2.5
+    (-3.0, 1.0, np.inf, "<", 0.0, "holds"),
+    (3.0, 1.0, np.inf, "<", 0.0, "does not hold"),
+    (0.2, 0.2, np.inf, "within", 1.0, "holds"),      # both one-sided z ≥ 4: inside ±1
+    (0.2, 0.3, 4, "within", 1.0, "inconclusive"),    # (1 - 0.2) / 0.3 = 2.67 < 2.78
+    (0.5, 0.4, np.inf, "within", 1.0, "inconclusive"),
+    (2.0, 0.4, np.inf, "within", 1.0, "does not hold"),  # (2 - 1) / 0.4 = 2.5 > z(0.9875) = 2.24
+    (2.0, float("nan"), np.inf, ">", 0.0, "inconclusive"),
+    (2.0, 0.5, 0, ">", 0.0, "inconclusive"),         # no degrees of freedom: nothing known
 ])
-def test_verdict_rule(estimate, se, op, threshold, expected):
-    assert stats.verdict(estimate, se, op, threshold) == expected
+def test_verdict_rule(estimate, se, df, op, threshold, expected):
+    assert stats.verdict(estimate, se, df, op, threshold) == expected
+
+
+def test_the_interval_uses_students_t_at_the_seeds_degrees_of_freedom():
+    assert stats.multiplier(1) == pytest.approx(12.7062, abs=1e-4)
+    assert stats.multiplier(2) == pytest.approx(4.3027, abs=1e-4)
+    assert stats.multiplier(np.inf) == pytest.approx(1.9600, abs=1e-4)
+    # Five seeds: differences 1, 2, 3, 4, 5; sd = 1.5811, se = 0.7071; test-sample se 0.5.
+    se_seed, df = stats.seed_error(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    assert (se_seed, df) == (pytest.approx(np.sqrt(2.5) / np.sqrt(5)), 4.0)
+    se, half = stats.half_width(se_seed, df, 0.5)
+    assert se == pytest.approx(np.sqrt(0.5 + 0.25))
+    assert half == pytest.approx(2.7764 * np.sqrt(0.75), abs=1e-3)
+    assert stats.format_interval(3.0, half) == "[+0.60, +5.40]"
+    # Only the test sample varies (one seed, nothing to pool): the normal quantile.
+    assert stats.half_width(np.nan, 0.0, 0.5)[1] == pytest.approx(1.96 * 0.5, abs=1e-3)
+
+
+def test_pairing_uses_the_seeds_both_arms_share():
+    ours = {0: 90.0, 1: 92.0, 2: 91.0}
+    base = {0: 88.0, 1: 91.0, 3: 70.0}             # seed 3 has no partner; seed 2 neither
+    assert stats.paired(ours, base).tolist() == [2.0, 1.0]
+    # Paired: the shared seed noise cancels. Two arms that move together by seed (90/88, 92/90,
+    # 94/92) give a gain of exactly 2 with no seed spread, where unpaired arms would have sd 2.
+    diffs = stats.paired({0: 90.0, 1: 92.0, 2: 94.0}, {0: 88.0, 1: 90.0, 2: 92.0})
+    assert diffs.tolist() == [2.0, 2.0, 2.0] and stats.seed_error(diffs)[0] == 0.0
+    # One seed borrows the pooled std and its degrees of freedom.
+    assert stats.seed_error(np.array([1.5]), (2.0, 6.0)) == (pytest.approx(2.0), 6.0)
+    assert stats.pooled([np.array([1.0, 3.0]), np.array([7.0])]) == (pytest.approx(np.sqrt(2)), 1.0)
+
+
+def test_holm_controls_the_comparisons_of_a_claim_for_holds_and_for_does_not_hold():
+    # p-values 0.001, 0.013, 0.02 at level 0.025: thresholds 0.025/3 = 0.0083, 0.025/2 = 0.0125,
+    # 0.025: the first is rejected, the second (0.013 > 0.0125) stops the procedure.
+    assert stats.holm(np.array([0.013, 0.001, 0.02]), 0.025).tolist() == [False, True, False]
+    assert stats.holm(np.array([0.001, 0.01, 0.02]), 0.025).tolist() == [True, True, True]
+    z = stats._dist.norm.ppf
+    # Three comparisons of one claim, each alone "holds" at z = 2.3 (p = 0.0107 < 0.025), but
+    # Holm asks the smallest for p < 0.0083: none holds. A fourth, in another claim, holds.
+    frame = pd.DataFrame({"claim": ["C2", "C2", "C2", "C3"], "estimate": [2.3, 2.3, 2.3, 2.3],
+                          "se": 1.0, "df": np.inf, "op": ">", "threshold": 0.0})
+    assert stats.judge(frame).tolist() == ["inconclusive"] * 3 + ["holds"]
+    # "does not hold" is corrected the same way: -3 (p = 0.0013) survives, -2.3 only after it.
+    frame = pd.DataFrame({"claim": "C2", "estimate": [-3.0, -2.3, -1.5], "se": 1.0, "df": np.inf,
+                          "op": ">", "threshold": 0.0})
+    p = 1 - stats._dist.norm.cdf([3.0, 2.3, 1.5])
+    assert p[0] < 0.025 / 3 and p[1] < 0.025 / 2 and p[2] > 0.025
+    assert stats.judge(frame).tolist() == ["does not hold", "does not hold", "inconclusive"]
+    assert z(0.975) == pytest.approx(1.96, abs=1e-3)
+
+
+def test_costs_nothing_is_judged_as_equivalence_within_one_pp():
+    # A gain of 0.1 ± small is equivalent; a sign test ("not below 0") would say nothing of size.
+    assert stats.verdict(0.1, 0.2, np.inf, "within", 1.0) == "holds"
+    # The interval [-1.2, +1.4] reaches past -1: not shown inside, not shown outside.
+    assert stats.verdict(0.1, 0.66, np.inf, "within", 1.0) == "inconclusive"
+    # A loss of 3 pp with a small error is shown outside the ±1 band.
+    assert stats.verdict(-3.0, 0.5, np.inf, "within", 1.0) == "does not hold"
 
 
 def test_pooled_seed_std_and_single_seed_groups():
-    q = claims._Quantity({("pgd", 0.0): np.array([1.0, 3.0, 5.0]),      # var 4, dof 2
-                          ("pgd", 0.5): np.array([2.0, 4.0]),           # var 2, dof 1
-                          ("pgd", 0.2): np.array([7.0])})
-    assert q.pooled_std == pytest.approx(np.sqrt((4 * 2 + 2 * 1) / 3))
-    assert q.mean_se(("pgd", 0.0)) == pytest.approx((3.0, 2.0 / np.sqrt(3), 3))
-    assert q.mean_se(("pgd", 0.2)) == pytest.approx((7.0, q.pooled_std, 1))
+    q = claims._Quantity({("pgd", 0.0): {0: 1.0, 1: 3.0, 2: 5.0},      # var 4, dof 2
+                          ("pgd", 0.5): {0: 2.0, 1: 4.0},              # var 2, dof 1
+                          ("pgd", 0.2): {0: 7.0}})
+    assert q.pooled == (pytest.approx(np.sqrt((4 * 2 + 2 * 1) / 3)), 3.0)
+    assert q.mean_se(("pgd", 0.0)) == pytest.approx((3.0, 2.0 / np.sqrt(3), 2.0, 3))
+    assert q.mean_se(("pgd", 0.2)) == pytest.approx((7.0, q.pooled[0], 3.0, 1))
+    # The pooled std comes from healthy runs only: leaving out seed 2 of the first group.
+    q = claims._Quantity({("pgd", 0.0): {0: 1.0, 1: 3.0, 2: 50.0}},
+                         healthy=lambda group, seed: seed != 2)
+    assert q.pooled == (pytest.approx(np.sqrt(2.0)), 1.0)
 
 
 def test_slope_row_matches_least_squares_and_its_standard_error():
     alphas = [0.0, 0.5, 1.0, 2.0]
     means = [50.0, 52.0, 55.0, 57.0]
-    q = claims._Quantity({("trades", a): np.array([m]) for a, m in zip(alphas, means)}
-                         | {("pgd", 0.0): np.array([1.0, 2.0, 3.0])})  # pooled std 1
+    q = claims._Quantity({("trades", a): {0: m} for a, m in zip(alphas, means)}
+                         | {("pgd", 0.0): {0: 1.0, 1: 2.0, 2: 3.0}})  # pooled std 1, dof 2
     row = claims._slope_row("C5", q, "trades", alphas, "x", "pp")
     assert row["estimate"] == pytest.approx(np.polyfit(alphas, means, 1)[0])
     xc = np.array(alphas) - np.mean(alphas)
     assert row["se"] == pytest.approx(1.0 / np.sqrt(np.sum(xc ** 2)))  # independent noise, std 1
-    assert row["comparison"].endswith("(monotone)")
+    assert row["df"] == 2.0 and row["comparison"].endswith("(monotone)")
 
 
 def test_weight_spread_is_zero_for_uniform_weights_and_grows_with_alpha():
@@ -89,8 +154,9 @@ def test_estimates_agree_with_metrics_recomputed_from_the_stored_records():
                & frame["comparison"].str.endswith(f"A_tr at α_test {alpha:g}")]
     ours, base = values("trades", plan.headline[1], "a_tr"), values("trades", 0.0, "a_tr")
     assert c2["estimate"].item() == pytest.approx(ours.mean() - base.mean())
-    se = np.hypot(ours.std(ddof=1) / np.sqrt(len(ours)), base.std(ddof=1) / np.sqrt(len(base)))
-    assert c2["se_seed"].item() == pytest.approx(se)
+    diffs = ours - base  # the seeds are paired: both arms of a seed share its noise
+    assert c2["se_seed"].item() == pytest.approx(diffs.std(ddof=1) / np.sqrt(len(diffs)))
+    assert c2["df"].item() == len(diffs) - 1
     c4 = frame[(frame["claim"] == "C4")
                & (frame["comparison"] == f"PGD: A_rob − A_sa at α_test {alpha:g}")]
     gap = values("pgd", 0.0, "a_rob") - values("pgd", 0.0, "a_sa")

@@ -87,4 +87,4 @@ def test_the_pilot_table_reads_each_stored_pilot(tmp_path):
     assert fine["collapsed"] == "no" and fine["lr × 0.1 at"] == "60%, 85%"
     printed = paper.table(1)
     pgd = float(printed.loc[printed["defense"] == "PGD", "a_rob"].iloc[0])
-    assert fine["aim (paper − 3 pp)"] == pgd - AIM_PP
+    assert fine[f"aim (paper − {AIM_PP:g} pp)"] == pgd - AIM_PP

@@ -1,4 +1,5 @@
-"""Tests for wmrlib.compute.data: real MNIST, tiny CIFAR-10 / Tiny ImageNet files in their on-disk formats, batching."""
+"""Tests for wmrlib.compute.data: real MNIST and Fashion-MNIST, tiny IDX / CIFAR-10 / Tiny ImageNet files in their
+on-disk formats, batching."""
 from __future__ import annotations
 
 import io
@@ -13,17 +14,21 @@ import torch
 from PIL import Image
 
 from wmrlib.compute import data as D
+from wmrlib.core.datasets import NAMES, spec
 
 
-def _mnist_root() -> Path | None:
+def _idx_root(folder: str) -> Path | None:
+    """The data root (``$WMR_DATA_ROOT`` or the shared one) that holds ``folder``/raw's IDX files, if any."""
     for root in (os.environ.get(D.DATA_ROOT_ENV), Path(__file__).resolve().parents[2] / "shared" / "data"):
-        if root and (Path(root) / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file():
+        if root and (Path(root) / folder / "raw" / "t10k-labels-idx1-ubyte").is_file():
             return Path(root)
     return None
 
 
-MNIST_ROOT = _mnist_root()
+MNIST_ROOT = _idx_root("MNIST")
 needs_mnist = pytest.mark.skipif(MNIST_ROOT is None, reason="MNIST IDX files not found")
+FASHION_ROOT = _idx_root("FashionMNIST")
+needs_fashion = pytest.mark.skipif(FASHION_ROOT is None, reason="Fashion-MNIST IDX files not found")
 
 
 # --- helpers that write the real on-disk formats -------------------------------------------------------
@@ -67,6 +72,27 @@ def _write_cifar(root: Path, n: int = 4) -> Path:
     names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
     _py2_pickle({b"num_cases_per_batch": n, b"label_names": names, b"num_vis": 3072}, base / "batches.meta")
     return base
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an uncompressed IDX file: magic 0x000008<ndim>, big-endian sizes, the bytes."""
+    header = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def _write_fashion(root: Path, folder: str = "FashionMNIST") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Write a tiny Fashion-MNIST (5 train, 3 test images) in <folder>/raw; return split -> (images, labels)."""
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    written = {}
+    for split, n in (("train", 5), ("t10k", 3)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = np.array([(3 * k + 9) % 10 for k in range(n)], dtype=np.uint8)
+        _write_idx(raw / f"{split}-images-idx3-ubyte", images)
+        _write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
+        written[split] = (images, labels)
+    return written
 
 
 WNIDS = ["n02124075", "n01443537", "n01629819"]  # deliberately unsorted, as in the real wnids.txt
@@ -207,6 +233,95 @@ def test_mnist_needs_all_four_files(tmp_path):
     (_mnist_copy(tmp_path) / "train-labels-idx1-ubyte").unlink()
     with pytest.raises(D.DatasetNotFoundError, match="train-labels-idx1-ubyte"):
         D.load("mnist", tmp_path, train=False)
+
+
+# --- Fashion-MNIST ---------------------------------------------------------------------------------------
+
+def test_fashionmnist_registry_entry():
+    s = spec("fashionmnist")
+    assert NAMES == ("mnist", "cifar10", "tinyimagenet", "fashionmnist")
+    assert (s.display_name, s.num_classes, s.shape, s.train_size, s.test_size, s.default_model) == \
+        ("Fashion-MNIST", 10, (1, 28, 28), 60000, 10000, "smallcnn")
+    assert "FashionMNIST/raw/{train,t10k}-images-idx3-ubyte" in s.layout
+    assert s.source == "torchvision.datasets.FashionMNIST"
+    assert D.synthetic("fashionmnist", 2).images.shape == (2, 1, 28, 28)
+    with pytest.raises(ValueError, match="'fashion-mnist'.*'mnist', 'cifar10', 'tinyimagenet', 'fashionmnist'"):
+        spec("fashion-mnist")
+    with pytest.raises(ValueError, match="unknown dataset 'fashion-mnist'"):
+        D.load("fashion-mnist")
+
+
+def test_fashionmnist_tiny_files(tmp_path):
+    written = _write_fashion(tmp_path)
+    for train, split in ((True, "train"), (False, "t10k")):
+        d = D.load("fashionmnist", tmp_path, train=train)
+        images, labels = written[split]
+        assert d.name == "fashionmnist" and d.num_classes == 10 and not d.synthetic
+        assert d.images.dtype == torch.uint8 and d.images.shape == (len(labels), 1, 28, 28)
+        assert d.labels.dtype == torch.int64 and d.labels.tolist() == labels.tolist()
+        assert torch.equal(d.images[:, 0], torch.from_numpy(images))
+
+
+def test_fashionmnist_missing(tmp_path):
+    with pytest.raises(D.DatasetNotFoundError) as e:
+        D.load("fashionmnist", tmp_path, train=False)
+    msg = str(e.value)
+    assert msg.startswith(f"fashionmnist not found in {tmp_path.resolve()}") and "download=True" in msg
+    assert "FashionMNIST/raw/{train,t10k}-images-idx3-ubyte" in msg and D.DATA_ROOT_ENV in msg
+    _write_fashion(tmp_path / "one-file-short")
+    (tmp_path / "one-file-short" / "FashionMNIST" / "raw" / "train-labels-idx1-ubyte").unlink()
+    with pytest.raises(D.DatasetNotFoundError, match="FashionMNIST/raw/train-labels-idx1-ubyte"):
+        D.load("fashionmnist", tmp_path / "one-file-short", train=False)  # torchvision wants all four files
+    _write_fashion(tmp_path / "mnist-only", folder="MNIST")  # files in MNIST/raw are MNIST's, not Fashion-MNIST's
+    with pytest.raises(D.DatasetNotFoundError, match="FashionMNIST/raw/train-images-idx3-ubyte"):
+        D.load("fashionmnist", tmp_path / "mnist-only")
+    assert len(D.load("mnist", tmp_path / "mnist-only")) == 5
+
+
+def test_fashionmnist_download_goes_through_torchvision(tmp_path, monkeypatch):
+    fetched = []
+
+    def fake_download(self) -> None:  # torchvision's FashionMNIST.download, without the network
+        fetched.append((type(self).__name__, Path(self.raw_folder)))
+        _write_fashion(Path(self.root))
+
+    monkeypatch.setattr(D.torchvision.datasets.FashionMNIST, "download", fake_download)
+    d = D.load("fashionmnist", tmp_path, train=False, download=True)
+    assert fetched == [("FashionMNIST", tmp_path.resolve() / "FashionMNIST" / "raw")] and len(d) == 3
+    D.load("fashionmnist", tmp_path, train=True, download=True)
+    assert len(fetched) == 1  # the files are there now: no second download
+
+
+@pytest.mark.parametrize("damage, culprit", [
+    ("truncate", "t10k-images-idx3-ubyte"), ("magic", "t10k-images-idx3-ubyte"),
+    ("header", "t10k-labels-idx1-ubyte"), ("label", "t10k-labels-idx1-ubyte"),
+])
+def test_corrupt_fashionmnist(tmp_path, damage, culprit):
+    _write_fashion(tmp_path)
+    raw = tmp_path / "FashionMNIST" / "raw"
+    images, labels = raw / "t10k-images-idx3-ubyte", raw / "t10k-labels-idx1-ubyte"
+    if damage == "truncate":
+        images.write_bytes(images.read_bytes()[:1000])
+    elif damage == "magic":
+        images.write_bytes(b"\x00\x00\x0a\x03" + images.read_bytes()[4:])
+    elif damage == "header":
+        labels.write_bytes(labels.read_bytes()[:3])
+    else:
+        labels.write_bytes(labels.read_bytes()[:-1] + b"\x0c")
+    with pytest.raises(D.CorruptDatasetError, match=f"fashionmnist: file .*{culprit} is corrupt") as e:
+        D.load("fashionmnist", tmp_path, train=False)
+    assert e.value.__cause__ is not None and isinstance(e.value, ValueError)
+
+
+@needs_fashion
+def test_fashionmnist_real_files():
+    test = D.load("fashionmnist", FASHION_ROOT, train=False)
+    assert len(test) == 10000 and test.images.shape[1:] == (1, 28, 28) and test.images.dtype == torch.uint8
+    assert test.labels[:10].tolist() == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]
+    assert torch.bincount(test.labels).tolist() == [1000] * 10
+    train = D.load("fashionmnist", FASHION_ROOT, train=True)
+    assert len(train) == 60000 and train.labels[:10].tolist() == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
+    assert torch.bincount(train.labels).tolist() == [6000] * 10
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "label"])

@@ -276,7 +276,7 @@ def test_an_extra_baseline_must_be_another_defense_of_the_plan_dataset():
 # --- profiles, jobs and the Table 4 page -----------------------------------------------------------
 
 def test_extra_baselines_join_the_cpu_and_paper_plans_last_and_keep_every_key():
-    cpu = profile("cpu").plan("mnist")
+    cpu = profile("cpu-5epoch").plan("mnist")
     models, before = cpu.models(), dataclasses.replace(cpu, extras=()).models()
     assert len(before) == 17 and [c.key() for c in models[:17]] == [c.key() for c in before]
     assert [c.label for c in models[17:]] == ["AT4Free", "YOPO-5-3", "IAAT"]

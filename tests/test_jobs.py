@@ -14,8 +14,8 @@ from conftest import mnist_root
 
 
 def test_plan_jobs_cover_every_model_once_by_priority_then_longest_first():
-    jobs = plan_jobs("cpu")
-    plan = profile("cpu").plan("mnist")
+    jobs = plan_jobs("cpu-5epoch")
+    plan = profile("cpu-5epoch").plan("mnist")
     keys = [j.config.key() for j in jobs]
     assert len(keys) == len(set(keys))
     assert set(keys) == {c.key() for c in plan.models() + plan.precision_models()}
@@ -27,9 +27,27 @@ def test_plan_jobs_cover_every_model_once_by_priority_then_longest_first():
     assert {j.config.seed for j in jobs if j.priority == 2} == {1, 2}
 
 
+def test_the_cpu_campaign_trains_the_trades_pair_first_then_the_pgd_pair_then_the_rest():
+    jobs = plan_jobs("cpu")
+    steps = [(j.config.dataset, j.config.defense, j.config.alpha_train, j.config.seed) for j in jobs]
+    mnist_trades = [s for s in steps[:10]]
+    assert {(d, a) for _, d, a, _ in mnist_trades} == {("trades", 0.0), ("trades", 2.0)}
+    assert sorted({s for *_, s in mnist_trades}) == [0, 1, 2, 3, 4]
+    assert {(d, a, s) for _, d, a, s in steps[10:16]} == {
+        (d, a, s) for d, a in (("pgd", 0.0), ("pgd", 0.5)) for s in (0, 1, 2)}
+    sweep = [j for j in jobs if j.priority == 2]
+    assert {(j.config.defense, j.config.alpha_train) for j in sweep} == {
+        ("pgd", 0.01), ("pgd", 0.2), ("trades", 0.5), ("trades", 1.0), ("trades", 1.5)}
+    later = [j for j in jobs if j.priority >= 3]
+    assert {j.config.dataset for j in later} == {"mnist", "fashionmnist"}
+    assert all(j.config.val_size == 1000 and j.curve is None for j in jobs)  # validation curves
+    fashion = [j for j in jobs if j.config.dataset == "fashionmnist"]
+    assert len(fashion) == 12 and min(j.priority for j in fashion) > 3  # after MNIST's headline seeds
+
+
 def test_cpu_units_follow_the_plan():
-    plan = profile("cpu").plan("mnist")
-    by_key = {j.config.key(): j for j in plan_jobs("cpu")}
+    plan = profile("cpu-5epoch").plan("mnist")
+    by_key = {j.config.key(): j for j in plan_jobs("cpu-5epoch")}
     main = 1 + 1 + len(plan.alpha_tests)                       # clean, uniform, each alpha_test
     sweep = (len(plan.eps_tests) - 1) * (1 + len(plan.alpha_tests))  # eps 0.3 is the main attack
     for config in plan.extras:  # Table 4's extra baselines: A_nat and A_rob only

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from wmrlib.core.datasets import NAMES as DATASET_NAMES
 from wmrlib.method.models import (
     DEFAULT_MODEL,
     MODELS,
@@ -113,7 +114,7 @@ def test_build_model_registry():
 
 
 def test_model_for():
-    assert set(DEFAULT_MODEL) == {"mnist", "cifar10", "tinyimagenet"}
+    assert set(DEFAULT_MODEL) == set(DATASET_NAMES) >= {"mnist", "cifar10", "tinyimagenet", "fashionmnist"}
     assert isinstance(model_for("mnist"), SmallCNN)
     assert model_for("cifar10").linear.out_features == 10
     m = model_for("tinyimagenet")
@@ -168,3 +169,31 @@ def test_zero_head_gives_zero_input_gradient_for_logit_sum():
     x = torch.rand(2, 1, 28, 28, requires_grad=True)
     (g,) = torch.autograd.grad(m(x).sum(), x)
     assert torch.all(g == 0)
+
+
+def test_in_place_relus_change_no_number():
+    """SmallCNN's in-place ReLUs (a speed-up) give bit-identical outputs, gradients and PGD."""
+    import copy
+
+    from wmrlib.method.attacks import pgd
+
+    torch.manual_seed(0)
+    model = SmallCNN()
+    torch.nn.init.normal_(model.classifier.fc3.weight, std=0.1)
+    reference = copy.deepcopy(model)
+    for module in reference.modules():
+        if isinstance(module, torch.nn.ReLU):
+            module.inplace = False
+    assert any(m.inplace for m in model.modules() if isinstance(m, torch.nn.ReLU))
+    x, y = torch.rand(32, 1, 28, 28), torch.randint(0, 10, (32,))
+    outs = []
+    for net in (model, reference):
+        torch.manual_seed(1)
+        out = net.train()(x)
+        torch.nn.functional.cross_entropy(out, y).backward()
+        outs.append(out)
+    assert torch.equal(*outs)
+    assert all(torch.equal(a.grad, b.grad) for a, b in zip(model.parameters(), reference.parameters()))
+    advs = [pgd(net.eval(), x, y, eps=0.3, step_size=0.01, steps=5, alpha=1.0,
+                generator=torch.Generator().manual_seed(3)) for net in (model, reference)]
+    assert torch.equal(*advs)

@@ -382,10 +382,10 @@ def test_a_flagged_model_is_marked_in_every_section_of_its_source(tmp_path, monk
     book.section("Table 1", source, None)
     text = " ".join(o.data for o in shown if isinstance(o, Markdown))
     assert "gradient-masking probes flag PGD+ours α 0.5 (logit scaling)" in text
-    from wmrlib.analysis.collapse import DROP_PP
+    from wmrlib.analysis.collapse import describe_rule
 
-    assert (f"collapsed in training ({plan.attack.name} A_rob fell by more than {DROP_PP:g} pp): "
-            "TRADES seed 1 (epoch 2)") in text
+    assert f"collapsed in training ({describe_rule(plan)}): TRADES seed 1 (epoch 2)" in text
+    assert "40-PGD A_rob fell by more than 20 pp" in describe_rule(profile("cpu-5epoch").plan("mnist"))
 
 
 def test_seeds_not_yet_checked_cut_the_check_to_the_first_seed(tmp_path):

@@ -3,12 +3,12 @@
 Example::
 
     >>> import wmrlib
-    >>> model = wmrlib.workflow.zoo.load("cpu", "mnist", "trades", alpha_train=2.0)   # a shipped model
+    >>> model = wmrlib.zoo.load("cpu", "mnist", "trades", alpha_train=2.0)   # a shipped model
     >>> x_adv = wmrlib.pgd(model, x, y, eps=0.3, step_size=0.01, steps=40, alpha=2.0)
 """
 from __future__ import annotations
 
-from .analysis import paper
+from .analysis import paper, zoo
 from .core.version import __version__
 from .experiment.config import AttackConfig, RunConfig
 from .experiment.profiles import profile
@@ -17,7 +17,6 @@ from .method.dro import chi2_dro
 from .method.losses import pgd_at_loss, trades_loss
 from .method.metrics import a_nat, a_rob, a_sa, a_tr
 from .method.risk import importance_weights, margin, normalized_weights
-from .workflow import zoo
 from .workflow.store import Store
 
 # The layers, bottom to top (each imports only from those before it): core, method, experiment,

@@ -46,8 +46,10 @@ def _store(args, readonly=False):
 def cmd_train(args) -> None:
     """Train (or resume, or find stored) one model; data-parallel under ``torchrun``."""
     from .compute import distributed
+    from .workflow.campaign import refuse_pending
 
     plan = _plan(args)
+    refuse_pending(args.profile)
     config = plan.run(args.defense, args.alpha, args.seed)
     distributed.init_from_env(args.device)
     main = distributed.is_main()

@@ -19,7 +19,9 @@ from ..method.dro import RHO_GRID, chi2_dro_curve
 from ..method.risk import normalized_weights
 from ..workflow.store import Store
 from .bootstrap import resample_indices, resampled_metric
-from .stats import METRIC_NAMES, combine, combined_se, family_name, interval, pooled_std, verdict
+from . import stats
+from .collapse import collapse_epochs
+from .stats import METRIC_NAMES, combine, family_name, judge
 from .tables import model_groups, model_metrics
 
 CLAIMS = {
@@ -44,53 +46,69 @@ def _groups(plan: DatasetPlan) -> dict[tuple[str, float], list[RunConfig]]:
 
 
 class _Quantity:
-    """Per-seed values of one quantity for every group, its pooled seed standard deviation, and
-    (when given) its value on each paired bootstrap resample of the test examples per seed."""
+    """Per-seed values of one quantity for every group (seed → value), its seed standard
+    deviation pooled over the groups' healthy seeds, and (when given) its value on each paired
+    bootstrap resample of the test examples (seed → array of draws)."""
 
-    def __init__(self, values: dict[tuple[str, float], np.ndarray],
-                 draws: dict[tuple[str, float], np.ndarray] | None = None):
+    def __init__(self, values: dict[tuple[str, float], dict[int, float]],
+                 draws: dict[tuple[str, float], dict[int, np.ndarray]] | None = None,
+                 healthy=lambda group, seed: True):
         self.values = values
-        self.draws = draws or {}          # group -> array [seeds, draws]
-        self.pooled_std = pooled_std(values.values())
+        self.draws = draws or {}
+        self.pooled = stats.pooled([stats.paired({s: v for s, v in vals.items() if healthy(g, s)})
+                                    for g, vals in values.items()])
 
-    def mean_se(self, group) -> tuple[float, float, int]:
-        v = self.values[group]
-        std = np.std(v, ddof=1) if len(v) > 1 else self.pooled_std
-        return float(np.mean(v)), float(std / np.sqrt(len(v))), len(v)
+    def mean_se(self, group) -> tuple[float, float, float, int]:
+        """Return the seed mean, its seed standard error, the error's degrees of freedom, seeds."""
+        v = stats.paired(self.values[group])
+        se, df = stats.seed_error(v, self.pooled)
+        return float(np.mean(v)), se, df, len(v)
 
-    def seed_mean_draws(self, group) -> np.ndarray | None:
-        """Return the seed mean on each resample, or None without bootstrap draws."""
+    def seed_mean_draws(self, group, seeds=None) -> np.ndarray | None:
+        """Return the mean over ``seeds`` (default: all) on each resample, or None without draws."""
         d = self.draws.get(group)
-        return None if d is None else d.mean(axis=0)
+        if d is None:
+            return None
+        return np.mean([d[s] for s in (sorted(d) if seeds is None else seeds)], axis=0)
 
 
 def _row(claim, what, a: _Quantity, ga, b: _Quantity | None = None, gb=None, op=">",
          threshold=0.0, unit="pp") -> dict:
-    """One comparison: mean(a[ga]) - mean(b[gb]) (or mean(a[ga]) alone) against a threshold.
+    """One comparison: the mean of a[ga] (or of the per-seed paired differences a[ga] − b[gb]
+    over the seeds both have) against a threshold.
 
-    Its standard error combines the seed standard error with the paired bootstrap standard error
-    over the test examples (when the quantity has bootstrap draws).
+    Its standard error combines the seed standard error (own seeds, or the pooled healthy seed
+    std when one seed is left) with the paired bootstrap over the test examples (when the
+    quantity has bootstrap draws); the verdict is set later, with Holm's correction
+    (:func:`wmrlib.analysis.stats.judge`).
     """
-    ma, sa, na = a.mean_se(ga)
-    da = a.seed_mean_draws(ga)
     if b is None:
-        estimate, se_seed, seeds, draws = ma, sa, f"{na}", da
+        seeds = sorted(a.values[ga])
+        diffs = stats.paired(a.values[ga])
+        pooled = a.pooled
+        draws = a.seed_mean_draws(ga)
+        label = f"{len(seeds)}"
     else:
-        mb, sb, nb = b.mean_se(gb)
-        db = b.seed_mean_draws(gb)
-        estimate, se_seed, seeds = ma - mb, float(np.hypot(sa, sb)), f"{na} vs {nb}"
+        seeds = sorted(set(a.values[ga]) & set(b.values[gb]))
+        diffs = stats.paired(a.values[ga], b.values[gb])
+        # one seed left: the difference of two independent draws of the pooled spread
+        pooled = (a.pooled[0] * np.sqrt(2), a.pooled[1])
+        da, db = a.seed_mean_draws(ga, seeds), b.seed_mean_draws(gb, seeds)
         draws = None if da is None or db is None else da - db
+        label = f"{len(seeds)} paired"
+    se_seed, df = stats.seed_error(diffs, pooled if len(seeds) == 1 else (np.nan, 0.0))
     se_test = float(np.std(draws, ddof=1)) if draws is not None else np.nan
-    se = combined_se(se_seed, se_test)
-    single = (len(a.values[ga]) == 1) or (b is not None and len(b.values[gb]) == 1)
+    se, half = stats.half_width(se_seed, df, se_test)
+    estimate = float(np.mean(diffs))
+    low, high = stats.interval(estimate, half)
     return {"claim": claim, "family": _family(ga), "comparison": what, "estimate": estimate,
-            "se_seed": se_seed, "se_test": se_test, "se": se,
-            "interval_low": interval(estimate, se)[0], "interval_high": interval(estimate, se)[1],
+            "se_seed": se_seed, "se_test": se_test, "se": se, "df": df if np.isfinite(se_seed) else np.inf,
+            "interval_low": low, "interval_high": high, "op": op, "threshold": threshold,
             "test": f"{op} {threshold:g}" if op != "within" else f"within ±{threshold:g}",
-            "unit": unit, "seeds": seeds,
-            "se_from": ("pooled seed std" if single else "own seeds")
-            + (" + paired bootstrap" if draws is not None else ""),
-            "verdict": verdict(estimate, se, op, threshold)}
+            "unit": unit, "seeds": label,
+            "se_from": ("pooled seed std" if len(seeds) == 1 and np.isfinite(se_seed) else
+                        "own seeds" if np.isfinite(se_seed) else "test sample only")
+            + (" + paired bootstrap" if draws is not None else "")}
 
 
 def _family(group) -> str:
@@ -108,12 +126,17 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
     defenses = [d for d in ("pgd", "trades") if (d, 0.0) in groups]
     headline = dict(plan.headline_pairs(defenses))
 
+    broken = collapse_epochs(store, plan)
+
+    def healthy(group, seed) -> bool:
+        return (*group, seed) not in broken
+
     def quantity(fn, only=None, draws_fn=None) -> _Quantity:
         chosen = {g: cs for g, cs in groups.items() if only is None or g in only}
         draws = None if draws_fn is None else {
-            g: np.stack([draws_fn(c) for c in cs]) for g, cs in chosen.items()}
-        return _Quantity({g: np.array([fn(c) for c in cs], dtype=float)
-                          for g, cs in chosen.items()}, draws)
+            g: {c.seed: draws_fn(c) for c in cs} for g, cs in chosen.items()}
+        return _Quantity({g: {c.seed: float(fn(c)) for c in cs} for g, cs in chosen.items()},
+                         draws, healthy)
 
     cache: dict = {}
     alphas = plan.alpha_tests
@@ -192,34 +215,39 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
                              f"loss at ρ {rho:g}", q, (d, 0.0), q, (d, headline[d]), op=">",
                              unit="loss"))
     rows += _histogram_rows(store, plan, groups)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["verdict"] = judge(frame)
+    return frame
 
 
 def _slope_row(claim: str, q: _Quantity, defense: str, trained: list[float], what: str,
                unit: str, op: str = ">") -> dict:
     """Least-squares slope of the seed means over alpha_train; its standard error combines the
-    seed standard errors with the paired bootstrap over the test examples (when available)."""
+    seed standard errors (degrees of freedom: the smallest of theirs) with the paired bootstrap
+    over the test examples (when available)."""
     x = np.array(trained, dtype=float)
-    means, ses = zip(*[q.mean_se((defense, a))[:2] for a in trained])
-    means, ses = np.array(means), np.array(ses)
+    means, ses, dfs, _n = (np.array(v, dtype=float) for v in
+                           zip(*[q.mean_se((defense, a)) for a in trained]))
     xc = x - x.mean()
     coef = xc / np.sum(xc ** 2)
     slope = float(np.sum(coef * means))
     se_seed = float(np.sqrt(np.sum(coef ** 2 * ses ** 2)))
+    df = float(np.min(dfs)) if np.isfinite(se_seed) else np.inf
     draws = [q.seed_mean_draws((defense, a)) for a in trained]
     se_test = (float(np.std(np.tensordot(coef, np.stack(draws), axes=1), ddof=1))
                if all(d is not None for d in draws) else np.nan)
-    se = combined_se(se_seed, se_test)
+    se, half = stats.half_width(se_seed, df, se_test)
+    low, high = stats.interval(slope, half)
     steps = np.diff(means) if op == ">" else -np.diff(means)
     shape = "monotone" if np.all(steps > 0) else "not monotone"
     return {"claim": claim, "family": _family((defense,)), "comparison": f"{what} ({shape})",
-            "estimate": slope, "se_seed": se_seed, "se_test": se_test, "se": se,
-            "interval_low": interval(slope, se)[0], "interval_high": interval(slope, se)[1],
-            "test": f"{op} 0",
-            "unit": unit, "seeds": "/".join(str(len(q.values[(defense, a)])) for a in trained),
+            "estimate": slope, "se_seed": se_seed, "se_test": se_test, "se": se, "df": df,
+            "interval_low": low, "interval_high": high, "op": op, "threshold": 0.0,
+            "test": f"{op} 0", "unit": unit,
+            "seeds": "/".join(str(len(q.values[(defense, a)])) for a in trained),
             "se_from": "own seeds and pooled seed std"
-            + (" + paired bootstrap" if np.isfinite(se_test) else ""),
-            "verdict": verdict(slope, se, op, 0.0)}
+            + (" + paired bootstrap" if np.isfinite(se_test) else "")}
 
 
 def weight_spread(margins: np.ndarray, alpha_test: float) -> float:
@@ -242,7 +270,7 @@ def _histogram_rows(store: Store, plan: DatasetPlan, groups) -> list[dict]:
                 spread[(config.key(), a)] = weight_spread(rec.margin, a)
 
     def quantity(fn) -> _Quantity:
-        return _Quantity({g: np.array([fn(c) for c in cs]) for g, cs in trades.items()})
+        return _Quantity({g: {c.seed: float(fn(c)) for c in cs} for g, cs in trades.items()})
 
     rows = []
     for g in sorted(trades):

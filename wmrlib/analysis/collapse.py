@@ -2,19 +2,25 @@
 training while its clean accuracy and its accuracy against the (weaker) training attack rise.
 
 This is how TRADES pilots and campaign seeds broke at lr 10⁻³ with a 5-step training attack: the
-model learns to defeat the short attack instead of resisting attacks. It is read from the
-learning curves stored with each run (40-PGD on a fixed test subset after every epoch).
+model learns to defeat the short attack instead of resisting attacks. A run with a validation
+split is judged on its validation curve (A_rob after each quarter epoch) with the schedule
+pilot's rule, a fall of ``VALIDATION_DROP_PP`` or more below the running maximum; no test image
+is read. The 5-epoch runs, which have no validation split, are judged on the test-subset curves
+they recorded after every epoch, with their own rule (``DROP_PP``).
 """
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 
 from ..experiment.config import DEFENSE_NAMES
-from .curves import learning_curves
 from ..experiment.profiles import DatasetPlan
 from ..workflow.store import Store
+from .curves import learning_curves, validation_curves
 
-DROP_PP = 20.0  # A_rob this many pp below its best earlier epoch: the run collapsed
+DROP_PP = 20.0  # test-subset curves (5-epoch runs): A_rob this many pp below its best earlier epoch
+VALIDATION_DROP_PP = 10.0  # validation curves: a fall this large below the running maximum
 
 
 def largest_drop(values) -> float:
@@ -49,7 +55,7 @@ def collapses(curves: pd.DataFrame, drop_pp: float = DROP_PP) -> pd.DataFrame:
         best, epoch_fell = float("-inf"), None
         for epoch, rob in zip(run["epoch"], run["a_rob"]):
             if epoch_fell is None and rob < best - drop_pp:
-                epoch_fell = int(epoch)
+                epoch_fell = math.ceil(epoch)
             best = max(best, float(rob))
         rows.append({"defense": defense, "alpha_train": float(alpha), "seed": int(seed),
                      "best_a_rob": best, "final_a_rob": float(run["a_rob"].iloc[-1]),
@@ -59,12 +65,35 @@ def collapses(curves: pd.DataFrame, drop_pp: float = DROP_PP) -> pd.DataFrame:
     return out.astype({"collapse_epoch": "Int64", "collapsed": bool})
 
 
+def uses_validation(plan: DatasetPlan) -> bool:
+    """Return whether ``plan``'s runs hold out a validation split (and are judged on it)."""
+    return plan.base.val_size > 0
+
+
+def describe_rule(plan: DatasetPlan) -> str:
+    """Return the detector's rule for ``plan`` in words, e.g. "validation A_rob fell 10 pp or
+    more below its best so far"."""
+    if uses_validation(plan):
+        return f"validation A_rob fell {VALIDATION_DROP_PP:g} pp or more below its best so far"
+    return f"{plan.attack.name} A_rob fell by more than {DROP_PP:g} pp"
+
+
+def collapse_epochs(store: Store, plan: DatasetPlan) -> dict[tuple[str, float, int], int]:
+    """Return each stored run of ``plan`` that collapsed in training, (defense, alpha_train,
+    seed) → the epoch (of the first curve point past the rule; a quarter epoch rounds up)."""
+    if uses_validation(plan):
+        # "fell VALIDATION_DROP_PP or more": a strict test a hair below the threshold
+        found = collapses(validation_curves(store, plan), VALIDATION_DROP_PP - 1e-9)
+    else:
+        found = collapses(learning_curves(store, plan))
+    return {(r.defense, float(r.alpha_train), int(r.seed)): int(r.collapse_epoch)
+            for r in found[found["collapsed"]].itertuples()}
+
+
 def collapsed_models(store: Store, plan: DatasetPlan) -> dict[str, int]:
     """Return each stored run of ``plan`` that collapsed in training: its label → the epoch."""
-    found = collapses(learning_curves(store, plan))
     out = {}
-    for _, r in found[found["collapsed"]].iterrows():
-        label = DEFENSE_NAMES[r["defense"]]
-        label += f"+ours α {r['alpha_train']:g}" if r["alpha_train"] else ""
-        out[f"{label} seed {r['seed']}"] = int(r["collapse_epoch"])
+    for (defense, alpha, seed), epoch in collapse_epochs(store, plan).items():
+        label = DEFENSE_NAMES[defense] + (f"+ours α {alpha:g}" if alpha else "")
+        out[f"{label} seed {seed}"] = epoch
     return out

@@ -1,5 +1,10 @@
-"""Learning curves read from the store: each headline model's A_nat, A_rob, A_sa and A_tr after
-every epoch on a fixed probe subset, and the gain of the weighted model over its baseline."""
+"""Learning curves read from the store, and the gain of the weighted model over its baseline.
+
+Two kinds exist. A run trained with a validation split (``RunConfig.val_size`` > 0) records its
+validation A_nat and A_rob after each quarter epoch (:func:`validation_curves`): the curves the
+collapse detector reads. The earlier runs recorded A_nat, A_rob, A_sa and A_tr after every epoch
+on a fixed subset of the *test* set, for the headline models (:func:`learning_curves`).
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -27,6 +32,23 @@ def learning_curves(store: Store, plan: DatasetPlan) -> pd.DataFrame:
                          **{m: entry[f"curve_{m}"] for m in CURVE_METRICS}})
     return pd.DataFrame(rows, columns=["defense", "alpha_train", "seed", "epoch", "n",
                                        "alpha_test", *CURVE_METRICS])
+
+
+def validation_curves(store: Store, plan: DatasetPlan) -> pd.DataFrame:
+    """Return the stored validation curves of every model of ``plan``: one row per model and
+    quarter epoch (A_nat and A_rob on the validation split, in %; :mod:`wmrlib.compute.train`)."""
+    rows = []
+    for config in plan.models():
+        if not store.has_run(config):
+            continue
+        info = store.get_or_train(config, need_model=False).provenance
+        for point in info.get("validation_curve") or []:
+            rows.append({"defense": config.defense, "alpha_train": config.alpha_train,
+                         "seed": config.seed, "epoch": point["epoch"], "n": point["val_n"],
+                         "a_nat": point["val_a_nat"], "a_rob": point["val_a_rob"],
+                         "lr": point["lr"]})
+    return pd.DataFrame(rows, columns=["defense", "alpha_train", "seed", "epoch", "n", "a_nat",
+                                       "a_rob", "lr"])
 
 
 def curve_gains(curves: pd.DataFrame, plan: DatasetPlan) -> pd.DataFrame:

@@ -13,40 +13,63 @@ import pandas as pd
 
 from ..experiment.profiles import DatasetPlan
 from ..workflow.store import Store
-from . import paper
+from . import paper, stats
 from .bootstrap import resample_indices, resampled_metric
-from .stats import (METRIC_NAMES, agreement, combined_se, family_name, format_interval,
-                    pooled_std, seed_sem)
+from .collapse import collapse_epochs
+from .stats import METRIC_NAMES, agreement, format_interval, size_agreement
 from .tables import SPECS, SWEEP_ALPHA_TEST, model_groups
 
 
 def our_gains(store: Store, plan: DatasetPlan, pairs, alpha_tests, metrics) -> pd.DataFrame:
     """Return ours − baseline for each (defense, alpha_train) of ``pairs``, alpha_test and metric.
 
-    Columns: family, alpha_train, alpha_test, metric, ours, baseline (seed means, %), gain, se
-    (seed and paired-bootstrap errors combined), se_seed, se_test, seeds.
+    The gain is the mean of per-seed paired differences over the seeds both models have (a model
+    with fewer seeds than its baseline is compared with it at the same seeds). Its seed error
+    comes from those differences, or, with one common seed, from the seed std of the differences
+    pooled over the multi-seed pairs whose runs did not collapse (:mod:`.collapse`); its
+    test-sample error from the paired bootstrap. Columns: family, alpha_train, alpha_test,
+    metric, ours, baseline (means over the common seeds, %), gain, se, half (the 95 %
+    half-width), df, se_seed, se_test, seed_error, seeds.
     """
     needed = {(d, float(a)) for d, alpha in pairs for a in (0.0, alpha)}  # load no other model
-    groups = {(g[0].defense, g[0].alpha_train): g for g in model_groups(plan)
+    groups = {(g[0].defense, g[0].alpha_train): {c.seed: c for c in g} for g in model_groups(plan)
               if (g[0].defense, g[0].alpha_train) in needed}
+    broken = collapse_epochs(store, plan)
     alphas = tuple(a for a in alpha_tests if a is not None)
     records = {}
     for group in groups.values():
-        for config in group:
+        for config in group.values():
             records[config.key()] = store.get_or_evaluate(
                 config, plan.attack, alphas, eval_size=plan.eval_size, eval_seed=plan.eval_seed)
     n = len(next(iter(records.values())).labels)
     idx = resample_indices(n, seed=plan.eval_seed)
     full = np.arange(n)[None, :]
+    cache: dict = {}
 
-    def values(group, metric, alpha):
-        point = np.array([resampled_metric(records[c.key()], metric, alpha, full)[0] for c in group])
-        draws = np.stack([resampled_metric(records[c.key()], metric, alpha, idx) for c in group])
-        return point, draws
+    def value(config, metric, alpha):
+        key = (config.key(), metric, alpha)
+        if key not in cache:
+            rec = records[config.key()]
+            cache[key] = (float(resampled_metric(rec, metric, alpha, full)[0]),
+                          resampled_metric(rec, metric, alpha, idx))
+        return cache[key]
 
-    def pooled(metric, alpha):
-        # A one-seed model borrows the seed std pooled over the models with several seeds.
-        return pooled_std(values(g, metric, alpha)[0] for g in groups.values() if len(g) > 1)
+    def healthy(config) -> bool:
+        return (config.defense, config.alpha_train, config.seed) not in broken
+
+    def differences(ours, base, metric, alpha, only_healthy=False):
+        seeds = sorted(s for s in set(ours) & set(base)
+                       if not only_healthy or (healthy(ours[s]) and healthy(base[s])))
+        diffs = np.array([value(ours[s], metric, alpha)[0] - value(base[s], metric, alpha)[0]
+                          for s in seeds])
+        return seeds, diffs
+
+    def lent(metric, alpha):
+        # One common seed borrows the std of paired differences pooled over the healthy seeds of
+        # the pairs of ``pairs`` that have several.
+        diffs = [differences(groups[(d, a)], groups[(d, 0.0)], metric, alpha, True)[1]
+                 for d, a in pairs if (d, a) in groups and (d, 0.0) in groups]
+        return stats.pooled(diffs)
 
     rows = []
     for defense, alpha_train in pairs:
@@ -57,18 +80,28 @@ def our_gains(store: Store, plan: DatasetPlan, pairs, alpha_tests, metrics) -> p
             for metric in metrics:
                 if alpha is None and metric in ("a_sa", "a_tr"):
                     continue
-                (po, do), (pb, db) = values(ours_g, metric, alpha), values(base_g, metric, alpha)
-                shared = pooled(metric, alpha) if min(len(po), len(pb)) == 1 else np.nan
-                se_seed = float(np.hypot(seed_sem(po, shared), seed_sem(pb, shared)))
-                se_test = float(np.std(do.mean(0) - db.mean(0), ddof=1))
-                se = combined_se(se_seed, se_test)
-                se_test_only = not np.isfinite(se_seed)
-                rows.append({"family": family_name(defense), "alpha_train": alpha_train,
-                             "seed_error": "test sample only (one seed)" if se_test_only else "seeds and test sample",
-                             "alpha_test": alpha, "metric": METRIC_NAMES[metric], "ours": po.mean(),
-                             "baseline": pb.mean(), "gain": po.mean() - pb.mean(), "se": se,
+                seeds, diffs = differences(ours_g, base_g, metric, alpha)
+                if not seeds:
+                    continue
+                se_seed, df = stats.seed_error(diffs, lent(metric, alpha) if len(seeds) == 1
+                                               else (np.nan, 0.0))
+                draws = np.mean([value(ours_g[s], metric, alpha)[1] - value(base_g[s], metric, alpha)[1]
+                                 for s in seeds], axis=0)
+                se_test = float(np.std(draws, ddof=1))
+                se, half = stats.half_width(se_seed, df, se_test)
+                rows.append({"family": stats.family_name(defense), "alpha_train": alpha_train,
+                             "seed_error": ("test sample only (one seed, nothing to pool)"
+                                            if not np.isfinite(se_seed) else
+                                            "pooled seed std" if len(seeds) == 1 else
+                                            "paired seeds and test sample"),
+                             "alpha_test": alpha, "metric": stats.METRIC_NAMES[metric],
+                             "ours": np.mean([value(ours_g[s], metric, alpha)[0] for s in seeds]),
+                             "baseline": np.mean([value(base_g[s], metric, alpha)[0] for s in seeds]),
+                             "gain": float(diffs.mean()), "se": se, "half": half, "df": df,
                              "se_seed": se_seed, "se_test": se_test,
-                             "seeds": f"{len(po)} vs {len(pb)}"})
+                             "seeds": f"{len(seeds)} paired" + (
+                                 f" (of {len(ours_g)} vs {len(base_g)})"
+                                 if len(seeds) < max(len(ours_g), len(base_g)) else "")})
     return pd.DataFrame(rows)
 
 
@@ -100,7 +133,8 @@ def gain_table(store: Store, plan: DatasetPlan, number: int) -> pd.DataFrame:
     """Return paper Table ``number`` as gains: the paper's gain beside ours, with our interval.
 
     ``agrees`` says whether our interval lies on the paper's side of 0 (``yes``), on the other
-    side (``no``), or contains 0 (``inconclusive``). A_nat and A_rob do not depend on alpha_test:
+    side (``no``), or contains 0 (``inconclusive``); ``size`` whether the paper's gain lies inside
+    our interval (:func:`wmrlib.analysis.stats.size_agreement`). A_nat and A_rob do not depend on alpha_test:
     they get one row per model pair (alpha_test shown as –).
     """
     spec = SPECS[number]
@@ -132,10 +166,10 @@ def gain_table(store: Store, plan: DatasetPlan, number: int) -> pd.DataFrame:
         out = ours.merge(theirs, on=["family", "alpha_train", "metric", "alpha_test"], how="left")
     else:
         out = ours.assign(**{"paper gain": np.nan})
-    out["interval"] = [format_interval(g, s) for g, s in zip(out["gain"], out["se"])]
-    out["agrees"] = [agreement(p, g, s) + ("" if e == "seeds and test sample" else " (1 seed)")
-                     for p, g, s, e in zip(out["paper gain"], out["gain"], out["se"], out["seed_error"])]
+    out["interval"] = [format_interval(g, h) for g, h in zip(out["gain"], out["half"])]
+    out["agrees"] = [agreement(p, g, h) for p, g, h in zip(out["paper gain"], out["gain"], out["half"])]
+    out["size"] = [size_agreement(p, g, h) for p, g, h in zip(out["paper gain"], out["gain"], out["half"])]
     out = out.sort_values(["family", "alpha_train"], kind="stable")
     columns = ["family", "alpha_train", "alpha_test", "metric", "paper gain", "gain", "interval",
-               "agrees", "ours", "baseline", "seeds"]
+               "agrees", "size", "ours", "baseline", "seeds"]
     return out[columns].rename(columns={"gain": "our gain"}).reset_index(drop=True)

@@ -26,7 +26,7 @@ from ..experiment.robustness_plan import (robust_models, robustness_units, Robus
 from ..method import metrics
 from ..workflow.store import MissingResult, Store
 from .claims import C3_TOL, CLAIMS, comparisons, summary
-from .stats import interval, verdict
+from .stats import interval, judge
 from .gains import our_gains
 
 # Flag thresholds. Each probe flags what a sound evaluation of an undefended-gradient model
@@ -224,14 +224,18 @@ def claim_rows(store: Store, plan, families=("pgd", "trades")) -> pd.DataFrame:
     for _, g in gains.iterrows():
         c2 = g["metric"] in ("A_sa", "A_tr")
         at = f" at α_test {g['alpha_test']:g}" if c2 else ""
+        low, high = interval(g["gain"], g["half"])
         rows.append({"claim": "C2" if c2 else "C3", "family": g["family"],
                      "comparison": f"{g['family']}+ours α {g['alpha_train']:g} − {g['family']}: "
                                    f"{g['metric']}{at}",
-                     "gain": g["gain"], "low": interval(g["gain"], g["se"])[0],
-                     "high": interval(g["gain"], g["se"])[1],
-                     "verdict": verdict(g["gain"], g["se"], ">" if c2 else "within",
-                                         0.0 if c2 else C3_TOL)})
-    return pd.DataFrame(rows)
+                     "gain": g["gain"], "low": low, "high": high, "estimate": g["gain"],
+                     "se": g["se"], "df": g["df"], "op": ">" if c2 else "within",
+                     "threshold": 0.0 if c2 else C3_TOL})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    out["verdict"] = judge(out)
+    return out.drop(columns=["estimate", "se", "df", "op", "threshold"])
 
 
 def _book_verdicts(store: Store, plan) -> dict[tuple[str, str], str]:

@@ -2,25 +2,37 @@
 and verdicts. Gains (:mod:`.gains`), claims (:mod:`.claims`) and the robustness check
 (:mod:`.robustness`) all judge with these functions, so a change of rule is made here once.
 
-Rules (the interval of an estimate with standard error ``se`` is ``estimate ± Z·se``):
+An estimate is a mean over seeds of per-seed **paired** differences (both arms of a comparison
+share the seed's initialisation, data order and attack noise). Its standard error adds the seed
+part, std(differences)/√n, to the test-sample part from the paired bootstrap; a comparison with
+one seed borrows the seed standard deviation pooled over the healthy multi-seed comparisons of
+the same quantity. Its 95 % interval is ``estimate ± t·se`` with Student's t at the seed part's
+degrees of freedom (n − 1, or the pooled ones; the normal quantile when only the test sample
+varies).
 
-* ``>`` / ``>=`` (``<``): *holds* if the whole interval is above (below) the threshold, *does
-  not hold* if it lies entirely on the other side, *inconclusive* otherwise;
-* ``within``: *holds* if the interval lies inside ±threshold, *does not hold* if it lies
-  entirely outside, *inconclusive* otherwise.
+Rules, each a one-sided test at ``LEVEL / 2``:
 
-A claim holds if all of its comparisons hold, does not hold if any does not, and is
-inconclusive otherwise (:func:`combine`).
+* ``>`` / ``>=`` (``<``): *holds* if the estimate is shown above (below) the threshold, *does
+  not hold* if it is shown on the other side, *inconclusive* otherwise;
+* ``within`` (equivalence, two one-sided tests): *holds* if it is shown inside ±threshold,
+  *does not hold* if it is shown outside, *inconclusive* otherwise.
+
+Within one claim, Holm's step-down procedure controls the error of its several comparisons, for
+"holds" and "does not hold" alike (:func:`judge`). Unadjusted, a verdict is the interval rule:
+the 95 % interval entirely on one side. A claim holds if all of its comparisons hold, does not
+hold if any does not, and is inconclusive otherwise (:func:`combine`).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats as _dist
 
 from ..experiment.config import DEFENSE_NAMES
 
-Z = 2.0  # interval half-width in standard errors
-INTERVAL = f"± {Z:g} SE"  # how the book names the interval
+LEVEL = 0.05  # two-sided: 95 % intervals; each one-sided test at LEVEL / 2
+INTERVAL = "95 % interval (Student's t over seeds, plus the test-sample variance)"
+MULTIPLICITY = "Holm's step-down procedure within each claim"
 METRIC_NAMES = {"a_nat": "A_nat", "a_rob": "A_rob", "a_sa": "A_sa", "a_tr": "A_tr"}
 VERDICTS = ("holds", "does not hold", "inconclusive")
 
@@ -60,42 +72,141 @@ def combined_se(se_seed: float, se_test: float) -> float:
     return float(se_seed if np.isfinite(se_seed) else se_test)
 
 
-def interval(estimate: float, se: float) -> tuple[float, float]:
-    """Return the interval ``estimate ± Z·se``."""
-    return estimate - Z * se, estimate + Z * se
+def multiplier(df: float) -> float:
+    """Return the 95 % two-sided quantile: Student's t at ``df`` degrees of freedom, the normal
+    quantile for infinite ``df`` (only the test sample varies); NaN without any (df 0).
+
+    Example:
+        >>> round(multiplier(4), 3), round(multiplier(float("inf")), 3)
+        (2.776, 1.96)
+    """
+    if not df > 0:
+        return float("nan")
+    return float(_dist.t.ppf(1 - LEVEL / 2, df)) if np.isfinite(df) else float(_dist.norm.ppf(1 - LEVEL / 2))
 
 
-def format_interval(estimate: float, se: float) -> str:
+def paired(a: dict[int, float], b: dict[int, float] | None = None) -> np.ndarray:
+    """Return the per-seed values of ``a`` (seed → value), or the paired differences a − b over
+    the seeds both have, in seed order."""
+    if b is None:
+        return np.array([a[s] for s in sorted(a)], dtype=float)
+    return np.array([a[s] - b[s] for s in sorted(set(a) & set(b))], dtype=float)
+
+
+def seed_error(differences: np.ndarray, pooled: tuple[float, float] = (np.nan, 0.0)
+               ) -> tuple[float, float]:
+    """Return (seed standard error, its degrees of freedom) of the mean of ``differences``: from
+    their own spread with two seeds or more, else from ``pooled`` = (std, degrees of freedom)."""
+    n = len(differences)
+    if n >= 2:
+        return float(np.std(differences, ddof=1) / np.sqrt(n)), float(n - 1)
+    std, dof = pooled
+    return (float(std / np.sqrt(n)), float(dof)) if n and np.isfinite(std) and dof else (np.nan, 0.0)
+
+
+def pooled(groups) -> tuple[float, float]:
+    """Return (pooled standard deviation, degrees of freedom) over the groups (arrays of
+    per-seed values or differences) with at least two seeds; (NaN, 0) when none has two."""
+    return pooled_std(groups), float(sum(len(v) - 1 for v in groups if len(v) > 1))
+
+
+def half_width(se_seed: float, df: float, se_test: float) -> tuple[float, float]:
+    """Return (combined standard error, 95 % half-width): t at the seed part's ``df`` when it is
+    known, the normal quantile when only the test sample varies."""
+    se = combined_se(se_seed, se_test)
+    df = df if np.isfinite(se_seed) else float("inf")
+    return se, multiplier(df) * se
+
+
+def interval(estimate: float, half: float) -> tuple[float, float]:
+    """Return the interval ``estimate ± half``."""
+    return estimate - half, estimate + half
+
+
+def format_interval(estimate: float, half: float) -> str:
     """Return the interval as text, e.g. ``[+1.20, +3.40]``."""
-    low, high = interval(estimate, se)
+    low, high = interval(estimate, half)
     return f"[{low:+.2f}, {high:+.2f}]"
 
 
-def verdict(estimate: float, se: float, op: str, threshold: float) -> str:
-    """Return "holds", "does not hold" or "inconclusive" for ``estimate (op) threshold``."""
-    if np.isnan(se):
-        return "inconclusive"
-    low, high = interval(estimate, se)
+def _cdf(x: float, df: float) -> float:
+    return float(_dist.t.cdf(x, df) if np.isfinite(df) else _dist.norm.cdf(x))
+
+
+def p_values(estimate: float, se: float, df: float, op: str, threshold: float) -> tuple[float, float]:
+    """Return the one-sided p-values (for "holds", for "does not hold") of ``estimate (op)
+    threshold`` with standard error ``se`` at ``df`` degrees of freedom (inf: normal)."""
+    if not (np.isfinite(se) and se > 0 and df > 0):
+        return 1.0, 1.0
     if op in (">", ">="):
-        return "holds" if low >= threshold else "does not hold" if high < threshold else "inconclusive"
+        z = (estimate - threshold) / se
+        return 1 - _cdf(z, df), _cdf(z, df)
     if op == "<":
-        return "holds" if high <= threshold else "does not hold" if low > threshold else "inconclusive"
-    if op == "within":
-        inside = -threshold <= low and high <= threshold
-        outside = high < -threshold or low > threshold
-        return "holds" if inside else "does not hold" if outside else "inconclusive"
+        z = (estimate - threshold) / se
+        return _cdf(z, df), 1 - _cdf(z, df)
+    if op == "within":  # two one-sided tests for "inside"; either side for "outside"
+        above_low = 1 - _cdf((estimate + threshold) / se, df)
+        below_high = _cdf((estimate - threshold) / se, df)
+        outside = min(1 - _cdf((estimate - threshold) / se, df), _cdf((estimate + threshold) / se, df))
+        return max(above_low, below_high), min(1.0, 2 * outside)
     raise ValueError(f"unknown comparison {op!r}: use '>', '>=', '<' or 'within'")
 
 
-def agreement(paper_gain: float, gain: float, se: float) -> str:
+def holm(p: np.ndarray, level: float = LEVEL / 2) -> np.ndarray:
+    """Return which hypotheses Holm's step-down procedure rejects at family-wise ``level``.
+
+    Example:
+        >>> holm(np.array([0.001, 0.02, 0.012]), 0.025).tolist()
+        [True, False, True]
+    """
+    p = np.asarray(p, dtype=float)
+    reject = np.zeros(len(p), dtype=bool)
+    for rank, i in enumerate(np.argsort(p, kind="stable")):
+        if p[i] > level / (len(p) - rank):
+            break
+        reject[i] = True
+    return reject
+
+
+def verdict(estimate: float, se: float, df: float, op: str, threshold: float) -> str:
+    """Return the verdict of one comparison on its own (no multiplicity correction)."""
+    p_hold, p_not = p_values(estimate, se, df, op, threshold)
+    return "holds" if p_hold <= LEVEL / 2 else "does not hold" if p_not <= LEVEL / 2 else "inconclusive"
+
+
+def judge(frame: pd.DataFrame, by: str = "claim") -> pd.Series:
+    """Return the Holm-adjusted verdict of each comparison of ``frame`` (columns estimate, se,
+    df, op, threshold), the correction applied within each ``by`` group."""
+    out = pd.Series("inconclusive", index=frame.index, dtype=object)
+    for _, part in frame.groupby(by, sort=False):
+        p = np.array([p_values(r.estimate, r.se, r.df, r.op, r.threshold)
+                      for r in part.itertuples()]).reshape(-1, 2)
+        holds, fails = holm(p[:, 0]), holm(p[:, 1])
+        out.loc[part.index[holds]] = "holds"
+        out.loc[part.index[fails & ~holds]] = "does not hold"
+    return out
+
+
+def agreement(paper_gain: float, gain: float, half: float) -> str:
     """Return whether our gain's interval lies on the paper's side of 0 ("yes"), on the other
     side ("no") or contains 0 ("inconclusive"); "–" without a paper gain or an error."""
-    if not np.isfinite(paper_gain) or not np.isfinite(se):
+    if not np.isfinite(paper_gain) or not np.isfinite(half):
         return "–"
-    low, high = interval(gain, se)
+    low, high = interval(gain, half)
     if low <= 0 <= high:
         return "inconclusive"
     return "yes" if (low > 0) == (paper_gain > 0) else "no"
+
+
+def size_agreement(paper_gain: float, gain: float, half: float) -> str:
+    """Return how the paper's gain sits against our interval: "consistent with the paper's
+    size" (inside it), "smaller than the paper's" or "larger than the paper's"; "–" without one."""
+    if not np.isfinite(paper_gain) or not np.isfinite(half):
+        return "–"
+    low, high = interval(gain, half)
+    if low <= paper_gain <= high:
+        return "consistent with the paper's size"
+    return "smaller than the paper's" if high < paper_gain else "larger than the paper's"
 
 
 def combine(verdicts: pd.Series) -> str:

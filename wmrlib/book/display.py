@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.collapse import DROP_PP
+from ..analysis.collapse import describe_rule
 from .sources import Source
 
 
@@ -48,8 +48,7 @@ def section(title: str, source: Source | None, value, note: str = "",
     flag = "; some runs were computed by code changed since (see Provenance)" if stale else ""
     collapsed = source.collapsed
     if collapsed:
-        flag += (f"; ⚠ collapsed in training ({source.plan.attack.name} A_rob fell by more than "
-                 f"{DROP_PP:g} pp): " + ", ".join(
+        flag += (f"; ⚠ collapsed in training ({describe_rule(source.plan)}): " + ", ".join(
             f"{m} (epoch {e})" for m, e in collapsed.items()) + ", counted in every seed mean "
                  "that includes its seed")
     flagged = source.flagged

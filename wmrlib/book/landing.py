@@ -8,8 +8,7 @@ import pandas as pd
 
 from ..analysis.results import results_for
 from ..analysis.claims import comparisons, summary
-from ..analysis.collapse import DROP_PP, collapsed_models, collapses
-from ..analysis.curves import learning_curves
+from ..analysis.collapse import collapse_epochs, describe_rule
 from ..analysis.gains import gain_table
 from ..analysis.robustness import headline_sentence
 from ..analysis.stats import INTERVAL
@@ -41,9 +40,9 @@ def headline(results: str | Path, profile: str = "cpu") -> dict:
     except MissingResult:
         out["claims"] = None
     out["robustness"] = None if source.synthetic else headline_sentence(source.store, plan)
-    out["checked"] = results_for(profile, results).robustness_progress()
-    out["collapsed"] = campaign_collapses(results, profile)
-    out["gains kept"] = gains_without_collapsed(results, profile) if out["collapsed"] else None
+    out["checked"] = source.results.robustness_progress()
+    out["collapsed"] = source.collapsed
+    out["gains kept"] = gains_without_collapsed(results, source.profile) if out["collapsed"] else None
     return out
 
 
@@ -72,8 +71,7 @@ def headline_text(h: dict) -> str:
         runs = h["collapsed"]
         lines.append(f"**{len(runs)} stored run{'s' * (len(runs) != 1)} collapsed in training.** "
                      + ", ".join(f"{m} (epoch {e})" for m, e in runs.items())
-                     + f": their A_rob under {h['source'].plan.attack.name} fell by more than "
-                     f"{DROP_PP:g} pp during training while "
+                     + f": their {describe_rule(h['source'].plan)} during training while "
                      "clean accuracy rose, a model that learned to defeat the short training "
                      "attack instead of resisting attacks. This is a failure of our short schedule "
                      "(see *How we reproduce*), not of either method alone, and such runs are kept "
@@ -111,12 +109,6 @@ def headline_text(h: dict) -> str:
     return "\n\n".join(lines)
 
 
-def campaign_collapses(results: str | Path, profile: str = "cpu") -> dict[str, int]:
-    """Return every stored run of the profile's MNIST plan that collapsed in training."""
-    plan = get_profile(profile).plan("mnist")
-    return collapsed_models(results_for(profile, results).store, plan)
-
-
 def gains_without_collapsed(results: str | Path, profile: str = "cpu") -> pd.DataFrame | None:
     """Return the landing page's headline gains (Table 1 at its last alpha_test) recomputed
     without the seeds at which either model of a pair collapsed in training (a rule applied
@@ -127,8 +119,7 @@ def gains_without_collapsed(results: str | Path, profile: str = "cpu") -> pd.Dat
     """
     plan = get_profile(profile).plan("mnist")
     store = results_for(profile, results).store
-    found = collapses(learning_curves(store, plan))
-    broken = {(r.defense, r.alpha_train, r.seed) for r in found.itertuples() if r.collapsed}
+    broken = set(collapse_epochs(store, plan))
     if not broken:
         return None
     alpha = plan.alpha_tests[-1]

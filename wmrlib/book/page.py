@@ -241,6 +241,6 @@ class Page:
             if part.empty:
                 display(Markdown("Not evaluated: the profile trains too few α_train values."))
                 continue
-            shown = part.drop(columns=["interval_low", "interval_high"]).assign(interval=[
+            shown = part.drop(columns=["interval_low", "interval_high", "op", "threshold"]).assign(interval=[
                 f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in zip(part.interval_low, part.interval_high)])
             display_frame(shown)

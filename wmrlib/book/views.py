@@ -136,6 +136,11 @@ def analog_view(frame: pd.DataFrame, plan: DatasetPlan) -> list[tuple[str, pd.Da
     return views
 
 
+# The gain-size verdicts of wmrlib.analysis.stats.size_agreement, in a table's few words.
+SIZE_WORDS = {"consistent with the paper's size": "consistent", "smaller than the paper's": "smaller",
+              "larger than the paper's": "larger"}
+
+
 def gain_view(gains: pd.DataFrame) -> pd.DataFrame:
     """Return a gain table (:func:`wmrlib.analysis.gains.gain_table`) laid out for a page: one comparison
     label, alpha_test as text, ours / baseline in one column."""
@@ -147,9 +152,9 @@ def gain_view(gains: pd.DataFrame) -> pd.DataFrame:
         "α_test": [alpha_text(a) for a in gains["alpha_test"]],
         "metric": gains["metric"],
         "paper gain": [("–" if pd.isna(v) else f"{v:+.2f}") for v in gains["paper gain"]],
-        "our gain": [f"{v:+.2f}" for v in gains["our gain"]],
-        "our interval": gains["interval"],
-        "same direction as the paper": gains["agrees"],
+        "our gain [95 % interval]": [f"{v:+.2f} {i}" for v, i in zip(gains["our gain"], gains["interval"])],
+        "same direction?": gains["agrees"],
+        "size vs the paper's": [SIZE_WORDS.get(s, s) for s in gains["size"]],
         "ours / baseline (%)": [f"{o:.2f} / {b:.2f}" for o, b in zip(gains["ours"], gains["baseline"])],
         "seeds": gains["seeds"],
     })

@@ -1,10 +1,11 @@
-"""Datasets (MNIST, CIFAR-10, Tiny ImageNet) as uint8 tensors, plus deterministic, resumable batching."""
+"""Datasets (MNIST, Fashion-MNIST, CIFAR-10, Tiny ImageNet) as uint8 tensors, plus deterministic, resumable batching."""
 from __future__ import annotations
 
 import os
 import pickle
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -94,9 +95,19 @@ class _CIFAR10Files(torchvision.datasets.CIFAR10):
     meta = {**torchvision.datasets.CIFAR10.meta, "md5": None}
 
 
-def _mnist_files(root: Path, train: bool) -> list[Path]:
+# The datasets stored as MNIST-format IDX files, each with the torchvision class that reads and downloads
+# it; such a class keeps its files in root/<class name>/raw/ (MNIST/raw, FashionMNIST/raw).
+_IDX_CLASSES: dict[str, type[torchvision.datasets.MNIST]] = {
+    "mnist": torchvision.datasets.MNIST,
+    "fashionmnist": torchvision.datasets.FashionMNIST,
+}
+
+
+def _idx_files(idx_class: type[torchvision.datasets.MNIST], root: Path, train: bool) -> list[Path]:
+    """The images and labels IDX files of one split, where ``idx_class`` looks for them."""
+    raw = root / idx_class.__name__ / "raw"
     p = "train" if train else "t10k"
-    return [root / "MNIST" / "raw" / f"{p}-images-idx3-ubyte", root / "MNIST" / "raw" / f"{p}-labels-idx1-ubyte"]
+    return [raw / f"{p}-images-idx3-ubyte", raw / f"{p}-labels-idx1-ubyte"]
 
 
 def _cifar_files(root: Path, train: bool) -> list[Path]:
@@ -111,8 +122,10 @@ def _tiny_files(root: Path, train: bool) -> list[Path]:
     return [base / "wnids.txt", *split]
 
 
-def _load_mnist(root: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    ds = torchvision.datasets.MNIST(str(root), train=train, download=False)
+def _load_idx(idx_class: type[torchvision.datasets.MNIST], root: Path,
+              train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split of an IDX dataset, parsed by ``idx_class``, as uint8 [N,1,28,28] images and labels."""
+    ds = idx_class(str(root), train=train, download=False)
     return ds.data.unsqueeze(1), ds.targets
 
 
@@ -169,7 +182,8 @@ def _load_tinyimagenet(root: Path, train: bool) -> tuple[torch.Tensor, torch.Ten
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous(), torch.tensor(labels, dtype=torch.int64)
 
 
-def _check_mnist_file(path: Path) -> None:
+def _check_idx_file(path: Path) -> None:
+    """Raise ValueError naming what is wrong with an MNIST-format IDX file (magic, size, labels)."""
     blob = path.read_bytes()
     nd = 1 if "labels" in path.name else 3
     if len(blob) < 4 + 4 * nd or blob[:4] != bytes([0, 0, 8, nd]):
@@ -200,7 +214,8 @@ def _check_cifar_file(path: Path) -> None:
 # name -> (files one split parses, loader, per-file check, whether the other split's files must exist too:
 # torchvision's MNIST._check_exists and CIFAR10._check_integrity want both splits, whichever is asked for)
 _SOURCES: dict[str, tuple[Callable, Callable, Callable | None, bool]] = {
-    "mnist": (_mnist_files, _load_mnist, _check_mnist_file, True),
+    **{name: (partial(_idx_files, idx_class), partial(_load_idx, idx_class), _check_idx_file, True)
+       for name, idx_class in _IDX_CLASSES.items()},
     "cifar10": (_cifar_files, _load_cifar10, _check_cifar_file, True),
     "tinyimagenet": (_tiny_files, _load_tinyimagenet, None, False),
 }
@@ -209,8 +224,8 @@ assert set(_SOURCES) == set(NAMES), "every registered dataset needs a loader"
 
 def _download(name: str, root: Path, train: bool) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    if name == "mnist":
-        torchvision.datasets.MNIST(str(root), train=train, download=True)
+    if name in _IDX_CLASSES:
+        _IDX_CLASSES[name](str(root), train=train, download=True)
     elif name == "cifar10":
         torchvision.datasets.CIFAR10(str(root), train=train, download=True)  # stock class: MD5-verified
     else:

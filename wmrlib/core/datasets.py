@@ -40,6 +40,9 @@ REGISTRY: dict[str, DatasetSpec] = {s.name: s for s in (
                 "tiny-imagenet-200/wnids.txt, tiny-imagenet-200/train/<wnid>/images/*.JPEG, "
                 "tiny-imagenet-200/val/images/*.JPEG and tiny-imagenet-200/val/val_annotations.txt "
                 "(the extracted tiny-imagenet-200.zip)", f"{TINY_URL} (MD5 {TINY_MD5})"),
+    DatasetSpec("fashionmnist", "Fashion-MNIST", 10, (1, 28, 28), 60000, 10000, "smallcnn",
+                "FashionMNIST/raw/{train,t10k}-images-idx3-ubyte and FashionMNIST/raw/{train,t10k}-labels-idx1-ubyte "
+                "(uncompressed IDX files)", "torchvision.datasets.FashionMNIST"),
 )}
 NAMES: tuple[str, ...] = tuple(REGISTRY)
 

@@ -1,6 +1,6 @@
 """Results that last and the work that fills them: the content-addressed store and its provenance,
-staleness, the job list of a profile, its cost and schedule, the campaign runner, ``reproduce``
-and the shipped models (``zoo``).
+staleness, the job list of a profile, its cost and schedule, the campaign runner and
+``reproduce``.
 """
 
-__all__ = ["campaign", "cost", "jobs", "provenance", "reproduce", "staleness", "store", "zoo"]
+__all__ = ["campaign", "cost", "jobs", "provenance", "reproduce", "staleness", "store"]

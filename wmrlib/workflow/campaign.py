@@ -25,6 +25,7 @@ from tqdm.std import tqdm
 
 from ..compute.device import cpu_kind, default_device
 from ..core.checks import check_choice, check_int, check_number
+from ..experiment.profiles import profile as get_profile
 from .cost import calibrate, estimate, schedule
 from .jobs import Job, estimate_needed, plan_jobs, unit_image_steps
 from .provenance import provenance
@@ -99,6 +100,14 @@ class _Heartbeat:
         self._thread.join(timeout=5)
 
 
+def refuse_pending(profile_name: str) -> None:
+    """Raise when the profile may not be computed yet (:attr:`Profile.pending` says why)."""
+    why = get_profile(profile_name).pending
+    if why:
+        raise ValueError(f"profile {profile_name!r} cannot be computed yet: {why}; compute "
+                         "another profile, or record the decision first")
+
+
 def warn_oversubscription(workers: int, threads: int | None) -> None:
     """Warn when ``workers`` × ``threads`` asks for more threads than this machine has cores."""
     cores = os.cpu_count() or 1
@@ -162,6 +171,7 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
     if budget_min is not None:
         check_number("budget_min", budget_min, low=0.0, low_inclusive=False)
     warn_oversubscription(workers, threads)
+    refuse_pending(profile_name)
     jobs = plan_jobs(profile_name, datasets) if jobs is None else list(jobs)
     results = Path(results).resolve()
     (results / profile_name).mkdir(parents=True, exist_ok=True)

@@ -29,10 +29,11 @@ import torch
 
 EVAL_STEPS = (2, 6)  # two attack lengths; their difference is the cost of the extra steps
 EVAL_BATCH = 250     # the evaluation attack's batch (Store's default is larger; time per image is flat)
-# The calibration never holds more than this many input values in one batch (a training batch of
-# MNIST's 128 images; 32 CIFAR-10 or 8 Tiny ImageNet images), so that its memory stays near 1 GB
-# on every profile; a larger batch is timed at this size and its time scaled by the batch ratio.
-CALIBRATION_VALUES = 128 * 28 * 28
+# The largest batch the calibration times per model, so that plan stays within about 2 GB on every
+# profile (measured on the CPU: the imports take 0.8 GB; a TRADES training step of ResNet-50 at
+# 64x64 adds about 0.6 GB per image, of ResNet-18 at 32x32 about 50 MB); a larger batch is timed
+# at this size and its time scaled by the batch ratio.
+CALIBRATION_BATCH = {"smallcnn": 128, "resnet18": 16, "resnet50": 1}
 
 
 def _train_combo(config) -> tuple:
@@ -53,11 +54,10 @@ class Calibration:
     cpu: dict = field(default_factory=dict)
 
 
-def calibration_batch(dataset: str, batch: int) -> int:
-    """Return the batch the calibration times in place of ``batch`` images of ``dataset``: the
-    batch itself, or fewer images when it would hold more than ``CALIBRATION_VALUES`` values."""
-    values = math.prod(_spec(dataset).shape)
-    return max(1, min(batch, CALIBRATION_VALUES // values))
+def calibration_batch(model: str, batch: int) -> int:
+    """Return the batch the calibration times in place of ``batch`` images on ``model``: the
+    batch itself, or ``CALIBRATION_BATCH[model]`` when that is smaller."""
+    return max(1, min(batch, CALIBRATION_BATCH.get(model, 1)))
 
 
 def eval_batches(jobs: list[Job]) -> dict[tuple[str, str], int]:
@@ -69,7 +69,7 @@ def eval_batches(jobs: list[Job]) -> dict[tuple[str, str], int]:
         sizes = [n or _spec(job.config.dataset).test_size for a, _alpha, n in job.units
                  if a is not None]
         batch = min([EVAL_BATCH, *sizes])
-        out[key] = min(out.get(key, batch), calibration_batch(job.config.dataset, batch))
+        out[key] = min(out.get(key, batch), calibration_batch(job.config.model, batch))
     return out
 
 
@@ -88,7 +88,7 @@ def _measure(combos: list[tuple], evals: dict[tuple, int], threads: int | None,
                            else 1, optimizer="adam", lr=1e-3, schedule="constant", milestones=(),
                            step_size=0.01, alpha_train=0.5, replays=replays, inner_steps=inner,
                            iaat_warmup=0)
-        timed = calibration_batch(dataset, batch)
+        timed = calibration_batch(model, batch)
         config = config.replace(batch_size=timed)
         times = []
         for n_batches in (1, 3):

@@ -37,6 +37,7 @@ from ..compute.adaptive import unit_provenance
 from ..compute.evaluate import attack_record, learning_curve_probe
 from ..compute.outcome import FIELDS, AttackRecord, EvalRecord
 from ..method.models import build_model
+from ..experiment.profiles import MODEL_SELECTION
 from .provenance import provenance
 from ..compute.train import train_model
 
@@ -164,7 +165,10 @@ class Store:
             info = provenance(self.device, result.wall_time_s, kind="train",
                               config_key=config.key(), config=dataclasses.asdict(config),
                               history=result.history, resumed_from=result.resumed_from,
-                              world_size=distributed.world_size())
+                              world_size=distributed.world_size(),
+                              **({"validation_curve": result.curve,
+                                  "selected": {"rule": MODEL_SELECTION,
+                                               "epoch": config.epochs}} if result.curve else {}))
             write_json(self.provenance_path(config), info)
             self.checkpoint_path(config).unlink(missing_ok=True)
         distributed.barrier()

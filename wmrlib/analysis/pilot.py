@@ -1,0 +1,67 @@
+"""The schedule pilot's record (``benchmarks/pilot/schedule/``): each stage-1 run's validation
+curve and the decision its protocol prescribes (``PROTOCOL.md`` there, written before the first
+run): a candidate is rejected when any of its runs' validation A_rob falls
+``VALIDATION_DROP_PP`` or more below its running maximum; the survivors are ranked by their
+mean validation A_rob at the end of the last stage-1 epoch.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..experiment.config import DEFENSE_NAMES
+from ..experiment.profiles import SCHEDULE_CANDIDATES
+from .collapse import VALIDATION_DROP_PP, largest_drop
+
+
+def stage1_runs(pilot_dir: str | Path) -> list[dict]:
+    """Return the stored stage-1 runs (one dict per JSON file) in candidate order."""
+    runs = [json.loads(p.read_text()) for p in sorted(Path(pilot_dir).glob("*_e*.json"))]
+    order = list(SCHEDULE_CANDIDATES)
+    return sorted(runs, key=lambda r: (order.index(r["candidate"]), r["config"]["defense"],
+                                       r["config"]["alpha_train"]))
+
+
+def _model(config: dict) -> str:
+    label = DEFENSE_NAMES[config["defense"]]
+    return (label + (f"+ours α {config['alpha_train']:g}" if config["alpha_train"] else "")
+            + f" seed {config['seed']}")
+
+
+def stage1_table(pilot_dir: str | Path) -> pd.DataFrame:
+    """Return one row per stage-1 run: candidate, model, validation A_rob at the end of each
+    epoch, its largest fall below the running maximum and whether it breaks the rule."""
+    rows = []
+    for run in stage1_runs(pilot_dir):
+        curve = run["curve"]
+        row = {"candidate": run["candidate"], "model": _model(run["config"])}
+        for point in curve:
+            if float(point["epoch"]).is_integer():
+                row[f"val A_rob, epoch {int(point['epoch'])}"] = point["val_a_rob"]
+        drop = largest_drop(p["val_a_rob"] for p in curve)
+        row |= {"val A_nat, last": curve[-1]["val_a_nat"], "largest fall (pp)": drop,
+                "collapsed": "yes" if drop >= VALIDATION_DROP_PP else "no"}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def stage1_decision(pilot_dir: str | Path, runs_per_candidate: int = 3) -> pd.DataFrame:
+    """Return one row per candidate: its runs stored, whether it survives stage 1, its mean
+    final validation A_rob and its rank among the survivors (1 goes to stage 2 first)."""
+    table = stage1_table(pilot_dir)
+    last = [c for c in table.columns if c.startswith("val A_rob, epoch")][-1:] if len(table) else []
+    rows = []
+    for candidate in SCHEDULE_CANDIDATES:
+        part = table[table["candidate"] == candidate] if len(table) else table
+        done = len(part)
+        state = ("incomplete" if done < runs_per_candidate else
+                 "rejected" if (part["collapsed"] == "yes").any() else "survives")
+        rows.append({"candidate": candidate, "runs": f"{done} of {runs_per_candidate}",
+                     "stage 1": state,
+                     "mean final val A_rob": part[last[0]].mean() if done and last else float("nan")})
+    out = pd.DataFrame(rows)
+    survivors = out[out["stage 1"] == "survives"].sort_values("mean final val A_rob", ascending=False)
+    out["rank"] = pd.Series({i: r + 1 for r, i in enumerate(survivors.index)}, dtype="Int64")
+    return out

@@ -1,0 +1,85 @@
+"""The shipped models: ``load`` returns a trained model of a profile from the results store.
+
+Example::
+
+    >>> from wmrlib import zoo
+    >>> model = zoo.load("cpu", "mnist", "trades", alpha_train=2.0, seed=0)  # eval mode, on CPU
+
+A model the collapse detector flags still loads, with a warning naming the flag. While a
+campaign has not trained a model yet, its predecessor's model of the same name is returned (the
+``cpu`` campaign's predecessor is ``cpu-5epoch``), again with a warning.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+
+from ..core.paths import RESULTS_ROOT
+from ..experiment.profiles import PREDECESSORS, profile as get_profile
+from ..workflow.store import Store
+from .collapse import collapse_epochs, describe_rule
+
+DEFAULT_RESULTS = RESULTS_ROOT
+
+
+class CollapsedModelWarning(UserWarning):
+    """The loaded model collapsed in training (see :mod:`wmrlib.analysis.collapse`)."""
+
+
+def available(profile: str, dataset: str, results: str | Path = DEFAULT_RESULTS) -> list[str]:
+    """Return a label (defense, alpha_train, seed) for each of the profile's models with weights here."""
+    plan = get_profile(profile).plan(dataset)
+    store = Store(Path(results) / profile, device="cpu", readonly=True, progress=False)
+    return [f"{c.defense} alpha_train={c.alpha_train:g} seed={c.seed}" for c in plan.models()
+            + plan.precision_models() if store.model_path(c).is_file()]
+
+
+def _stored(profile: str, dataset: str, defense: str, alpha_train: float, seed: int,
+            results: str | Path, device) -> tuple[Store, object] | None:
+    """Return (store, config) of the model in ``profile`` when its weights are stored, else None."""
+    plan = get_profile(profile).plan(dataset)
+    config = plan.run(defense, alpha_train, seed)
+    store = Store(Path(results) / profile, device=device, readonly=True, progress=False)
+    planned = {c.key() for c in plan.models() + plan.precision_models()}
+    if config.key() in planned and store.model_path(config).is_file():
+        return store, config
+    return None
+
+
+def load(profile: str, dataset: str, defense: str, alpha_train: float = 0.0, seed: int = 0,
+         results: str | Path = DEFAULT_RESULTS, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Return one trained model of ``profile`` in eval mode, loaded with ``weights_only=True``.
+
+    The weights are checked against the run's config key. A model not stored yet falls back to
+    the profile's predecessor (with a warning); a model neither stores raises ``LookupError``
+    naming the models that exist; a collapsed model warns (:class:`CollapsedModelWarning`).
+    """
+    name = profile
+    found = _stored(name, dataset, defense, alpha_train, seed, results, device)
+    while found is None and name in PREDECESSORS and dataset in get_profile(PREDECESSORS[name]).plans:
+        name = PREDECESSORS[name]
+        found = _stored(name, dataset, defense, alpha_train, seed, results, device)
+        if found is not None:
+            warnings.warn(f"profile {profile!r} has no {dataset} {defense} alpha_train="
+                          f"{alpha_train:g} seed={seed} model yet; returning {name!r}'s",
+                          stacklevel=2)
+    if found is None:
+        plan = get_profile(profile).plan(dataset)
+        planned = plan.run(defense, alpha_train, seed).key() in {
+            c.key() for c in plan.models() + plan.precision_models()}
+        why = (f"its weights are not in {Path(results) / profile}" if planned
+               else "the profile does not train it")
+        have = available(profile, dataset, results)
+        raise LookupError(f"no {profile} {dataset} model {defense} alpha_train={alpha_train:g} "
+                          f"seed={seed} ({why}); available: {', '.join(have) or 'none'}")
+    store, config = found
+    plan = get_profile(name).plan(dataset)
+    epoch = collapse_epochs(store, plan).get((config.defense, config.alpha_train, config.seed))
+    if epoch is not None:
+        warnings.warn(f"{name} {dataset} {config.label} α_train {config.alpha_train:g} seed "
+                      f"{config.seed} collapsed in training in epoch {epoch} ("
+                      f"{describe_rule(plan)}); it loads as trained, but its robustness is far "
+                      "below its siblings'", CollapsedModelWarning, stacklevel=2)
+    return store.load_model(config)
