@@ -48,6 +48,10 @@ NUMBER_PRESERVING = {
         "evaluate's records moved to compute/outcome.py unchanged; models read the dataset "
         "registry's default models and class counts (the same values); no computation changes "
         "(tests/test_layers.py checks the layout, the whole suite the numbers)",
+    "b273c4ad242a9da2c65c6eeaa93883caab173794":
+        "SmallCNN's ReLUs after the first run in place (bit-identical outputs, gradients and PGD: "
+        "tests/test_models.py::test_in_place_relus_change_no_number); MNIST's loader shared with "
+        "Fashion-MNIST's (the same torchvision class reads the same files)",
 }
 
 
