@@ -76,10 +76,24 @@ def stage1_jobs() -> list[tuple[str, str, float, int, int]]:
     return [(c, d, a, s, STAGE1_EPOCHS) for c in order for d, a, s in STAGE1_RUNS]
 
 
-def decide() -> None:
-    """Print each stage-1 run's validation curve summary and each candidate's verdict."""
-    print(stage1_table(HERE).round(1).to_string(index=False))
-    print(stage1_decision(HERE, len(STAGE1_RUNS)).round(2).to_string(index=False))
+def decide(write: bool = False) -> None:
+    """Print each stage-1 run's validation curve summary and each candidate's verdict; with
+    ``write``, also record them in ``DECISION.md`` beside the protocol."""
+    table = stage1_table(HERE).round(1)
+    decision = stage1_decision(HERE, len(STAGE1_RUNS)).round(2)
+    print(table.to_string(index=False))
+    print(decision.to_string(index=False))
+    if write:
+        runs = [json.loads(p.read_text()) for p in sorted(HERE.glob("*_e*.json"))]
+        cpus = sorted({r["cpu"]["model"] for r in runs})
+        minutes = sum(r["wall_time_s"] for r in runs) / 60
+        text = ["# Schedule pilot: stage 1 as run", "",
+                "Produced by `python benchmarks/pilot_collapse.py decide --write` from the run files "
+                "beside it; the rules are `PROTOCOL.md`'s.", "",
+                table.to_markdown(index=False), "", decision.to_markdown(index=False), "",
+                f"CPU: {', '.join(cpus)}; {len(runs)} runs, {minutes:.0f} core-minutes of training "
+                "recorded in this process (a run resumed after a restart counts its resumed part).", ""]
+        (HERE / "DECISION.md").write_text("\n".join(text))
 
 
 def main() -> None:
@@ -87,9 +101,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stage", choices=("stage1", "decide"))
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--write", action="store_true", help="decide: also write DECISION.md")
     args = parser.parse_args()
     if args.stage == "decide":
-        return decide()
+        return decide(args.write)
     (HERE / "checkpoints").mkdir(parents=True, exist_ok=True)
     jobs = stage1_jobs()
     with ProcessPoolExecutor(args.workers) as pool:
