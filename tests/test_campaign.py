@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from dataclasses import replace
 
 import pytest
@@ -328,3 +329,31 @@ def test_plan_calibrates_at_the_profiles_own_sizes_within_bounded_memory():
     assert batches[("tinyimagenet", "resnet50")] == 1 and batches[("mnist", "smallcnn")] == 16
     assert calibration_batch("smallcnn", 128) == 128  # the cpu profile is timed at its own batch
     assert calibration_batch("resnet50", 64) == 1 and calibration_batch("resnet18", 8) == 8
+
+
+def test_zoo_warns_on_a_collapsed_model_and_falls_back_to_the_predecessor():
+    """TRADES seed 1 of the 5-epoch campaign collapsed: it loads, with a warning naming the flag;
+    the cpu campaign has no model yet, so cpu's name returns cpu-5epoch's, with a warning."""
+    import warnings
+
+    with pytest.warns(zoo.CollapsedModelWarning, match="collapsed in training in epoch 2"):
+        zoo.load("cpu-5epoch", "mnist", "trades", seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zoo.load("cpu-5epoch", "mnist", "trades", seed=0)  # healthy: no warning
+    if not zoo.available("cpu", "mnist"):
+        with pytest.warns(UserWarning, match="returning 'cpu-5epoch'"):
+            model = zoo.load("cpu", "mnist", "pgd", alpha_train=0.5, seed=0)
+        assert not model.training
+
+
+def test_the_models_page_lists_every_shipped_model_with_its_load_line():
+    from wmrlib.book.models import shipped_models
+
+    frame = shipped_models(Path(__file__).resolve().parents[1] / "results")
+    five = frame[frame["profile"] == "cpu-5epoch"]
+    assert len(five) == len(profile("cpu-5epoch").plan("mnist").models()) == 20
+    row = five[(five["model"] == "TRADES") & (five["seed"] == 1)].iloc[0]
+    assert row["collapsed in training"] == "yes (epoch 2)" and row["clean (%)"] > 90
+    assert row["load"] == 'zoo.load("cpu-5epoch", "mnist", "trades", alpha_train=0, seed=1)'
+    assert five["AutoAttack A_rob (%)"].notna().sum() == 12  # every headline model and seed

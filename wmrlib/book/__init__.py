@@ -2,13 +2,14 @@
 results a page shows (through each profile's results object), :mod:`.display` shows a section,
 table or figure, :mod:`.records` gathers the facts of "How we reproduce", :mod:`.views` and
 :mod:`.figures` draw the result tables and figures, :mod:`.page` is the page object of every
-chapter, :mod:`.robustness_page` the robustness chapter's, :mod:`.landing` the landing page and
-:mod:`.params` checks the notebooks' parameters. It imports from every layer below and nothing
-imports it but the notebooks.
+chapter, :mod:`.robustness_page` the robustness chapter's, :mod:`.landing` the landing page,
+:mod:`.models` the shipped models' page, and :mod:`.params` checks the notebooks' parameters.
+It imports from every layer below and nothing imports it but the notebooks.
 """
 from __future__ import annotations
 
 from .display import VERDICT_COLOURS, caption, display_frame, figure, section, show, show_report
+from . import models
 from .landing import gains_without_collapsed, headline, headline_text
 from .page import Page
 from .records import (AIM_PP, baseline_reach, compute_by_cpu, compute_log, config_comparison,
@@ -20,8 +21,8 @@ from .views import (claim_comparisons, convergence, verdict_table, verdicts_by_p
 
 __all__ = [
     # modules
-    "display", "figures", "landing", "page", "params", "records", "robustness_page", "sources",
-    "views",
+    "display", "figures", "landing", "models", "page", "params", "records", "robustness_page",
+    "sources", "views",
     # what the notebooks and pages call
     "Page", "RobustnessPage", "Source", "DATASET_NAMES", "VERDICT_COLOURS", "AIM_PP",
     "candidate_sources", "first_available", "profiles_of", "section", "show", "show_report",

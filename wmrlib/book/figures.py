@@ -19,15 +19,18 @@ def histogram_figure(store: Store, plan: DatasetPlan, eps_test: float, defense: 
     attack = replace(plan.attack, eps=eps_test)
     models = [c for c in plan.models() if c.defense == defense and c.seed == plan.seeds[0]]
     models.sort(key=lambda c: c.alpha_train)
+    # Read every record before drawing: a missing one raises before any figure exists (an open
+    # figure would otherwise be shown at the end of the notebook cell).
+    margins = {(r, c): store.get_or_attack(config, attack, alpha, eval_size=plan.eval_size_for(attack),
+                                           eval_seed=plan.eval_seed).margin
+               for r, config in enumerate(models) for c, alpha in enumerate(plan.alpha_tests)}
     fig, axes = plt.subplots(len(models), len(plan.alpha_tests), squeeze=False,
                              figsize=(3.0 * len(plan.alpha_tests), 1.9 * len(models)),
                              sharex="col")
     n = None
     for r, config in enumerate(models):
         for c, alpha in enumerate(plan.alpha_tests):
-            rec = store.get_or_attack(config, attack, alpha, eval_size=plan.eval_size_for(attack),
-                                      eval_seed=plan.eval_seed)
-            w = normalized_weights(rec.margin, alpha)
+            w = normalized_weights(margins[(r, c)], alpha)
             n = len(w)
             ax = axes[r, c]
             ax.hist(w * n, bins=bins, color="C0" if config.alpha_train == 0 else "C1")
@@ -207,3 +210,27 @@ def _thresholds(test: str) -> list[float]:
     """Return the thresholds of a claim test such as ``> 5``, ``>= 0`` or ``within ±1``."""
     value = float(test.replace("within", "").replace("±", "").lstrip("<>= "))
     return [-value, value] if test.startswith("within") else [value]
+
+
+def pilot_curve_figure(runs: list[dict]):
+    """Draw the schedule pilot's validation A_rob against the epoch (:func:`wmrlib.analysis.pilot.
+    stage1_runs`): one panel per configuration, one line per candidate."""
+    models = list(dict.fromkeys((r["config"]["defense"], r["config"]["alpha_train"],
+                                 r["config"]["seed"]) for r in runs))
+    fig, axes = plt.subplots(1, max(len(models), 1), figsize=(4.2 * max(len(models), 1), 3.2),
+                             squeeze=False, sharey=True)
+    for ax, (defense, alpha, seed) in zip(axes[0], models):
+        for run in runs:
+            c = run["config"]
+            if (c["defense"], c["alpha_train"], c["seed"]) != (defense, alpha, seed):
+                continue
+            ax.plot([p["epoch"] for p in run["curve"]], [p["val_a_rob"] for p in run["curve"]],
+                    marker=".", label=run["candidate"])
+        name = "PGD-AT" if defense == "pgd" else "TRADES" + (f"+ours α {alpha:g}" if alpha else "")
+        ax.set_title(f"{name}, seed {seed}", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("validation A_rob (%), PGD-20")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig

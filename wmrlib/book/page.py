@@ -9,6 +9,7 @@ from IPython.display import Markdown, display
 
 from ..analysis import claims, paper, tables
 from ..analysis.stats import INTERVAL
+from ..workflow.store import MissingResult
 from ..analysis.gains import gain_table
 from .display import _plain, _show, caption, display_frame, section
 from .figures import claims_forest, gain_figure
@@ -115,7 +116,15 @@ class Page:
     def histograms(self, dataset: str) -> None:
         """Show the weight histograms (Figures 5-7) of the dataset's TRADES models at each eps_test."""
         def draw(s):
-            return [(eps, histogram(s, eps)) for eps in (s.plan.eps_tests or (s.plan.attack.eps,))]
+            figs = []
+            try:
+                for eps in s.plan.eps_tests or (s.plan.attack.eps,):
+                    figs.append((eps, histogram(s, eps)))
+            except MissingResult:
+                for _eps, fig in figs:  # a source that cannot draw them all shows none of them
+                    plt.close(fig)
+                raise
+            return figs
 
         source, figs = self.first(dataset, draw)
         if source is not None and source.synthetic:

@@ -469,7 +469,7 @@ CHOICES: list[tuple[str, str, str]] = [
     ("extra baselines, MNIST analog (cpu)", "one seed each with the cpu base's epochs, optimizer, schedule, ε ramp, batch and precision: Free-AT m 5 (one pass, as many optimizer steps as the other models); YOPO-5-3 with σ 0.075 (ε/4, the CIFAR-10 ratio) and a uniform start; IAAT with the 5-step attack (step 0.15), warm-up 1 epoch, γ 0.07 (ε·1.9/8), β 0.5 (4 adaptive epochs move ε_i by at most 2γ; β 0.1 would allow 0.4γ) and a uniform start; clean and 40-PGD units only; trained after all other cpu models (priority 3)",
      "ours: an MNIST analog at cpu scale, not a reproduction of the CIFAR-10 rows"),
     ("validation split (cpu)", "1,000 MNIST training images held out (a fixed draw, data.VALIDATION_SEED, the same for every model); the other 59,000 are trained on. Every model records validation A_nat and A_rob under PGD-20 with step ε/12 (0.025 at ε 0.3) after each quarter epoch: its learning curves",
-     "ours (the campaign issue): no choice made during or after training looks at test images"),
+     "ours: no choice made during or after training looks at test images"),
     ("model selection", "the final model of every run (MODEL_SELECTION = 'final'), declared before the cpu campaign and applied to every model alike; each run's provenance records the rule and the epoch",
      "the paper's protocol and the official AT_base code (TRADES_base's MNIST script also keeps a checkpoint chosen on the test set; see Reproducibility notes)"),
     ("collapse detector", "cpu campaign: a validation A_rob that falls 10 pp or more below its running maximum (the schedule pilot's rule); cpu-5epoch runs (no validation split): the test-subset 40-PGD A_rob falling more than 20 pp below its best earlier epoch",
@@ -477,7 +477,7 @@ CHOICES: list[tuple[str, str, str]] = [
     ("training schedule (cpu)", "the 5-epoch schedule with the change the schedule pilot accepted (CAMPAIGN_SCHEDULE; benchmarks/pilot/schedule/): candidates (a) 10 steps of 0.075, (b) the first lr drop after epoch 1, (c) 5 steps of 0.075 from a uniform start",
      "ours: chosen on validation data by a protocol written before its first run (Wong et al. 2020 and Andriushchenko & Flammarion 2020 on few-step catastrophic overfitting)"),
     ("Fashion-MNIST (cpu)", "ε 0.1; training attack: MNIST's steps with every step size × 0.1/0.3 (the cpu schedule's, e.g. 0.15 → 0.05 or 0.075 → 0.025); evaluation: 40-PGD with step 0.00333 (0.01 × 0.1/0.3) on 2,000 fixed test images, α_test 1, 1.5, 2; AutoAttack and the masking probes (ε sweep 0.05-0.3) on 500; SmallCNN; MNIST's schedule, selection rule and a 1,000-image validation split of its own; α_train fixed in advance at MNIST's headline values (PGD+ours 0.5, TRADES+ours 2); three seeds of the four headline arms, trained after the MNIST campaign's headline seeds",
-     "ours (the Fashion-MNIST issue): ε 0.1 is the radius most used for Fashion-MNIST; nothing is tuned on its test set; the paper has no Fashion-MNIST results"),
+     "ours: ε 0.1 is the radius most used for Fashion-MNIST; nothing is tuned on its test set; the paper has no Fashion-MNIST results"),
     ("extra baselines and data parallelism", "Free-AT, YOPO and IAAT train in one process; torchrun is refused for them",
      "ours (their updates bypass the DistributedDataParallel wrapper)"),
 ]

@@ -1,0 +1,58 @@
+"""The models page: one row per shipped model, RobustBench style, with the line that loads it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..analysis.collapse import uses_validation
+from ..analysis.results import results_for
+from ..core.datasets import spec
+from ..method import metrics
+
+# The profiles whose trained weights are committed, newest first.
+SHIPPED_PROFILES = ("cpu", "cpu-5epoch")
+
+
+def _accuracy(store, config, attack, eval_size, eval_seed, robust: bool) -> float:
+    """Return the stored A_rob (or A_nat with ``attack`` None) in %, NaN when not stored."""
+    if not store.has_unit(config, attack, 0.0, eval_size=eval_size, eval_seed=eval_seed):
+        return float("nan")
+    record = store.get_or_attack(config, attack, 0.0, eval_size=eval_size, eval_seed=eval_seed)
+    return 100 * (metrics.a_rob(record.correct) if robust else metrics.a_nat(record.correct))
+
+
+def shipped_models(results: str | Path, profiles=SHIPPED_PROFILES) -> pd.DataFrame:
+    """Return one row per model whose weights are stored: profile, dataset, defense, α_train,
+    seed, epochs, architecture, ε, clean accuracy and 40-PGD A_rob on the main test subset,
+    AutoAttack A_rob on the robustness check's subset where measured, the collapse flag, and the
+    ``wmrlib.zoo.load`` call that returns it."""
+    rows = []
+    for name in profiles:
+        stored = results_for(name, results)
+        for dataset, plan in stored.profile.plans.items():
+            collapsed = stored.collapsed(plan)
+            rp = plan.robustness
+            for config in plan.models():
+                if not stored.store.model_path(config).is_file():
+                    continue
+                kw = dict(eval_size=plan.eval_size, eval_seed=plan.eval_seed)
+                label = config.label + (f" α {config.alpha_train:g}" if config.alpha_train else "")
+                flag = collapsed.get(f"{label} seed {config.seed}")
+                rows.append({
+                    "profile": name, "dataset": spec(dataset).display_name, "model": label,
+                    "seed": config.seed, "epochs": config.epochs, "architecture": config.model,
+                    "ε": f"{plan.attack.eps:g}",
+                    "clean (%)": _accuracy(stored.store, config, None, robust=False, **kw),
+                    f"{plan.attack.name} A_rob (%)": _accuracy(stored.store, config, plan.attack,
+                                                               robust=True, **kw),
+                    "AutoAttack A_rob (%)": (float("nan") if rp is None else _accuracy(
+                        stored.store, config, rp.attack, rp.eval_size, plan.eval_seed, True)),
+                    "collapsed in training": (
+                        f"yes (epoch {flag})" if flag is not None else
+                        "no" if uses_validation(plan) or plan.has_curve(config) else
+                        "unknown (no learning curve)"),
+                    "load": (f'zoo.load("{name}", "{dataset}", "{config.defense}", '
+                             f"alpha_train={config.alpha_train:g}, seed={config.seed})"),
+                })
+    return pd.DataFrame(rows)
