@@ -355,5 +355,5 @@ def test_the_models_page_lists_every_shipped_model_with_its_load_line():
     assert len(five) == len(profile("cpu-5epoch").plan("mnist").models()) == 20
     row = five[(five["model"] == "TRADES") & (five["seed"] == 1)].iloc[0]
     assert row["collapsed in training"] == "yes (epoch 2)" and row["clean (%)"] > 90
-    assert row["load"] == 'zoo.load("cpu-5epoch", "mnist", "trades", alpha_train=0, seed=1)'
+    assert row["load"] == 'zoo.load("cpu-5epoch", "mnist", "trades", alpha_train=0, seed=1)' and row["dataset"] == "mnist"
     assert five["AutoAttack A_rob (%)"].notna().sum() == 12  # every headline model and seed

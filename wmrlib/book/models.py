@@ -5,10 +5,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from IPython.display import Markdown, display
+
 from ..analysis.collapse import uses_validation
 from ..analysis.results import results_for
 from ..core.datasets import spec
 from ..method import metrics
+from .display import display_frame
 
 # The profiles whose trained weights are committed, newest first.
 SHIPPED_PROFILES = ("cpu", "cpu-5epoch")
@@ -40,7 +43,7 @@ def shipped_models(results: str | Path, profiles=SHIPPED_PROFILES) -> pd.DataFra
                 label = config.label + (f" α {config.alpha_train:g}" if config.alpha_train else "")
                 flag = collapsed.get(f"{label} seed {config.seed}")
                 rows.append({
-                    "profile": name, "dataset": spec(dataset).display_name, "model": label,
+                    "profile": name, "dataset": dataset, "model": label,
                     "seed": config.seed, "epochs": config.epochs, "architecture": config.model,
                     "ε": f"{plan.attack.eps:g}",
                     "clean (%)": _accuracy(stored.store, config, None, robust=False, **kw),
@@ -56,3 +59,21 @@ def shipped_models(results: str | Path, profiles=SHIPPED_PROFILES) -> pd.DataFra
                              f"alpha_train={config.alpha_train:g}, seed={config.seed})"),
                 })
     return pd.DataFrame(rows)
+
+
+SHARED = ["profile", "dataset", "epochs", "architecture", "ε"]  # one value per table
+
+
+def show(results: str | Path, profiles=SHIPPED_PROFILES) -> pd.DataFrame:
+    """Display the shipped models, one table per profile and dataset (the settings they share in
+    its heading, the arguments of ``zoo.load`` in its last column); return them all."""
+    frame = shipped_models(results, profiles)
+    for (profile, dataset, epochs, architecture, eps), group in frame.groupby(SHARED, sort=False):
+        display(Markdown(f"### {spec(dataset).display_name}, profile `{profile}`\n\n{architecture}, "
+                         f"{epochs} epochs, ε = {eps}. Each model loads with `zoo.load(\"{profile}\", "
+                         f"\"{dataset}\", …)` and the arguments of the last column."))
+        prefix = f'zoo.load("{profile}", "{dataset}", '
+        shown = group.drop(columns=SHARED).assign(
+            load=[line.removeprefix(prefix).removesuffix(")") for line in group["load"]])
+        display_frame(shown.rename(columns={"load": "zoo.load(…) arguments"}), 2)
+    return frame
