@@ -357,3 +357,17 @@ def test_the_models_page_lists_every_shipped_model_with_its_load_line():
     assert row["collapsed in training"] == "yes (epoch 2)" and row["clean (%)"] > 90
     assert row["load"] == 'zoo.load("cpu-5epoch", "mnist", "trades", alpha_train=0, seed=1)' and row["dataset"] == "mnist"
     assert five["AutoAttack A_rob (%)"].notna().sum() == 12  # every headline model and seed
+
+
+def test_a_campaign_waiting_for_its_schedule_refuses_to_compute(tmp_path, monkeypatch):
+    """Until the schedule pilot's decision is recorded, the cpu campaign trains nothing."""
+    from wmrlib.experiment import profiles as profiles_module
+
+    monkeypatch.setattr(profiles_module, "CAMPAIGN_SCHEDULE", "PENDING")
+    assert "schedule pilot" in profiles_module.profile("cpu").pending
+    with pytest.raises(ValueError, match="cannot be computed yet"):
+        compute("cpu", results=tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())
+    monkeypatch.setattr(profiles_module, "CAMPAIGN_SCHEDULE", "c-uniform-start")
+    assert profiles_module.profile("cpu").pending == ""
+    assert profiles_module.profile("cpu").plan("mnist").base.random_start == "uniform"

@@ -64,9 +64,9 @@ def shipped_models(results: str | Path, profiles=SHIPPED_PROFILES) -> pd.DataFra
 SHARED = ["profile", "dataset", "epochs", "architecture", "ε"]  # one value per table
 
 
-def show(results: str | Path, profiles=SHIPPED_PROFILES) -> pd.DataFrame:
+def show(results: str | Path, profiles=SHIPPED_PROFILES) -> None:
     """Display the shipped models, one table per profile and dataset (the settings they share in
-    its heading, the arguments of ``zoo.load`` in its last column); return them all."""
+    its heading, the arguments of ``zoo.load`` in its last column)."""
     frame = shipped_models(results, profiles)
     for (profile, dataset, epochs, architecture, eps), group in frame.groupby(SHARED, sort=False):
         display(Markdown(f"### {spec(dataset).display_name}, profile `{profile}`\n\n{architecture}, "
@@ -76,4 +76,3 @@ def show(results: str | Path, profiles=SHIPPED_PROFILES) -> pd.DataFrame:
         shown = group.drop(columns=SHARED).assign(
             load=[line.removeprefix(prefix).removesuffix(")") for line in group["load"]])
         display_frame(shown.rename(columns={"load": "zoo.load(…) arguments"}), 2)
-    return frame
