@@ -1,7 +1,8 @@
 """The schedule pilot of the campaign issue: which training schedule does not collapse?
 
 Usage: python benchmarks/pilot_collapse.py stage1 [--workers N]
-       python benchmarks/pilot_collapse.py decide
+       python benchmarks/pilot_collapse.py decide [--write]
+       python benchmarks/pilot_collapse.py tiebreak [--workers N]
 
 The protocol (candidates, runs, rejection rule) is ``benchmarks/pilot/schedule/PROTOCOL.md``,
 written before the first run. Every run trains on real MNIST (WMR_DATA_ROOT) in fp32 on one
@@ -22,8 +23,13 @@ from pathlib import Path
 import torch
 
 from wmrlib.analysis.collapse import largest_drop
-from wmrlib.analysis.pilot import stage1_decision, stage1_table
-from wmrlib.compute.data import VALIDATION_SEED, load
+from wmrlib.analysis.pilot import stage1_decision, stage1_table, tied
+from wmrlib.compute.checkpoint import load_checkpoint
+from wmrlib.compute.data import VALIDATION_SEED, load, validation_split
+from wmrlib.compute.evaluate import attack_record
+from wmrlib.experiment.config import AttackConfig
+from wmrlib.experiment.robustness_plan import standard_autoattack
+from wmrlib.method.models import build_model
 from wmrlib.compute.device import cpu_info
 from wmrlib.compute.train import train_model
 from wmrlib.experiment.config import RunConfig
@@ -96,15 +102,53 @@ def decide(write: bool = False) -> None:
         (HERE / "DECISION.md").write_text("\n".join(text))
 
 
+TIEBREAK_IMAGES = 500  # validation images of the tie-break
+
+
+def gap_one(name: str) -> str:
+    """Measure one stage-1 model's 40-PGD and AutoAttack A_rob on 500 validation images and write
+    ``tiebreak/<name>.json``; AutoAttack keeps finished batches, so an interrupted run resumes."""
+    torch.set_num_threads(1)
+    out = HERE / "tiebreak" / f"{name}.json"
+    if out.exists():
+        return name
+    run = json.loads((HERE / f"{name}.json").read_text())
+    config = RunConfig.from_dict(run["config"])
+    state = load_checkpoint(HERE / "models" / f"{name}.pt", config_key=config.key(),
+                            model_name=config.model)
+    model = build_model(config.model, 10)
+    model.load_state_dict(state["model"])
+    model.eval()
+    _train, val = validation_split(load("mnist", train=True), VALIDATION_SIZE)
+    images = val.subset(TIEBREAK_IMAGES, seed=0)
+    pgd = attack_record(model, images, AttackConfig(eps=0.3, step_size=0.01, steps=40), 0.0,
+                        device="cpu", progress=False)
+    auto = attack_record(model, images, standard_autoattack(0.3), 0.0, device="cpu",
+                         progress=False, partial=HERE / "tiebreak" / f"{name}.partial.npz")
+    record = {"candidate": run["candidate"], "images": len(images),
+              "pgd40_a_rob": 100 * float(pgd.correct.mean()),
+              "autoattack_a_rob": 100 * float(auto.correct.mean()), "cpu": cpu_info()}
+    record["gap_pp"] = record["pgd40_a_rob"] - record["autoattack_a_rob"]
+    out.write_text(json.dumps(record, indent=1))
+    return name
+
+
 def main() -> None:
     """Run a stage of the pilot or print its decision."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=("stage1", "decide"))
+    parser.add_argument("stage", choices=("stage1", "decide", "tiebreak"))
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="decide: also write DECISION.md")
     args = parser.parse_args()
     if args.stage == "decide":
         return decide(args.write)
+    if args.stage == "tiebreak":
+        (HERE / "tiebreak").mkdir(exist_ok=True)
+        names = [run_name(*job) for job in stage1_jobs() if job[0] in tied(HERE, len(STAGE1_RUNS))]
+        with ProcessPoolExecutor(args.workers) as pool:
+            for i, name in enumerate(pool.map(gap_one, names), start=1):
+                print(f"[{i}/{len(names)}] {name} done", flush=True)
+        return None
     (HERE / "checkpoints").mkdir(parents=True, exist_ok=True)
     jobs = stage1_jobs()
     with ProcessPoolExecutor(args.workers) as pool:

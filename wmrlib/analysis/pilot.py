@@ -2,7 +2,9 @@
 curve and the decision its protocol prescribes (``PROTOCOL.md`` there, written before the first
 run): a candidate is rejected when any of its runs' validation A_rob falls
 ``VALIDATION_DROP_PP`` or more below its running maximum; the survivors are ranked by their
-mean validation A_rob at the end of the last stage-1 epoch.
+mean validation A_rob at the end of the last stage-1 epoch; survivors within ``TIE_PP`` of the
+leader tie, and the smaller 40-PGD → AutoAttack gap on 500 validation images, then the cost,
+break the tie.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import pandas as pd
 from ..experiment.config import DEFENSE_NAMES
 from ..experiment.profiles import SCHEDULE_CANDIDATES
 from .collapse import VALIDATION_DROP_PP, largest_drop
+
+TIE_PP = 0.5  # survivors this close to the leader's mean final validation A_rob tie (PROTOCOL.md)
 
 
 def stage1_runs(pilot_dir: str | Path) -> list[dict]:
@@ -64,4 +68,14 @@ def stage1_decision(pilot_dir: str | Path, runs_per_candidate: int = 3) -> pd.Da
     out = pd.DataFrame(rows)
     survivors = out[out["stage 1"] == "survives"].sort_values("mean final val A_rob", ascending=False)
     out["rank"] = pd.Series({i: r + 1 for r, i in enumerate(survivors.index)}, dtype="Int64")
+    best = survivors["mean final val A_rob"].max() if len(survivors) else float("nan")
+    out["tied with the leader"] = [
+        "yes" if s == "survives" and best - v <= TIE_PP else "no" if s == "survives" else "–"
+        for s, v in zip(out["stage 1"], out["mean final val A_rob"])]
     return out
+
+
+def tied(pilot_dir: str | Path, runs_per_candidate: int = 3) -> list[str]:
+    """Return the survivors tied with the leader (more than one: the tie-breaks decide)."""
+    decision = stage1_decision(pilot_dir, runs_per_candidate)
+    return list(decision.loc[decision["tied with the leader"] == "yes", "candidate"])
