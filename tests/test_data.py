@@ -202,6 +202,19 @@ def _mnist_copy(tmp_path: Path) -> Path:
     return raw
 
 
+def _damage(images, labels, damage: str, keep: int) -> None:
+    """Damage an IDX split in place: truncate the images to ``keep`` bytes, break their magic
+    number, cut the labels' header, or write label 12."""
+    if damage == "truncate":
+        images.write_bytes(images.read_bytes()[:keep])
+    elif damage == "magic":
+        images.write_bytes(b"\x00\x00\x0a\x03" + images.read_bytes()[4:])
+    elif damage == "header":
+        labels.write_bytes(labels.read_bytes()[:3])
+    else:
+        labels.write_bytes(labels.read_bytes()[:-1] + b"\x0c")
+
+
 @needs_mnist
 @pytest.mark.parametrize("damage, culprit", [
     ("truncate", "t10k-images-idx3-ubyte"), ("magic", "t10k-images-idx3-ubyte"),
@@ -211,14 +224,8 @@ def _mnist_copy(tmp_path: Path) -> Path:
 def test_corrupt_mnist(tmp_path, damage, culprit):
     raw = _mnist_copy(tmp_path)
     images, labels = raw / "t10k-images-idx3-ubyte", raw / "t10k-labels-idx1-ubyte"
-    if damage == "truncate":
-        images.write_bytes(images.read_bytes()[:100_000])
-    elif damage == "magic":
-        images.write_bytes(b"\x00\x00\x0a\x03" + images.read_bytes()[4:])
-    elif damage == "header":
-        labels.write_bytes(labels.read_bytes()[:3])
-    elif damage == "label":
-        labels.write_bytes(labels.read_bytes()[:-1] + b"\x0c")
+    if damage != "count":
+        _damage(images, labels, damage, keep=100_000)
     else:  # one label fewer than images, with a consistent header
         b = labels.read_bytes()
         labels.write_bytes(b[:4] + struct.pack(">i", 9999) + b[8:-1])
@@ -300,14 +307,7 @@ def test_corrupt_fashionmnist(tmp_path, damage, culprit):
     _write_fashion(tmp_path)
     raw = tmp_path / "FashionMNIST" / "raw"
     images, labels = raw / "t10k-images-idx3-ubyte", raw / "t10k-labels-idx1-ubyte"
-    if damage == "truncate":
-        images.write_bytes(images.read_bytes()[:1000])
-    elif damage == "magic":
-        images.write_bytes(b"\x00\x00\x0a\x03" + images.read_bytes()[4:])
-    elif damage == "header":
-        labels.write_bytes(labels.read_bytes()[:3])
-    else:
-        labels.write_bytes(labels.read_bytes()[:-1] + b"\x0c")
+    _damage(images, labels, damage, keep=1000)
     with pytest.raises(D.CorruptDatasetError, match=f"fashionmnist: file .*{culprit} is corrupt") as e:
         D.load("fashionmnist", tmp_path, train=False)
     assert e.value.__cause__ is not None and isinstance(e.value, ValueError)
