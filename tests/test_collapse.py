@@ -88,3 +88,14 @@ def test_the_pilot_table_reads_each_stored_pilot(tmp_path):
     printed = paper.table(1)
     pgd = float(printed.loc[printed["defense"] == "PGD", "a_rob"].iloc[0])
     assert fine[f"aim (paper − {AIM_PP:g} pp)"] == pgd - AIM_PP
+
+
+def test_only_validation_flags_shape_the_pooled_seed_std(monkeypatch):
+    """A collapse read on test images (the 5-epoch runs) never removes a run from the primary
+    analysis's pooling; one read on validation curves (the cpu campaign) does."""
+    from wmrlib.analysis import collapse
+    from wmrlib.experiment.profiles import profile
+
+    monkeypatch.setattr(collapse, "collapse_epochs", lambda store, plan: {("trades", 0.0, 1): 2})
+    assert collapse.healthy_exclusions(None, profile("cpu-5epoch").plan("mnist")) == {}
+    assert collapse.healthy_exclusions(None, profile("cpu").plan("mnist")) == {("trades", 0.0, 1): 2}

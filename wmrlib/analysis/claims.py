@@ -20,7 +20,7 @@ from ..method.risk import normalized_weights
 from ..workflow.store import Store
 from .bootstrap import resample_indices, resampled_metric
 from . import stats
-from .collapse import collapse_epochs
+from .collapse import healthy_exclusions
 from .stats import METRIC_NAMES, combine, family_name, judge
 from .tables import model_groups, model_metrics
 
@@ -126,7 +126,7 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
     defenses = [d for d in ("pgd", "trades") if (d, 0.0) in groups]
     headline = dict(plan.headline_pairs(defenses))
 
-    broken = collapse_epochs(store, plan)
+    broken = healthy_exclusions(store, plan)
 
     def healthy(group, seed) -> bool:
         return (*group, seed) not in broken

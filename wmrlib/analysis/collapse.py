@@ -75,7 +75,14 @@ def describe_rule(plan: DatasetPlan) -> str:
     more below its best so far"."""
     if uses_validation(plan):
         return f"validation A_rob fell {VALIDATION_DROP_PP:g} pp or more below its best so far"
-    return f"{plan.attack.name} A_rob fell by more than {DROP_PP:g} pp"
+    return f"test-subset {plan.attack.name} A_rob fell by more than {DROP_PP:g} pp"
+
+
+def healthy_exclusions(store: Store, plan: DatasetPlan) -> dict[tuple[str, float, int], int]:
+    """Return the runs a pooled seed std leaves out: the collapsed ones, when the detector reads
+    validation curves; none otherwise (a flag read on test images must not shape the primary
+    analysis)."""
+    return collapse_epochs(store, plan) if uses_validation(plan) else {}
 
 
 def collapse_epochs(store: Store, plan: DatasetPlan) -> dict[tuple[str, float, int], int]:

@@ -15,7 +15,7 @@ from ..experiment.profiles import DatasetPlan
 from ..workflow.store import Store
 from . import paper, stats
 from .bootstrap import resample_indices, resampled_metric
-from .collapse import collapse_epochs
+from .collapse import healthy_exclusions
 from .stats import METRIC_NAMES, agreement, format_interval, size_agreement
 from .tables import SPECS, SWEEP_ALPHA_TEST, model_groups
 
@@ -26,7 +26,8 @@ def our_gains(store: Store, plan: DatasetPlan, pairs, alpha_tests, metrics) -> p
     The gain is the mean of per-seed paired differences over the seeds both models have (a model
     with fewer seeds than its baseline is compared with it at the same seeds). Its seed error
     comes from those differences, or, with one common seed, from the seed std of the differences
-    pooled over the multi-seed pairs whose runs did not collapse (:mod:`.collapse`); its
+    pooled over the multi-seed pairs whose runs did not collapse (judged on validation curves only,
+    :func:`.collapse.healthy_exclusions`); its
     test-sample error from the paired bootstrap. Columns: family, alpha_train, alpha_test,
     metric, ours, baseline (means over the common seeds, %), gain, se, half (the 95 %
     half-width), df, se_seed, se_test, seed_error, seeds.
@@ -34,7 +35,7 @@ def our_gains(store: Store, plan: DatasetPlan, pairs, alpha_tests, metrics) -> p
     needed = {(d, float(a)) for d, alpha in pairs for a in (0.0, alpha)}  # load no other model
     groups = {(g[0].defense, g[0].alpha_train): {c.seed: c for c in g} for g in model_groups(plan)
               if (g[0].defense, g[0].alpha_train) in needed}
-    broken = collapse_epochs(store, plan)
+    broken = healthy_exclusions(store, plan)
     alphas = tuple(a for a in alpha_tests if a is not None)
     records = {}
     for group in groups.values():
