@@ -47,7 +47,8 @@ def test_the_landing_page_shows_the_gains_without_collapsed_runs_beside_the_othe
     from wmrlib.workflow.store import Store
 
     row = {"family": "PGD", "alpha_train": 0.5, "metric": "A_sa", "paper gain": 9.64,
-           "our gain": 10.77, "interval": "[+8.87, +12.67]", "agrees": "yes", "seeds kept": "0, 1"}
+           "our gain": 10.77, "interval": "[+8.87, +12.67]", "agrees": "yes", "size": "consistent with the paper's size",
+           "seeds kept": "0, 1"}
     h = {"profile": "cpu", "epochs": 5, "eval_size": 2000, "seeds": 3, "source": book.Source(
         "mnist", "cpu", profile("cpu").plan("mnist"), Store(tmp_path, readonly=True)), "jobs_done": 20, "jobs": 20, "alpha_test": 2.0,
          "gains": pd.DataFrame([row | {"our gain": 23.63, "interval": "[-1.76, +49.02]",
@@ -55,7 +56,9 @@ def test_the_landing_page_shows_the_gains_without_collapsed_runs_beside_the_othe
          "collapsed": {"PGD seed 2": 2}, "gains kept": pd.DataFrame([row])}
     text = book.headline_text(h)
     assert "**3 stored runs" not in text and "**1 stored run collapsed in training.** PGD seed 2 (epoch 2)" in text
-    assert "| PGD+ours (α_train 0.5) | A_sa | 0, 1 | +9.64 | +10.77 [+8.87, +12.67] | yes |" in text
+    assert ("| PGD+ours (α_train 0.5) | A_sa | 0, 1 | +9.64 | +10.77 [+8.87, +12.67] | yes | "
+            "consistent |") in text
+    assert "| +23.63 [-1.76, +49.02] | unclear (contains 0) |" in text
     assert text.index("+23.63") < text.index("without the collapsed runs")
 
 

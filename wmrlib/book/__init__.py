@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from .display import VERDICT_COLOURS, caption, display_frame, figure, section, show, show_report
 from . import models
-from .landing import gains_without_collapsed, headline, headline_text
+from .landing import (bottom_line, build_stamp, citation, gains_without_collapsed, headline,
+                      headline_text)
 from .page import Page
 from .records import (AIM_PP, baseline_reach, compute_by_cpu, compute_log, config_comparison,
                       config_table, evaluation_wall_time, pilot_runs, precision_check,
@@ -26,7 +27,8 @@ __all__ = [
     # what the notebooks and pages call
     "Page", "RobustnessPage", "Source", "DATASET_NAMES", "VERDICT_COLOURS", "AIM_PP",
     "candidate_sources", "first_available", "profiles_of", "section", "show", "show_report",
-    "caption", "display_frame", "figure", "headline", "headline_text", "gains_without_collapsed",
+    "caption", "display_frame", "figure", "headline", "headline_text", "bottom_line",
+    "build_stamp", "citation", "gains_without_collapsed",
     "provenance_table", "evaluation_wall_time", "config_table", "profiles_table",
     "config_comparison", "wall_time_table", "compute_log", "compute_by_cpu", "precision_check",
     "baseline_reach", "pilot_runs", "claim_comparisons", "verdicts_by_profile", "convergence",

@@ -97,7 +97,10 @@ def dro_figure(curves: pd.DataFrame):
             for ax, column in zip(row, columns):
                 mean, std = stats[column]["mean"], stats[column]["std"].fillna(0)
                 ax.plot(stats.index, mean, marker="o", label=label)
-                ax.fill_between(stats.index, mean - std, mean + std, alpha=0.2)
+                # A band never leaves what the quantity can be: a loss is >= 0, an accuracy in [0, 100].
+                low, high = (0.0, 100.0) if column == "worst_case_accuracy" else (0.0, np.inf)
+                ax.fill_between(stats.index, (mean - std).clip(low, high),
+                                (mean + std).clip(low, high), alpha=0.2)
         for ax, name in zip(row, ("worst-case weighted adversarial loss",
                                   "worst-case weighted accuracy (%)")):
             ax.set_xscale("symlog", linthresh=0.01)

@@ -2,19 +2,23 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from ..analysis.results import results_for
+from ..core import paths
+from ..workflow.provenance import git_commit
 from ..analysis.claims import comparisons, summary
 from ..analysis.collapse import collapse_epochs, describe_rule
 from ..analysis.gains import gain_table
-from ..analysis.robustness import headline_sentence
+from ..analysis.robustness import headline_sentence, pgd_overstatement
 from ..analysis.stats import INTERVAL
 from ..experiment.profiles import profile as get_profile
 from ..workflow.store import MissingResult
 from .sources import first_available, profiles_of
+from .views import DIRECTION_WORDS, SIZE_WORDS
 
 
 def headline(results: str | Path, profile: str = "cpu") -> dict:
@@ -40,10 +44,93 @@ def headline(results: str | Path, profile: str = "cpu") -> dict:
     except MissingResult:
         out["claims"] = None
     out["robustness"] = None if source.synthetic else headline_sentence(source.store, plan)
+    out["overstatement"] = None if source.synthetic else pgd_overstatement(source.store, plan)
     out["checked"] = source.results.robustness_progress()
     out["collapsed"] = source.collapsed
     out["gains kept"] = gains_without_collapsed(results, source.profile) if out["collapsed"] else None
     return out
+
+
+def _family_line(family: str, claims: pd.DataFrame | None, gains: pd.DataFrame,
+                 alpha: float, collapsed: dict) -> str:
+    """Return the bottom line's sentence on one defense family: its claims' verdicts and its
+    headline A_sa gain with interval beside the paper's."""
+    words = []
+    if claims is not None:
+        column = f"{family} family"
+        counts = claims[column].value_counts()
+        tally = ", ".join(f"{counts[v]} {v}" for v in ("holds", "does not hold", "inconclusive")
+                          if v in counts)
+        held = [c for c, v in zip(claims["claim"], claims[column]) if v in ("holds", "does not hold")]
+        words.append(f"of the claims judged on it, {tally}"
+                     + (f" ({', '.join(f'{c} {v}' for c, v in zip(claims['claim'], claims[column]) if c in held)})"
+                        if held else ""))
+    row = gains[(gains["family"] == family) & (gains["metric"] == "A_sa")]
+    if not row.empty:
+        r = row.iloc[0]
+        ratio = r["our gain"] / r["paper gain"] if r["paper gain"] else float("nan")
+        size = {"smaller than the paper's": f"smaller than the paper's {r['paper gain']:+.2f}"
+                + (f" (about {ratio:.0%} of it)" if 0 < ratio < 1 else ""),
+                "larger than the paper's": f"larger than the paper's {r['paper gain']:+.2f}",
+                }.get(r["size"], f"an interval that contains the paper's {r['paper gain']:+.2f}")
+        sure = {"yes": "in the paper's direction", "no": "against the paper's direction",
+                "inconclusive": "too uncertain to give a direction"}[r["agrees"]]
+        words.append(f"the weighting (α_train {r['alpha_train']:g}) changes A_sa at α_test "
+                     f"{alpha:g} by {r['our gain']:+.2f} pp {r['interval']}: {sure}, {size}")
+    broken = [m for m in collapsed if m.split("+")[0].split(" ")[0] == family]
+    if broken:
+        words.append(f"{len(broken)} of its runs collapsed in training ({', '.join(broken)}); "
+                     f"{'they stay' if len(broken) > 1 else 'it stays'} in the means and widen"
+                     f"{'' if len(broken) > 1 else 's'} the intervals")
+    return f"**{family} family:** " + "; ".join(words) + "."
+
+
+def bottom_line(h: dict) -> str:
+    """Return the landing page's opening lines (markdown): per defense family what holds, what
+    does not and how sure we are, with the headline gain and its interval; then how much the
+    paper's attack overstates robustness, and whether older code computed any result shown."""
+    if h.get("profile") is None:
+        return ""
+    claims = h.get("claims")
+    lines = [f"**Bottom line** (MNIST; SmallCNNs trained {h['epochs']} epochs, {h['seeds']} seeds, "
+             f"{h['eval_size']:,} test images; brackets: {INTERVAL})."]
+    if claims is not None:
+        counts = claims["verdict"].value_counts()
+        lines.append(f"Of the paper's {len(claims)} claims, " + ", ".join(
+            f"{counts.get(v, 0)} {'hold' if v == 'holds' and counts.get(v, 0) != 1 else v}"
+            for v in ("holds", "does not hold", "inconclusive")) + " on these models.")
+    for family in ("PGD", "TRADES"):
+        lines.append(_family_line(family, claims, h["gains"], h["alpha_test"], h.get("collapsed") or {}))
+    gap = h.get("overstatement")
+    if gap is not None and not gap.empty:
+        lines.append("**The paper's attack overstates robustness here:** standard AutoAttack "
+                     "finds A_rob lower than 40-step PGD does by " + "; ".join(
+                         f"{r['min']:.1f}–{r['max']:.1f} pp (mean {r['mean']:.1f}) on the "
+                         f"{r['family']} family's {r['models']} models" for _, r in gap.iterrows())
+                     + " ([Is the robustness real?](../notebooks/robustness.ipynb)).")
+    stale = h["source"].stale if h.get("source") is not None else 0
+    code = (f"**Code versions:** {stale} of the {h['models']} models shown were trained or "
+                 "evaluated by code that has changed since in a way that can move numbers (changes "
+                 "known to leave numbers unchanged are not counted); their provenance tables name "
+                 "the changed modules." if stale else
+                 "**Code versions:** every result shown was computed by the current training, "
+                 "attack and evaluation code.")
+    return " ".join(lines[:2]) + "\n\n" + "\n\n".join(lines[2:] + [code])
+
+
+def build_stamp() -> str:
+    """Return the line that dates this build: the commit of the code and results, and the date."""
+    commit = git_commit()
+    dirty = (" (not a git checkout)" if commit == "unknown" else
+             " with uncommitted changes" if commit.endswith("-dirty") else "")
+    return (f"*Built from commit `{commit[:12]}`{dirty} on "
+            f"{datetime.date.today().isoformat()}; every number is recomputed from the stored "
+            "results at each build.*")
+
+
+def citation() -> str:
+    """Return the BibTeX of the paper and of this companion (the repository's CITATION.bib)."""
+    return (paths.REPO_ROOT / "CITATION.bib").read_text()
 
 
 def headline_text(h: dict) -> str:
@@ -57,16 +144,17 @@ def headline_text(h: dict) -> str:
              f"evaluated by 40-step PGD on **{h['eval_size']:,} fixed test images** "
              f"(the paper: all 10,000), with **{h['seeds']} seed{'s' * (h['seeds'] != 1)}** of "
              f"the two headline comparisons (profile `{h['profile']}`)."]
-    if h["source"].partial:
-        lines.append(f"**These results are partial.** The `cpu` campaign has {h['jobs_done']} of "
-                     f"its {h['jobs']} jobs complete; the pages show the models complete so far."
+    if h["profile"] != "cpu":
+        lines.append(f"These are the earlier {h['epochs']}-epoch models: the new `cpu` "
+                     f"models (validation split, a schedule chosen on it) are {h['jobs_done']} of "
+                     f"{h['jobs']} trained, and their "
+                     "results replace these once every model a table needs is stored.")
+    elif h["source"].partial:
+        lines.append(f"**These results are partial.** {h['jobs_done']} of the "
+                     f"{h['jobs']} `cpu` models are trained and evaluated; the pages show the models complete so far."
                      + (" With one seed per model the seed error is unknown, so the gains' "
                         "intervals below cover the test sample only and every claim is "
                         "*inconclusive* until the other seeds are trained." if h["seeds"] == 1 else ""))
-    elif h["profile"] != "cpu":
-        lines.append(f"These are the earlier {h['epochs']}-epoch models: the longer `cpu` "
-                     f"campaign has {h['jobs_done']} of its {h['jobs']} jobs complete, and its "
-                     "results replace these once every job a table needs is stored.")
     if h.get("collapsed"):
         runs = h["collapsed"]
         lines.append(f"**{len(runs)} stored run{'s' * (len(runs) != 1)} collapsed in training.** "
@@ -89,24 +177,26 @@ def headline_text(h: dict) -> str:
     rows = []
     for _, r in h["gains"].iterrows():
         rows.append(f"| {r['family']}+ours (α_train {r['alpha_train']:g}) | {r['metric']} | "
-                    f"{r['paper gain']:+.2f} | {r['our gain']:+.2f} {r['interval']} | {r['agrees']} |")
+                    f"{r['paper gain']:+.2f} | {r['our gain']:+.2f} {r['interval']} | "
+                    f"{DIRECTION_WORDS.get(r['agrees'], r['agrees'])} | {SIZE_WORDS.get(r['size'], r['size'])} |")
     lines.append(f"**The headline question: does the weighting help, and by how much?** The gain "
                  f"ours − baseline at α_test = {h['alpha_test']:g} (Table 1), in percentage points; "
                  f"our interval is {INTERVAL} (standard errors over seeds and test examples):\n\n"
-                 "| comparison | metric | paper's gain | our gain [interval] | same direction? |\n"
-                 "|---|---|---|---|---|\n" + "\n".join(rows))
+                 "| comparison | metric | paper's gain | our gain [interval] | same direction? | "
+                 "size vs the paper's |\n|---|---|---|---|---|---|\n" + "\n".join(rows))
     kept = h.get("gains kept")
     if kept is not None and not kept.empty:
         rows = [f"| {r['family']}+ours (α_train {r['alpha_train']:g}) | {r['metric']} | "
                 f"{r['seeds kept']} | {r['paper gain']:+.2f} | {r['our gain']:+.2f} "
-                f"{r['interval']} | {r['agrees']} |" for _, r in kept.iterrows()]
+                f"{r['interval']} | {DIRECTION_WORDS.get(r['agrees'], r['agrees'])} | "
+                f"{SIZE_WORDS.get(r['size'], r['size'])} |" for _, r in kept.iterrows()]
         lines.append("**The same gains without the collapsed runs.** A seed at which the baseline "
                      "or the weighted model collapsed in training is left out of that family's "
                      "comparison. This rule was written after the collapses were seen, and the "
                      "collapses were read on test images (the learning-curve subset), so it is a "
                      "secondary analysis beside the table above, not a replacement for it:\n\n"
                      "| comparison | metric | seeds kept | paper's gain | our gain [interval] | "
-                     "same direction? |\n|---|---|---|---|---|---|\n" + "\n".join(rows))
+                     "same direction? | size vs the paper's |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows))
     return "\n\n".join(lines)
 
 

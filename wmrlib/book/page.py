@@ -11,12 +11,12 @@ from ..analysis import claims, paper, tables
 from ..analysis.stats import INTERVAL
 from ..workflow.store import MissingResult
 from ..analysis.gains import gain_table
-from .display import _plain, _show, caption, display_frame, section
+from .display import _plain, display_frame, figure, section
 from .figures import claims_forest, gain_figure
 from .params import check_notebook_parameters
 from .sources import DATASET_NAMES, first_available, profiles_of, Source
-from .views import (analog_view, claim_comparisons, compact, convergence, dro, dro_plot,
-                    gain_view, histogram, require_runs, sensitivity_plot, verdict_table,
+from .views import (analog_view, claim_comparisons, compact, convergence, convergence_view, dro, dro_plot,
+                    detail_view, gain_view, histogram, require_runs, sensitivity_plot, verdict_table,
                     verdicts_by_profile)
 
 
@@ -47,13 +47,14 @@ class Page:
         source, value = self.first(spec.dataset, lambda s: tables.paper_table(s.store, s.plan, number))
         if source is not None and source.synthetic:
             return self._not_reproduced(number, title, source)
-        note = f"attack {source.plan.attack.name} at ε {source.plan.attack.eps:g}" if source else ""
+        note = (f"attack {source.plan.attack.name} at ε {source.plan.attack.eps:g}; each cell is "
+                "paper / ours ± the std of ours over its seeds, in %") if source else ""
         section(f"Table {number}: {title}", source,
                 value if source is None else None, note=note)
         if source is not None:
-            display_frame(compact(value))
+            display_frame(compact(value), lift=True)
         elif spec.dataset != "mnist":
-            display_frame(paper.table(number))
+            display_frame(paper.table(number), lift=True)
         return source, value
 
     def gains(self, number: int, title: str | None = None):
@@ -70,8 +71,8 @@ class Page:
             return source, value
         display_frame(gain_view(value))
         fig = gain_figure(value)
-        _show(fig)
-        caption(f"Figure: the gain of the weighting over its baseline in Table {number}, the "
+        figure(fig,
+               f"Figure: the gain of the weighting over its baseline in Table {number}, the "
                 f"paper's (grey, 100-epoch models) beside ours ({_plain(source.label)}; "
                 f"whiskers: our {INTERVAL} interval). A bar below 0 means the weighting lowered the "
                 "metric.")
@@ -108,8 +109,8 @@ class Page:
                 display_frame(view)
             if kind == "sensitivity":
                 fig = sensitivity_plot(value, source)
-                _show(fig)
-                caption("Figure (analog of the paper's Figure 3): A_tr against α_test at each "
+                figure(fig,
+                       "Figure (analog of the paper's Figure 3): A_tr against α_test at each "
                         f"ε_test, one line per model (dashed: PGD family); {_plain(source.label)}.")
         return source, value
 
@@ -134,8 +135,8 @@ class Page:
             return
         section(DATASET_NAMES[dataset], source, figs if source is None else None)
         for eps, fig in figs if source is not None else ():
-            _show(fig)
-            caption(f"Figure (analog of the paper's Figures 5–7): N·s̃ of the TRADES models "
+            figure(fig,
+                   f"Figure (analog of the paper's Figures 5–7): N·s̃ of the TRADES models "
                     f"(rows: α_train) at ε_test {eps:g} for each α_test (columns), log counts; "
                     f"{_plain(source.label)}.")
 
@@ -151,8 +152,8 @@ class Page:
         summary = curves.groupby(["defense", "alpha_train", "rho"])[
             ["worst_case_loss", "worst_case_accuracy"]].mean().reset_index()
         display_frame(summary, 3)
-        _show(dro_plot(curves))
-        caption("Figure (analog of the paper's Figure 4, which shows TRADES on CIFAR-10): "
+        figure(dro_plot(curves),
+               "Figure (analog of the paper's Figure 4, which shows TRADES on CIFAR-10): "
                 "worst-case χ² weighted adversarial loss (left) and accuracy (right) against ρ, "
                 f"mean over seeds with a ±1 std band; {_plain(source.label)}.")
 
@@ -188,7 +189,7 @@ class Page:
                          "available on our machines. The code runs on synthetic tensors in the "
                          "`smoke` profile (tests only); those numbers are not shown beside the "
                          "paper's. The paper's values:\n```"))
-        display_frame(paper.table(number))
+        display_frame(paper.table(number), lift=True)
         return None, None
 
     # --- the Claims chapter --------------------------------------------------------------------
@@ -202,8 +203,8 @@ class Page:
                      "behind each verdict follow")
         if source is not None:
             display_frame(verdict_table(claims.summary(frame)))
-            _show(claims_forest(frame))
-            caption(f"Figure: every comparison behind C1, C2, C3, C5 and C6 (C4 and C7 are in the "
+            figure(claims_forest(frame),
+                   f"Figure: every comparison behind C1, C2, C3, C5 and C6 (C4 and C7 are in the "
                     f"tables below), its estimate and {INTERVAL} interval against its claim's "
                     "threshold (dotted), coloured by verdict.")
         return source, frame
@@ -227,9 +228,9 @@ class Page:
         gains, fig = result
         section(f"Gain against training epoch ({DATASET_NAMES[dataset]})", source, None,
                 note="the learning-curve probe of each headline model")
-        display_frame(gains)
-        _show(fig)
-        caption("Figure: the headline gains (ours − baseline, pp) of A_rob, A_sa and A_tr "
+        display_frame(convergence_view(gains), data=gains)
+        figure(fig,
+               "Figure: the headline gains (ours − baseline, pp) of A_rob, A_sa and A_tr "
                 "against the training epoch, PGD-AT family left, TRADES family right; dotted: "
                 "the paper's 100-epoch gains (Table 1). No figure of the paper corresponds: this "
                 "is our convergence study.")
@@ -250,6 +251,4 @@ class Page:
             if part.empty:
                 display(Markdown("Not evaluated: the profile trains too few α_train values."))
                 continue
-            shown = part.drop(columns=["interval_low", "interval_high", "op", "threshold"]).assign(interval=[
-                f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in zip(part.interval_low, part.interval_high)])
-            display_frame(shown)
+            display_frame(detail_view(part), data=part)

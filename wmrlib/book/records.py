@@ -27,12 +27,22 @@ def provenance_table(source: Source) -> pd.DataFrame:
         if not path.exists():
             continue
         info = json.loads(path.read_text())
-        rows.append({"model": config.label, "alpha_train": config.alpha_train, "seed": config.seed,
-                     "precision": config.precision, "run": config.key(), "commit": info["git_commit"][:12],
-                     "code since": source.results.run_staleness(source.plan)[config.key()],
-                     "device": info["device"], "torch": info["torch"], "date": info["date"],
-                     "train_wall_s": info["wall_time_s"]})
+        staleness = source.results.run_staleness(source.plan)[config.key()]
+        rows.append({"model": config.label, "α_train": config.alpha_train, "seed": config.seed,
+                     "precision": config.precision, "run": config.key()[:12],
+                     "commit": info["git_commit"][:12], "code since": _code_since(staleness),
+                     "device": info["device"], "torch": info["torch"], "date": info["date"][:10],
+                     "training (min)": info["wall_time_s"] / 60})
     return pd.DataFrame(rows)
+
+
+def _code_since(staleness: str) -> str:
+    """Return a run's staleness in a table cell's few words: "current", or "changed:" and the
+    changed compute modules' names (without the verb the store's sentence ends with)."""
+    if not staleness.startswith("stale"):
+        return staleness
+    files = staleness.split(":", 1)[1].replace(" changed", "").strip()
+    return f"changed: {files}"
 
 
 def evaluation_wall_time(source: Source) -> float:

@@ -80,7 +80,7 @@ class RobustnessPage:
                             note="a flag marks a probe past its threshold", digits=4)
         self._caption("Table: the masking probes per model. Logit scaling and the ε sweep are "
                       "attacks of their own; Square, zero gradients and randomness are "
-                      "AutoAttack's own checks, computed from its unit.", out[0])
+                      "AutoAttack's own checks, computed from its own run.", out[0])
         return out
 
     def claims(self):

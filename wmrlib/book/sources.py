@@ -66,7 +66,7 @@ class Source:
         if self.superseded:
             newer = next(k for k, v in PREDECESSORS.items() if v == self.profile)
             text += (f" — the earlier {self.plan.base.epochs}-epoch models, shown until the "
-                     f"`{newer}` campaign's models replace them")
+                     f"new `{newer}` models replace them")
         return text
 
 

@@ -136,6 +136,9 @@ def analog_view(frame: pd.DataFrame, plan: DatasetPlan) -> list[tuple[str, pd.Da
     return views
 
 
+# "Same direction as the paper's gain?" in words that cannot be mistaken for a claim's verdict
+# (holds / does not hold / inconclusive): an interval that contains 0 gives no direction.
+DIRECTION_WORDS = {"yes": "yes", "no": "no", "inconclusive": "unclear (contains 0)"}
 # The gain-size verdicts of wmrlib.analysis.stats.size_agreement, in a table's few words.
 SIZE_WORDS = {"consistent with the paper's size": "consistent", "smaller than the paper's": "smaller",
               "larger than the paper's": "larger"}
@@ -153,11 +156,36 @@ def gain_view(gains: pd.DataFrame) -> pd.DataFrame:
         "metric": gains["metric"],
         "paper gain": [("–" if pd.isna(v) else f"{v:+.2f}") for v in gains["paper gain"]],
         "our gain [95 % interval]": [f"{v:+.2f} {i}" for v, i in zip(gains["our gain"], gains["interval"])],
-        "same direction?": gains["agrees"],
+        "same direction?": [DIRECTION_WORDS.get(a, a) for a in gains["agrees"]],
         "size vs the paper's": [SIZE_WORDS.get(s, s) for s in gains["size"]],
         "ours / baseline (%)": [f"{o:.2f} / {b:.2f}" for o, b in zip(gains["ours"], gains["baseline"])],
         "seeds": gains["seeds"],
     })
+
+
+def convergence_view(gains: pd.DataFrame) -> pd.DataFrame:
+    """Return :func:`wmrlib.analysis.curves.curve_gains` laid out for a page: each metric's gain
+    and its seed SD in one cell, ``+0.13 (0.23)``."""
+    out = gains[[c for c in gains.columns if not c.startswith("gain_")]].copy()
+    for column in [c for c in gains.columns if c.startswith("gain_") and not c.endswith("_std")]:
+        metric = column[len("gain_"):].replace("a_", "A_")
+        std = gains.get(column + "_std", pd.Series(np.nan, index=gains.index))
+        out[f"{metric} gain (seed SD)"] = [
+            "–" if pd.isna(g) else f"{g:+.2f}" + ("" if pd.isna(d) else f" ({d:.2f})")
+            for g, d in zip(gains[column], std)]
+    return out
+
+
+def detail_view(part: pd.DataFrame) -> pd.DataFrame:
+    """Return one claim's comparisons (:func:`wmrlib.analysis.claims.comparisons`) laid out for a
+    page: the estimate with its interval in one cell, the standard error's parts left to the CSV."""
+    return pd.DataFrame({
+        "family": part["family"], "comparison": part["comparison"],
+        "estimate [interval]": [f"{e:+.2f} [{lo:+.2f}, {hi:+.2f}]" for e, lo, hi in
+                                zip(part["estimate"], part["interval_low"], part["interval_high"])],
+        "measured in": part["unit"], "test": part["test"], "seeds": part["seeds"],
+        "df": [("normal" if pd.isna(d) or np.isinf(d) else f"{d:g}") for d in part["df"]],
+        "verdict": part["verdict"]})
 
 
 def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
