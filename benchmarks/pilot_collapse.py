@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 
 from wmrlib.analysis.collapse import largest_drop
-from wmrlib.analysis.pilot import stage1_decision, stage1_table, tied
+from wmrlib.analysis.pilot import (chosen_schedule, stage1_decision, stage1_table, tiebreak_decision,
+                                   tiebreak_table, tied)
 from wmrlib.compute.checkpoint import load_checkpoint
 from wmrlib.compute.data import VALIDATION_SEED, load, validation_split
 from wmrlib.compute.evaluate import attack_record
@@ -87,8 +88,15 @@ def decide(write: bool = False) -> None:
     ``write``, also record them in ``DECISION.md`` beside the protocol."""
     table = stage1_table(HERE).round(1)
     decision = stage1_decision(HERE, len(STAGE1_RUNS)).round(2)
+    gaps = tiebreak_table(HERE).round(1)
+    tiebreak = tiebreak_decision(HERE, len(STAGE1_RUNS)).round(2)
+    chosen = chosen_schedule(HERE, len(STAGE1_RUNS))
     print(table.to_string(index=False))
     print(decision.to_string(index=False))
+    if len(tiebreak):
+        print(gaps.to_string(index=False))
+        print(tiebreak.to_string(index=False))
+    print(f"schedule for stage 2: {chosen or 'not decided yet'}")
     if write:
         runs = [json.loads(p.read_text()) for p in sorted(HERE.glob("*_e*.json"))]
         cpus = sorted({r["cpu"]["model"] for r in runs})
@@ -96,7 +104,14 @@ def decide(write: bool = False) -> None:
         text = ["# Schedule pilot: stage 1 as run", "",
                 "Produced by `python benchmarks/pilot_collapse.py decide --write` from the run files "
                 "beside it; the rules are `PROTOCOL.md`'s.", "",
-                table.to_markdown(index=False), "", decision.to_markdown(index=False), "",
+                table.to_markdown(index=False), "", decision.to_markdown(index=False), ""]
+        if len(tiebreak) > 1:
+            text += ["## The tie-break", "",
+                     "The survivors tied within the protocol's 0.5 pp, so the tie-break decides: "
+                     "the smaller mean 40-PGD → AutoAttack gap on 500 validation images "
+                     "(`pilot_collapse.py tiebreak`), then the cost.", "",
+                     gaps.to_markdown(index=False), "", tiebreak.to_markdown(index=False), ""]
+        text += [f"**Schedule for stage 2 (the campaign's first jobs): {chosen or 'not decided yet'}.**", "",
                 f"CPU: {', '.join(cpus)}; {len(runs)} runs, {minutes:.0f} core-minutes of training "
                 "recorded in this process (a run resumed after a restart counts its resumed part).", ""]
         (HERE / "DECISION.md").write_text("\n".join(text))

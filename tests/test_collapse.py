@@ -4,6 +4,7 @@ from __future__ import annotations
 import doctest
 
 import pandas as pd
+import pytest
 
 from wmrlib.analysis import collapse
 
@@ -102,3 +103,67 @@ def test_only_validation_flags_shape_the_pooled_seed_std(monkeypatch):
     monkeypatch.setattr(collapse, "collapse_epochs", lambda store, plan: {("trades", 0.0, 1): 2})
     assert collapse.healthy_exclusions(None, profile("cpu-5epoch").plan("mnist")) == {}
     assert collapse.healthy_exclusions(None, profile("cpu").plan("mnist")) == {("trades", 0.0, 1): 2}
+
+
+def _pilot_run(root, candidate, defense, alpha, seed, final_rob, fall=0.0):
+    import json
+
+    curve = [{"epoch": e / 4, "val_a_nat": 95.0, "val_a_rob": final_rob + (fall if e == 8 else 0.0)}
+             for e in range(1, 13)]
+    curve[8]["val_a_rob"] = final_rob + fall  # the running maximum; the end sits `fall` below it
+    config = {"defense": defense, "alpha_train": alpha, "seed": seed}
+    (root / f"{candidate}_{defense}-a{alpha:g}-s{seed}_e3.json").write_text(
+        json.dumps({"candidate": candidate, "config": config, "curve": curve}))
+
+
+def _pilot_gap(root, candidate, defense, alpha, seed, pgd, auto):
+    import json
+
+    (root / "tiebreak").mkdir(exist_ok=True)
+    (root / "tiebreak" / f"{candidate}_{defense}-a{alpha:g}-s{seed}_e3.json").write_text(json.dumps(
+        {"candidate": candidate, "images": 500, "pgd40_a_rob": pgd, "autoattack_a_rob": auto,
+         "gap_pp": pgd - auto}))
+
+
+RUNS = (("pgd", 0.0, 2), ("trades", 0.0, 1), ("trades", 2.0, 1))
+
+
+def test_the_schedule_pilot_decides_by_its_protocol(tmp_path):
+    """Hand-made stage 1: b collapses (a 12 pp fall), a and c survive and tie within 0.5 pp
+    (88.0 vs 87.7), so the tie-break decides: c's smaller mean gap (9.0 vs 10.0 pp) wins although
+    a leads on validation A_rob; with equal gaps the cheaper c would win too; a lone leader wins
+    without a tie-break."""
+    from wmrlib.analysis import pilot
+
+    for defense, alpha, seed in RUNS:
+        _pilot_run(tmp_path, "a-10step", defense, alpha, seed, 88.0)
+        _pilot_run(tmp_path, "b-early-drop", defense, alpha, seed, 80.0, fall=12.0)
+        _pilot_run(tmp_path, "c-uniform-start", defense, alpha, seed, 87.7)
+    decision = pilot.stage1_decision(tmp_path).set_index("candidate")
+    assert decision.loc["b-early-drop", "stage 1"] == "rejected"
+    assert pilot.tied(tmp_path) == ["a-10step", "c-uniform-start"]
+    assert pilot.chosen_schedule(tmp_path) is None  # the tie-break is not measured yet
+    for defense, alpha, seed in RUNS:
+        _pilot_gap(tmp_path, "a-10step", defense, alpha, seed, 90.0, 80.0)
+        if (defense, alpha) != ("trades", 2.0):
+            _pilot_gap(tmp_path, "c-uniform-start", defense, alpha, seed, 90.0, 81.0)
+    assert pilot.chosen_schedule(tmp_path) is None  # c has 2 of its 3 models measured
+    _pilot_gap(tmp_path, "c-uniform-start", "trades", 2.0, 1, 90.0, 81.0)
+    table = pilot.tiebreak_decision(tmp_path).set_index("candidate")
+    assert table.loc["c-uniform-start", "mean gap (pp)"] == pytest.approx(9.0)
+    assert pilot.chosen_schedule(tmp_path) == "c-uniform-start"
+    _pilot_gap(tmp_path, "a-10step", "pgd", 0.0, 2, 90.0, 83.0)  # a's mean gap: 9.0 as well
+    assert pilot.chosen_schedule(tmp_path) == "c-uniform-start"  # equal gaps: the cheaper one
+    _pilot_run(tmp_path, "c-uniform-start", "pgd", 0.0, 2, 85.0)  # c's mean now 86.9: no tie
+    assert pilot.tied(tmp_path) == ["a-10step"] and pilot.chosen_schedule(tmp_path) == "a-10step"
+
+
+def test_the_campaign_trains_the_schedule_its_pilot_chose():
+    """One fact, one source: the cpu profile's schedule is the committed pilot's decision."""
+    from pathlib import Path
+
+    from wmrlib.analysis import pilot
+    from wmrlib.experiment import profiles
+
+    chosen = pilot.chosen_schedule(Path(__file__).resolve().parents[1] / "benchmarks" / "pilot" / "schedule")
+    assert profiles.CAMPAIGN_SCHEDULE == (chosen or "PENDING")

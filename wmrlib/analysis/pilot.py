@@ -79,3 +79,60 @@ def tied(pilot_dir: str | Path, runs_per_candidate: int = 3) -> list[str]:
     """Return the survivors tied with the leader (more than one: the tie-breaks decide)."""
     decision = stage1_decision(pilot_dir, runs_per_candidate)
     return list(decision.loc[decision["tied with the leader"] == "yes", "candidate"])
+
+
+# The candidates' training cost relative to today's 5-step attack (the last tie-break): attack
+# steps per training batch; the forward and backward of the update are the same for all.
+CANDIDATE_COST = {"a-10step": 1.8, "b-early-drop": 1.0, "c-uniform-start": 1.0}
+
+
+def tiebreak_table(pilot_dir: str | Path) -> pd.DataFrame:
+    """Return the tie-break's measurements, one row per stage-1 model measured (``tiebreak/``):
+    40-PGD and AutoAttack A_rob on the 500 validation images and their gap, in pp."""
+    rows = []
+    for path in sorted((Path(pilot_dir) / "tiebreak").glob("*.json")):
+        r = json.loads(path.read_text())
+        name = path.stem.split("_", 1)[1].rsplit("_e", 1)[0]
+        rows.append({"candidate": r["candidate"], "model": name, "images": r["images"],
+                     "40-PGD A_rob": r["pgd40_a_rob"], "AutoAttack A_rob": r["autoattack_a_rob"],
+                     "gap (pp)": r["gap_pp"]})
+    return pd.DataFrame(rows)
+
+
+def tiebreak_decision(pilot_dir: str | Path, runs_per_candidate: int = 3) -> pd.DataFrame:
+    """Return one row per tied candidate: its models measured, mean gap and cost, and which one
+    the protocol's tie-break picks (the smaller mean gap; an equal gap goes to the cheaper)."""
+    candidates = tied(pilot_dir, runs_per_candidate)
+    table = tiebreak_table(pilot_dir)
+    rows = []
+    for candidate in candidates:
+        part = table[table["candidate"] == candidate] if len(table) else table
+        rows.append({"candidate": candidate, "models measured": f"{len(part)} of {runs_per_candidate}",
+                     "mean 40-PGD A_rob": part["40-PGD A_rob"].mean() if len(part) else float("nan"),
+                     "mean AutoAttack A_rob": part["AutoAttack A_rob"].mean() if len(part) else float("nan"),
+                     "mean gap (pp)": part["gap (pp)"].mean() if len(part) else float("nan"),
+                     "cost": CANDIDATE_COST[candidate]})
+    out = pd.DataFrame(rows)
+    complete = len(out) > 1 and (out["models measured"] == f"{runs_per_candidate} of {runs_per_candidate}").all()
+    if complete:
+        best = out.sort_values(["mean gap (pp)", "cost"], kind="stable").index[0]
+        out["picked"] = ["yes" if i == best else "no" for i in out.index]
+    else:
+        out["picked"] = "–"
+    return out
+
+
+def chosen_schedule(pilot_dir: str | Path, runs_per_candidate: int = 3) -> str | None:
+    """Return the candidate that goes to stage 2: the leader, or the tie-break's pick when
+    several tie; None while stage 1 or the tie-break is incomplete."""
+    decision = stage1_decision(pilot_dir, runs_per_candidate)
+    if (decision["stage 1"] == "incomplete").any():
+        return None
+    candidates = tied(pilot_dir, runs_per_candidate)
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        return None
+    picked = tiebreak_decision(pilot_dir, runs_per_candidate)
+    chosen = picked.loc[picked["picked"] == "yes", "candidate"]
+    return chosen.iloc[0] if len(chosen) else None

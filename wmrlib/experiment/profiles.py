@@ -279,7 +279,7 @@ SCHEDULE_CANDIDATES: dict[str, dict] = {
     "b-early-drop": dict(milestones=(0.2, 0.8)),
     "c-uniform-start": dict(step_size=0.075, random_start="uniform"),
 }
-CAMPAIGN_SCHEDULE = "PENDING"
+CAMPAIGN_SCHEDULE = "a-10step"  # benchmarks/pilot/schedule/DECISION.md: the tie-break picked it
 VALIDATION_SIZE = 1000  # training images every cpu-campaign model holds out (data.validation_split)
 # Declared before the campaign: the model evaluated is each run's final one (the paper's
 # protocol; the official AT_base code keeps only the last checkpoint), for every model alike.
