@@ -492,8 +492,8 @@ TRAIN_SPECS = [  # name, precision, channels_last, torch.compile, threads (None 
 # train_model trains in channels_last since issue 10; "fp32" (NCHW) is the layout it used before.
 TRAIN_MODEL_PATH = {"fp32+CL": "= train_model, precision fp32", "bf16+CL": "= train_model, precision bf16",
                     "fp32+CL @1 thread": "= train_model, fp32", "bf16+CL @1 thread": "= train_model, bf16"}
-NCHW_BASE = {"fp32": "NCHW fp32, train_model's layout before issue 10",
-             "fp32 @1 thread": "NCHW fp32, train_model's layout before issue 10"}
+NCHW_BASE = {"fp32": "NCHW fp32, train_model's layout before channels-last",
+             "fp32 @1 thread": "NCHW fp32, train_model's layout before channels-last"}
 QUICK_TRAIN = {**TRAIN_MODEL_PATH, **NCHW_BASE}  # --quick measures train_model and its NCHW baseline
 
 
@@ -816,7 +816,7 @@ def bench_baselines(rep: Report, train_set: wdata.ImageData, device, *, batches:
             continue
         what = {"free": f"m {c.replays}, {passes(c)} pass(es) for {c.epochs} epochs",
                 "yopo": f"m {c.attack_steps} × n {c.inner_steps}, σ {c.step_size:g}",
-                "iaat": f"{c.attack_steps}-step attacks, warm-up {c.iaat_warmup} epoch(s)",
+                "iaat": f"{c.attack_steps}-step attacks, warm-up {c.iaat_warmup} epoch{'s' * (c.iaat_warmup != 1)}",
                 }.get(c.defense, f"{c.attack_steps}-step attack, step {c.step_size:g}")
         rows.append([k, what, fmt(medians[k] / batches, 3), fmt(per_epoch_s[k]),
                      fmt(ratio(per_epoch_s[k], base), 2), ""])

@@ -98,7 +98,8 @@ def test_the_landing_page_opens_with_a_bottom_line_per_family(pages):
 @pytest.mark.slow
 def test_every_figure_is_a_figure_with_its_caption_and_alt_text(pages):
     for name, main in pages.items():
-        images = re.findall(r"<img\b[^>]*>", main)
+        # Result images (inline or in _images/), not the theme's logos and launch badges.
+        images = re.findall(r"<img\b[^>]*src=[\"'](?:data:|[^\"']*_images/)[^>]*>", main)
         figures = re.findall(r"<figure\b.*?</figure>", main, re.S)
         inside = sum(len(re.findall(r"<img\b", f)) for f in figures)
         assert inside == len(images), f"{name}: {len(images) - inside} images outside a <figure>"
@@ -134,9 +135,13 @@ def test_tables_fit_the_article_column_at_1400_px():
         pytest.skip("no Chromium here to measure with (apt-get install chromium); "
                     "test_tables_have_few_enough_columns_to_fit is the static check")
     _pages()
+    pages = sorted((BUILT / "book").glob("*.html")) + sorted((BUILT / "notebooks").glob("*.html"))
+    try:
+        measure.measure(pages[0])
+    except (RuntimeError, OSError, subprocess.SubprocessError) as err:
+        pytest.skip(f"Chromium is installed but does not render here ({err})")
     too_wide = [f"{page.name} table {t['index']} ({t['head']!r}): {max(t['width'], t['scroll'])} px "
-                f"in {t['column']} px" for page in sorted((BUILT / "book").glob("*.html"))
-                + sorted((BUILT / "notebooks").glob("*.html")) for t in measure.overflowing(page)]
+                f"in {t['column']} px" for page in pages for t in measure.overflowing(page)]
     assert not too_wide, "\n".join(too_wide)
 
 

@@ -130,7 +130,7 @@ def wall_time_table(results: str | Path, names=PROFILES) -> pd.DataFrame:
                 runs = provenance_table(source)
                 if runs.empty:
                     continue
-                train, evaluation = runs["train_wall_s"].sum(), evaluation_wall_time(source)
+                train, evaluation = 60 * runs["training (min)"].sum(), evaluation_wall_time(source)
                 rows.append({"profile": name, "dataset": DATASET_NAMES[dataset],
                              "runs stored": len(runs),
                              "runs planned": len(source.plan.models() + source.plan.precision_models()),
@@ -147,21 +147,20 @@ def compute_log(results: str | Path, name: str) -> pd.DataFrame:
     A suite interrupted and resumed has several rows; its wall time is their sum.
     """
     path = results_for(name, results).store.compute_log_path()
-    columns = ["date", "commit", "device", "cpu kind", "executor", "workers", "threads",
-               "jobs done", "jobs", "finished", "wall_min", "load avg start", "load avg end"]
+    columns = ["date", "commit", "cpu kind", "workers × threads", "jobs done", "jobs",
+               "finished", "wall_min", "load avg start → end"]
     if not path.exists():
         return pd.DataFrame(columns=columns)
     rows = []
     for entry in json.loads(path.read_text()):
-        rows.append({"date": entry["date"], "commit": entry["git_commit"][:12],
-                     "device": entry["device_name"],
-                     "cpu kind": cpu_kind(entry["cpu"]) if "cpu" in entry else "not recorded",
-                     "executor": entry["executor"],
-                     "workers": entry["workers"], "threads": entry["threads"] or "default",
+        kind = cpu_kind(entry["cpu"]) if "cpu" in entry else "not recorded"
+        rows.append({"date": entry["date"][:16].replace("T", " "), "commit": entry["git_commit"][:12],
+                     "cpu kind": kind + ("" if entry["executor"] == "local" else f" ({entry['executor']})"),
+                     "workers × threads": f"{entry['workers']} × {entry['threads'] or 'default'}",
                      "jobs done": entry["jobs_done"], "jobs": entry["jobs"],
                      "finished": entry["finished"], "wall_min": entry["wall_time_s"] / 60,
-                     "load avg start": " ".join(f"{x:.1f}" for x in entry["load_average_start"]),
-                     "load avg end": " ".join(f"{x:.1f}" for x in entry["load_average_end"])})
+                     "load avg start → end": " ".join(f"{x:.1f}" for x in entry["load_average_start"])
+                     + " → " + " ".join(f"{x:.1f}" for x in entry["load_average_end"])})
     return pd.DataFrame(rows, columns=columns)
 
 
