@@ -167,3 +167,37 @@ def test_the_campaign_trains_the_schedule_its_pilot_chose():
 
     chosen = pilot.chosen_schedule(Path(__file__).resolve().parents[1] / "benchmarks" / "pilot" / "schedule")
     assert profiles.CAMPAIGN_SCHEDULE == (chosen or "PENDING")
+
+
+def test_the_bottom_line_states_each_familys_verdicts_gain_and_the_attacks_overstatement(tmp_path):
+    """A hand-made landing record: the bottom line gives the claims' tally, per family its
+    verdicts and its A_sa gain with interval, direction and size against the paper's (4.88 of
+    14.56 is 34 %), the collapsed run it includes, and 40-PGD's overstatement per family."""
+    from wmrlib import book
+    from wmrlib.experiment.profiles import profile
+    from wmrlib.workflow.store import Store
+
+    gains = pd.DataFrame([
+        {"family": "PGD", "alpha_train": 0.5, "metric": "A_sa", "paper gain": 9.64, "our gain": 23.63,
+         "interval": "[-31.90, +79.15]", "agrees": "inconclusive", "size": "consistent with the paper's size"},
+        {"family": "TRADES", "alpha_train": 2.0, "metric": "A_sa", "paper gain": 14.56, "our gain": 4.88,
+         "interval": "[+1.03, +8.73]", "agrees": "yes", "size": "smaller than the paper's"}])
+    claims = pd.DataFrame({"claim": ["C1", "C2"], "verdict": ["holds", "inconclusive"],
+                           "PGD family": ["holds", "inconclusive"],
+                           "TRADES family": ["holds", "does not hold"]})
+    gap = pd.DataFrame([{"family": "PGD", "min": 6.4, "mean": 8.6, "max": 9.6, "models": 6}])
+    h = {"profile": "cpu", "epochs": 5, "eval_size": 2000, "seeds": 3, "models": 20,
+         "alpha_test": 2.0, "gains": gains, "claims": claims, "overstatement": gap,
+         "collapsed": {"PGD seed 2": 2},
+         "source": book.Source("mnist", "cpu", profile("cpu").plan("mnist"), Store(tmp_path, readonly=True))}
+    text = book.bottom_line(h)
+    assert text.startswith("**Bottom line** (MNIST; SmallCNNs trained 5 epochs, 3 seeds, 2,000 test images")
+    assert "Of the paper's 2 claims, 1 holds, 0 do not hold, 1 is inconclusive" in text
+    assert ("**PGD family:** of the claims judged on it, 1 holds, 1 inconclusive (C1 holds); the "
+            "weighting (α_train 0.5) changes A_sa at α_test 2 by +23.63 pp [-31.90, +79.15]: too "
+            "uncertain to give a direction") in text
+    assert "1 of its runs collapsed in training (PGD seed 2); it stays in the means" in text
+    assert ("in the paper's direction, smaller than the paper's +14.56 (about 34% of it)" in text
+            and "(C1 holds, C2 does not hold)" in text)
+    assert "by 6.4–9.6 pp (mean 8.6) on the PGD family's 6 models" in text
+    assert "every result shown was computed by the current" in text  # an empty store: none stale

@@ -51,6 +51,9 @@ def headline(results: str | Path, profile: str = "cpu") -> dict:
     return out
 
 
+PLURAL = {"holds": "hold", "does not hold": "do not hold", "inconclusive": "are inconclusive"}
+
+
 def _family_line(family: str, claims: pd.DataFrame | None, gains: pd.DataFrame,
                  alpha: float, collapsed: dict) -> str:
     """Return the bottom line's sentence on one defense family: its claims' verdicts and its
@@ -97,8 +100,9 @@ def bottom_line(h: dict) -> str:
     if claims is not None:
         counts = claims["verdict"].value_counts()
         lines.append(f"Of the paper's {len(claims)} claims, " + ", ".join(
-            f"{counts.get(v, 0)} {'hold' if v == 'holds' and counts.get(v, 0) != 1 else v}"
+            f"{counts.get(v, 0)} {PLURAL.get(v, v) if counts.get(v, 0) != 1 else v}"
             for v in ("holds", "does not hold", "inconclusive")) + " on these models.")
+        lines[-1] = lines[-1].replace("1 inconclusive", "1 is inconclusive")
     for family in ("PGD", "TRADES"):
         lines.append(_family_line(family, claims, h["gains"], h["alpha_test"], h.get("collapsed") or {}))
     gap = h.get("overstatement")

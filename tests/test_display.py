@@ -1,0 +1,54 @@
+"""How a page shows a table or a figure (wmrlib.book.display): readers' column names, radii at
+the paper's precision, constant columns said once, a CSV of the same numbers, figures as
+<figure> with alt text."""
+from __future__ import annotations
+
+import base64
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from wmrlib.book.display import RAW_IDENTIFIER, column_label, figure_html, lift_constants, show  # noqa: E402
+
+
+def test_column_labels_are_readers_words():
+    cases = {"alpha_train": "α_train", "eps_test": "ε_test", "a_rob": "A_rob",
+             "gain_a_nat_std": "A_nat gain SD", "paper_cifar10_a_nat": "paper's CIFAR-10 A_nat",
+             "ours_mnist_a_rob": "our MNIST A_rob", "worst_case_loss": "worst-case loss",
+             "inv_lambda": "1/λ", "code since": "code since"}
+    for raw, label in cases.items():
+        assert column_label(raw) == label
+        assert not RAW_IDENTIFIER.match(column_label(raw))
+
+
+def test_a_table_prints_radii_at_the_papers_precision_and_offers_its_csv():
+    frame = pd.DataFrame({"eps_test": [0.0078, 0.031], "a_rob": [52.444, 49.29]})
+    html = show(frame)._repr_html_()
+    assert ">0.0078<" in html and ">0.031<" in html and ">52.44<" in html
+    assert ">ε_test<" in html and "eps_test" not in html
+    data = re.search(r"data:text/csv;base64,([A-Za-z0-9+/=]+)", html).group(1)
+    assert base64.b64decode(data).decode().splitlines() == ["ε_test,A_rob", "0.0078,52.444", "0.031,49.29"]
+
+
+def test_constant_columns_are_said_once_above_the_table():
+    frame = pd.DataFrame({"dataset": ["cifar10", "cifar10"], "eps_train": [0.031, 0.031],
+                          "a_rob": [1.0, 2.0]})
+    kept, said = lift_constants(frame)
+    assert list(kept.columns) == ["a_rob"] and said == "Every row: dataset cifar10; ε_train 0.031."
+    one, nothing = lift_constants(frame.iloc[:1])  # one row: every column is constant, keep them
+    assert list(one.columns) == list(frame.columns) and nothing == ""
+
+
+def test_a_figure_is_a_figure_element_with_alt_text_and_caption():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    html = figure_html(fig, "Figure: the gain of *ours* over `PGD` <per seed>")
+    assert html.startswith("<figure") and html.endswith("</figure>")
+    assert "alt='the gain of ours over PGD &lt;per seed&gt;'" in html
+    assert "<figcaption><p class='caption'><b>Figure:</b> the gain of <em>ours</em> over " \
+           "<code>PGD</code> &lt;per seed&gt;</p></figcaption>" in html
+    assert not plt.get_fignums()  # the figure is closed once shown
