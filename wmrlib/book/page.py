@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from ..analysis import claims, paper, tables
+from ..experiment.profiles import profile as get_profile
 from ..analysis.stats import INTERVAL
 from ..workflow.store import MissingResult
 from ..analysis.gains import gain_table
@@ -57,19 +58,35 @@ class Page:
             display_frame(paper.table(number), lift=True)
         return source, value
 
-    def gains(self, number: int, title: str | None = None):
-        """Show Table ``number`` as gains, ours beside the paper's, with a figure; return (source, frame)."""
+    def gains(self, number: int, title: str | None = None, dataset: str | None = None):
+        """Show Table ``number`` as gains, ours beside the paper's, with a figure; return (source,
+        frame). ``dataset``: the same comparisons on another dataset, where the paper's gain on
+        the table's own dataset is shown as context only."""
         spec = tables.SPECS[number]
-        title = title or tables.title(number)
-        source, value = self.first(spec.dataset, lambda s: gain_table(s.store, s.plan, number))
+        dataset = dataset or spec.dataset
+        analog = dataset != spec.dataset
+        title = title or (f"{DATASET_NAMES[dataset]}, the comparisons of Table {number}" if analog
+                          else tables.title(number))
+        if analog and not any(dataset in get_profile(p).plans for p in self.profiles):
+            display(Markdown(f"```{{note}}\nThe profiles this page reads ({', '.join(self.profiles)}) "
+                             f"train no {DATASET_NAMES[dataset]} models; the `cpu` profile does.\n```"))
+            return None, None
+        source, value = self.first(dataset, lambda s: gain_table(s.store, s.plan, number))
         if source is not None and source.synthetic:
             return None, None  # the absolute table says what was not reproduced
-        section(f"Table {number} as gains: {title}", source, value if source is None else None,
+        context = (f"; the paper has no {DATASET_NAMES[dataset]} numbers: its column is the "
+                   f"paper's {DATASET_NAMES[spec.dataset]} gain, context only" if analog else "")
+        section(f"{title}, as gains" if analog else f"Table {number} as gains: {title}", source,
+                value if source is None else None,
                 note=f"gain = ours − baseline in pp, seed means; interval {INTERVAL} (seeds and "
-                     "a paired bootstrap over the test examples)")
+                     "a paired bootstrap over the test examples)" + context)
         if source is None:
             return source, value
-        display_frame(gain_view(value))
+        view = gain_view(value)
+        if analog:
+            view = view.rename(columns={"paper gain": f"paper's {DATASET_NAMES[spec.dataset]} gain "
+                                                      "(context)"})
+        display_frame(view)
         fig = gain_figure(value)
         figure(fig,
                f"Figure: the gain of the weighting over its baseline in Table {number}, the "
