@@ -124,8 +124,9 @@ def section(title: str, source: Source | None, value, note: str = "",
                          "are those of the stored results.\n```"))
     done, total = source.results.progress()
     if done < total:
-        display(Markdown(f"```{{warning}}\nPartial results: {done} of {total} jobs of profile "
-                         f"`{source.profile}` are complete; the rows shown are those stored.\n```"))
+        display(Markdown(f"```{{warning}}\nPartial results: {done} of the {total} models of profile "
+                         f"`{source.profile}` are trained and evaluated; the rows shown are those "
+                         "stored.\n```"))
     if isinstance(value, pd.DataFrame):
         display_frame(value, lift=True)
 

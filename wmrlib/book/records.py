@@ -31,7 +31,7 @@ def provenance_table(source: Source) -> pd.DataFrame:
         rows.append({"model": config.label, "α_train": config.alpha_train, "seed": config.seed,
                      "precision": config.precision, "run": config.key()[:12],
                      "commit": info["git_commit"][:12], "code since": _code_since(staleness),
-                     "device": info["device"], "torch": info["torch"], "date": info["date"][:10],
+                     "device, torch": f"{info['device']}, {info['torch']}", "date": info["date"][:10],
                      "training (min)": info["wall_time_s"] / 60})
     return pd.DataFrame(rows)
 
@@ -134,7 +134,7 @@ def wall_time_table(results: str | Path, names=PROFILES) -> pd.DataFrame:
                 rows.append({"profile": name, "dataset": DATASET_NAMES[dataset],
                              "runs stored": len(runs),
                              "runs planned": len(source.plan.models() + source.plan.precision_models()),
-                             "device": ", ".join(sorted(runs["device"].unique())),
+                             "device": ", ".join(sorted({d.split(",")[0] for d in runs["device, torch"]})),
                              "train_min": train / 60, "eval_min": evaluation / 60,
                              "total_min": (train + evaluation) / 60})
     return pd.DataFrame(rows, columns=["profile", "dataset", "runs stored", "runs planned",
