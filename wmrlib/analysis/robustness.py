@@ -26,7 +26,7 @@ from ..experiment.robustness_plan import (robust_models, robustness_units, Robus
 from ..method import metrics
 from ..workflow.store import MissingResult, Store
 from .claims import C3_TOL, CLAIMS, comparisons, summary
-from .stats import interval, judge
+from .stats import family_name, interval, judge
 from .gains import our_gains
 
 # Flag thresholds. Each probe flags what a sound evaluation of an undefended-gradient model
@@ -318,7 +318,7 @@ def pgd_overstatement(store: Store, plan) -> pd.DataFrame | None:
     if not all(is_checked(store, plan, c, rp) for c in robust_models(plan, rp)):
         return None
     table = accuracy_table(store, plan, rp)
-    table["family"] = [m.split("+")[0].split(" ")[0] for m in table["model"]]
+    table["family"] = [family_name(c.defense) for c in robust_models(plan, rp)]  # table's row order
     table["gap"] = table[plan.attack.name] - table[rp.attack.name]
     out = table.groupby("family", sort=False)["gap"].agg(["min", "mean", "max", "count"])
     return out.reset_index().rename(columns={"count": "models"})
