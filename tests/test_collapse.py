@@ -54,7 +54,7 @@ def test_the_landing_page_shows_the_gains_without_collapsed_runs_beside_the_othe
         "mnist", "cpu", profile("cpu").plan("mnist"), Store(tmp_path, readonly=True)), "jobs_done": 20, "jobs": 20, "alpha_test": 2.0,
          "gains": pd.DataFrame([row | {"our gain": 23.63, "interval": "[-1.76, +49.02]",
                                        "agrees": "inconclusive"}]),
-         "collapsed": {"PGD seed 2": 2}, "gains kept": pd.DataFrame([row])}
+         "collapsed": {"PGD seed 2": 2}, "collapsed families": {"PGD": ["PGD seed 2"]}, "gains kept": pd.DataFrame([row])}
     text = book.headline_text(h)
     assert "**3 stored runs" not in text and "**1 stored run collapsed in training.** PGD seed 2 (epoch 2)" in text
     assert ("| PGD+ours (α_train 0.5) | A_sa | 0, 1 | +9.64 | +10.77 [+8.87, +12.67] | yes | "
@@ -188,7 +188,7 @@ def test_the_bottom_line_states_each_familys_verdicts_gain_and_the_attacks_overs
     gap = pd.DataFrame([{"family": "PGD", "min": 6.4, "mean": 8.6, "max": 9.6, "models": 6}])
     h = {"profile": "cpu", "epochs": 5, "eval_size": 2000, "seeds": 3, "models": 20,
          "alpha_test": 2.0, "gains": gains, "claims": claims, "overstatement": gap,
-         "collapsed": {"PGD seed 2": 2},
+         "collapsed": {"PGD seed 2": 2}, "collapsed families": {"PGD": ["PGD seed 2"]},
          "source": book.Source("mnist", "cpu", profile("cpu").plan("mnist"), Store(tmp_path, readonly=True))}
     text = book.bottom_line(h)
     assert text.startswith("**Bottom line** (MNIST; SmallCNNs trained 5 epochs, 3 seeds, 2,000 test images")
@@ -201,3 +201,37 @@ def test_the_bottom_line_states_each_familys_verdicts_gain_and_the_attacks_overs
             and "(C1 holds, C2 does not hold)" in text)
     assert "by 6.4–9.6 pp (mean 8.6) on the PGD family's 6 models" in text
     assert "every result shown was computed by the current" in text  # an empty store: none stale
+
+
+def test_the_bottom_line_adds_a_line_per_other_dataset_with_the_papers_mnist_gain_as_context(tmp_path):
+    """Fashion-MNIST in the bottom line: one line while nothing is stored; with results, its
+    scale, its claims' tally (C5 not evaluated without an α_train sweep) and per family its gain
+    beside the paper's MNIST gain, said to be context."""
+    from wmrlib import book
+    from wmrlib.book.landing import dataset_lines
+    from wmrlib.experiment.profiles import profile
+    from wmrlib.workflow.store import Store
+
+    assert dataset_lines({"profile": None, "dataset": "fashionmnist", "progress": (0, 12)}) == [
+        "**Fashion-MNIST:** not judged yet: 0 of its 12 models are trained and evaluated (they "
+        "are trained after the MNIST headline seeds)."]
+    assert dataset_lines({"profile": None, "dataset": "fashionmnist", "progress": (0, 0)}) == []
+    gains = pd.DataFrame([
+        {"family": "TRADES", "alpha_train": 2.0, "metric": "A_sa", "paper gain": 14.56,
+         "our gain": 1.20, "interval": "[-0.50, +2.90]", "agrees": "inconclusive",
+         "size": "smaller than the paper's"}])
+    claims = pd.DataFrame({"claim": ["C1", "C5"], "verdict": ["holds", "not evaluated"],
+                           "PGD family": ["holds", "not evaluated"],
+                           "TRADES family": ["holds", "not evaluated"]})
+    plan = profile("cpu").plan("fashionmnist")
+    h = {"profile": "cpu", "dataset": "fashionmnist", "epochs": 5, "eval_size": 2000, "seeds": 3,
+         "eps": 0.1, "alpha_test": 2.0, "gains": gains, "claims": claims, "jobs_done": 12,
+         "jobs": 12, "collapsed families": {},
+         "source": book.Source("fashionmnist", "cpu", plan, Store(tmp_path, readonly=True))}
+    head, pgd, trades = dataset_lines(h)
+    assert head.startswith("**Fashion-MNIST** (ε 0.1; 5 epochs, 3 seeds, 2,000 test images). "
+                           "The paper has no Fashion-MNIST results")
+    assert "Of the 2 claims, 1 holds, 0 do not hold, 0 are inconclusive, 1 is not evaluated" in head
+    assert pgd == "**Fashion-MNIST, PGD family:** of the claims judged on it, 1 holds (C1 holds)."
+    assert ("changes A_sa at α_test 2 by +1.20 pp [-0.50, +2.90]: too uncertain to give a "
+            "direction, smaller than the paper's MNIST gain +14.56") in trades

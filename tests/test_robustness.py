@@ -340,7 +340,10 @@ def test_notebook_renders_a_note_without_stored_units(tmp_path):
     shown = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     assert not [o for o in shown if o["output_type"] == "error"]
     notes = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in shown)
-    assert notes.count("No stored results") == 4
+    # MNIST's five sections and Fashion-MNIST's five, each with its own note
+    assert notes.count("No stored results") == 10
+    assert "A_rob per model and attack (Fashion-MNIST)" in "".join(
+        str(o.get("data", {}).get("text/markdown", "")) for o in shown)
     assert "the robustness check (AutoAttack and the probes on 500 test images) is not stored" in notes
 
 

@@ -39,6 +39,9 @@ CLAIMS = {
 C1_GAP = 5.0   # pp: what "lose much more" means here
 C3_TOL = 1.0   # pp: "within about 1 pp"
 RHOS = RHO_GRID  # shared with the Figure 4 page
+# C5 is a trend over an α_train sweep: with only the baseline and one weighted model its slope
+# is C2's comparison again, so a plan needs three α_train values (baseline included) to judge it.
+C5_MIN_ALPHAS = 3
 
 
 def _groups(plan: DatasetPlan) -> dict[tuple[str, float], list[RunConfig]]:
@@ -194,7 +197,7 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
                              gap("a_rob", "a_sa", a), g, op=">=", threshold=0.0))
     for d in defenses:
         trained = sorted(a for (dd, a) in groups if dd == d)
-        if len(trained) < 2:
+        if len(trained) < C5_MIN_ALPHAS:
             continue
         for a in alphas:
             for m in ("a_sa", "a_tr"):

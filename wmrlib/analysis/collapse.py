@@ -97,10 +97,19 @@ def collapse_epochs(store: Store, plan: DatasetPlan) -> dict[tuple[str, float, i
             for r in found[found["collapsed"]].itertuples()}
 
 
+def run_label(defense: str, alpha: float, seed: int) -> str:
+    """Return the book's name of one run, e.g. ``TRADES+ours α 2 seed 1``."""
+    return DEFENSE_NAMES[defense] + (f"+ours α {alpha:g}" if alpha else "") + f" seed {seed}"
+
+
 def collapsed_models(store: Store, plan: DatasetPlan) -> dict[str, int]:
     """Return each stored run of ``plan`` that collapsed in training: its label → the epoch."""
-    out = {}
-    for (defense, alpha, seed), epoch in collapse_epochs(store, plan).items():
-        label = DEFENSE_NAMES[defense] + (f"+ours α {alpha:g}" if alpha else "")
-        out[f"{label} seed {seed}"] = epoch
+    return {run_label(*run): epoch for run, epoch in collapse_epochs(store, plan).items()}
+
+
+def collapsed_by_family(store: Store, plan: DatasetPlan) -> dict[str, list[str]]:
+    """Return the labels of the collapsed runs of ``plan`` per defense family ("PGD", "TRADES")."""
+    out: dict[str, list[str]] = {}
+    for defense, alpha, seed in collapse_epochs(store, plan):
+        out.setdefault(DEFENSE_NAMES[defense], []).append(run_label(defense, alpha, seed))
     return out

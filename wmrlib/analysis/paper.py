@@ -5,7 +5,9 @@ Examples Created Equal? A Learnable Weighted Minimax Risk for Robustness under N
 Attacks", AAAI 2021), transcribed from the text of the paper
 (shared/paper/weighted-minimax-risk.txt), row by row. This is the only module of wmrlib
 holding typed-in numbers; nothing in it was computed by the library, and
-tests/test_paper.py checks every row against the paper's text.
+tests/test_paper.py checks every row against the paper's text. ``PUBLISHED`` holds the few
+numbers of other publications the book shows as context (each with its source), never as the
+paper's.
 
 The raw rows below are kept exactly as printed, one tuple per row, in the paper's column
 order, with ``_`` standing for the paper's "-". ``table(n)`` returns them as a DataFrame and
@@ -31,7 +33,7 @@ import math
 
 import pandas as pd
 
-__all__ = ["TABLES", "NOTES", "table"]
+__all__ = ["TABLES", "NOTES", "PUBLISHED", "published", "table"]
 
 _ = None  # the paper's "-"
 
@@ -497,3 +499,53 @@ CLAIM_QUOTES: dict[str, tuple[str, str]] = {
     "C7": ("A.6", "if αtest is larger, then the distribution is more spread over the dataset [...] "
                   "the distributions tend to be more concentrated as αtrain gets larger."),
 }
+
+
+# Other publications' numbers, shown beside ours as context only, never as the paper's: each row
+# names its source and where in it the number stands. Accuracies in %, l_inf radius eps;
+# ``robust`` is A_rob under ``attack`` as its source reports it, ``autoattack`` the standard
+# AutoAttack A_rob where one was published (None otherwise); ``bound``: ``robust`` is an upper
+# bound on the robust accuracy (an attack's lower bound on the robust error).
+PUBLISHED: tuple[dict, ...] = (
+    {"dataset": "mnist", "family": "PGD", "model": "Madry et al. (2018), the authors' released model",
+     "eps": 0.3, "clean": 98.53, "robust": 89.62, "attack": "as reported by its authors",
+     "autoattack": 88.50, "bound": False,
+     "source": "Croce & Hein (2020), AutoAttack README, table 'MNIST - Linf', row 7 "
+               "(github.com/fra31/auto-attack, commit a392200)"},
+    {"dataset": "mnist", "family": "TRADES", "model": "Zhang et al. (2019b), the authors' released model",
+     "eps": 0.3, "clean": 99.48, "robust": 95.60, "attack": "as reported by its authors",
+     "autoattack": 92.81, "bound": False,
+     "source": "Croce & Hein (2020), AutoAttack README, table 'MNIST - Linf', row 4 "
+               "(github.com/fra31/auto-attack, commit a392200)"},
+    {"dataset": "fashionmnist", "family": "PGD",
+     "model": "PGD-AT, small CNN (2 conv + 2 fc), Croce et al. (2019)", "eps": 0.1,
+     "clean": 88.46, "robust": 78.5, "attack": "40-PGD and a MIP verifier, first 1,000 test images",
+     "autoattack": None, "bound": True,
+     "source": "Croce, Andriushchenko & Hein, Provable robustness of ReLU networks via "
+               "maximization of linear regions, AISTATS 2019, Table 1 (F-MNIST, ε 0.1, CNN, "
+               "row 'at': test error 11.54, lower bound on robust error 21.5)"},
+    {"dataset": "fashionmnist", "family": "PGD",
+     "model": "PGD-AT, VGG-style CNN (6 conv + 2 fc), Song et al. (2019)", "eps": 0.1,
+     "clean": 90.88, "robust": 68.06, "attack": "20-PGD, full test set", "autoattack": None,
+     "bound": False,
+     "source": "Song, Shokri & Mittal, Privacy risks of securing machine learning models "
+               "against adversarial examples, CCS 2019: the output of the authors' released "
+               "notebook (github.com/inspire-group/privacy-vs-robustness, 'PGD-based "
+               "adversarial training/FMNIST/output_performance.ipynb')"},
+    {"dataset": "fashionmnist", "family": "TRADES",
+     "model": "TRADES (β 1), VGG-style CNN (6 conv + 2 fc), Song et al. (2019)", "eps": 0.1,
+     "clean": 90.92, "robust": 72.40, "attack": "20-PGD, full test set", "autoattack": None,
+     "bound": False,
+     "source": "Song, Shokri & Mittal, Privacy risks of securing machine learning models "
+               "against adversarial examples, CCS 2019: the output of the authors' released "
+               "notebook (github.com/inspire-group/privacy-vs-robustness, 'difference-based "
+               "adversarial training/FMNIST/output_performance.ipynb')"},
+)
+
+
+def published(dataset: str) -> pd.DataFrame:
+    """Return other publications' results on ``dataset`` (:data:`PUBLISHED`), context for ours;
+    an empty frame when none is recorded."""
+    rows = [r for r in PUBLISHED if r["dataset"] == dataset]
+    return pd.DataFrame(rows, columns=["dataset", "family", "model", "eps", "clean", "robust",
+                                       "attack", "autoattack", "bound", "source"])

@@ -25,6 +25,7 @@ from ..experiment.robustness_plan import (robust_models, robustness_units, Robus
                                           standard_autoattack)
 from ..method import metrics
 from ..workflow.store import MissingResult, Store
+from . import paper
 from .claims import C3_TOL, CLAIMS, comparisons, summary
 from .stats import family_name, interval, judge
 from .gains import our_gains
@@ -322,6 +323,44 @@ def pgd_overstatement(store: Store, plan) -> pd.DataFrame | None:
     table["gap"] = table[plan.attack.name] - table[rp.attack.name]
     out = table.groupby("family", sort=False)["gap"].agg(["min", "mean", "max", "count"])
     return out.reset_index().rename(columns={"count": "models"})
+
+
+def published_comparison(store: Store, plan, rp: RobustnessPlan | None = None) -> pd.DataFrame:
+    """Return, per published model of the same defense at the same ε
+    (:data:`wmrlib.analysis.paper.PUBLISHED`), our unweighted baselines' A_nat, main-attack and
+    AutoAttack A_rob (mean over seeds on the check's subset, AutoAttack's range) beside it, and
+    how far ours lies from it under the same kind of attack (AutoAttack where it was published,
+    else our PGD against its reported attack); empty when no published model matches."""
+    rp = rp or plan_for(plan)
+    known = paper.published(plan.dataset)
+    known = known[known["eps"] == plan.attack.eps]
+    if known.empty:
+        return pd.DataFrame()
+    models = robust_models(plan, rp)
+    table = accuracy_table(store, plan, rp)
+    table["family"] = [family_name(c.defense) for c in models]
+    table["baseline"] = [not c.alpha_train for c in models]
+    rows = []
+    for _, ref in known.iterrows():
+        ours = table[(table["family"] == ref["family"]) & table["baseline"]]
+        if ours.empty:
+            continue
+        aa, pgd = ours[rp.attack.name], ours[plan.attack.name]
+        has_aa = ref["autoattack"] is not None and not pd.isna(ref["autoattack"])
+        robust = ("≤ " if ref["bound"] else "") + f"{ref['robust']:.2f} ({ref['attack']})"
+        if has_aa:
+            robust = f"{ref['autoattack']:.2f} (AutoAttack); {robust}"
+            gap = f"{aa.mean() - ref['autoattack']:+.2f} (AutoAttack)"
+        else:
+            gap = (f"{pgd.mean() - ref['robust']:+.2f} ({plan.attack.name} against its attack"
+                   + (", a bound" if ref["bound"] else "") + ")")
+        rows.append({"family": ref["family"], "our models": len(ours),
+                     "our A_nat": ours["A_nat"].mean(), f"our {plan.attack.name}": pgd.mean(),
+                     "our AutoAttack (range)": f"{aa.mean():.2f} ({aa.min():.2f}–{aa.max():.2f})",
+                     "published model": ref["model"], "published A_nat": ref["clean"],
+                     "published A_rob (attack)": robust, "ours − published (pp)": gap,
+                     "source": ref["source"]})
+    return pd.DataFrame(rows)
 
 
 def headline_sentence(store: Store, plan) -> str | None:

@@ -18,7 +18,8 @@ from .records import (AIM_PP, baseline_reach, compute_by_cpu, compute_log, confi
                       profiles_table, provenance_table, wall_time_table)
 from .robustness_page import RobustnessPage
 from .sources import DATASET_NAMES, Source, candidate_sources, first_available, profiles_of
-from .views import (claim_comparisons, convergence, verdict_table, verdicts_by_profile)
+from .views import (claim_comparisons, convergence, verdict_table, verdicts_by_dataset,
+                    verdicts_by_profile)
 
 __all__ = [
     # modules
@@ -32,5 +33,5 @@ __all__ = [
     "provenance_table", "evaluation_wall_time", "config_table", "profiles_table",
     "config_comparison", "wall_time_table", "compute_log", "compute_by_cpu", "precision_check",
     "baseline_reach", "pilot_runs", "claim_comparisons", "verdicts_by_profile", "convergence",
-    "verdict_table",
+    "verdict_table", "verdicts_by_dataset",
 ]

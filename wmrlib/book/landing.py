@@ -11,27 +11,31 @@ from ..analysis.results import results_for
 from ..core import paths
 from ..workflow.provenance import git_commit
 from ..analysis.claims import comparisons, summary
-from ..analysis.collapse import collapse_epochs, describe_rule
+from ..analysis.collapse import collapse_epochs, collapsed_by_family, describe_rule
 from ..analysis.gains import gain_table
 from ..analysis.robustness import headline_sentence, pgd_overstatement
 from ..analysis.stats import INTERVAL
 from ..experiment.profiles import profile as get_profile
 from ..workflow.store import MissingResult
-from .sources import first_available, profiles_of
+from .sources import DATASET_NAMES, first_available, profiles_of
 from .views import DIRECTION_WORDS, SIZE_WORDS
 
 
-def headline(results: str | Path, profile: str = "cpu") -> dict:
-    """Return what the landing page states: the MNIST source and its scale, the headline gains
-    (Table 1, alpha_test 2) beside the paper's, and the claims' verdicts; None parts are missing."""
-    out: dict = {"profile": None}
-    source, gains = first_available("mnist", profiles_of(profile, None),
+def headline(results: str | Path, profile: str = "cpu", dataset: str = "mnist") -> dict:
+    """Return what the landing page states about one dataset: its source and scale, the headline
+    gains (Table 1's comparisons, largest alpha_test) beside the paper's (its MNIST values for a
+    dataset the paper did not run), and the claims' verdicts; None parts are missing."""
+    stored = results_for(profile, results)
+    covered = dataset in stored.profile.plans
+    out: dict = {"profile": None, "dataset": dataset,
+                 "progress": stored.progress(dataset) if covered else (0, 0)}
+    source, gains = first_available(dataset, profiles_of(profile, None),
                                     lambda s: gain_table(s.store, s.plan, 1), results=results,
                                     readonly=True, progress=False)
-    if source is None:
+    if source is None or source.synthetic:
         return out
     plan = source.plan
-    done, total = results_for(profile, results).progress()
+    done, total = stored.progress() if dataset == "mnist" else out["progress"]
     out.update(profile=source.profile, epochs=plan.base.epochs, eval_size=plan.eval_size,
                seeds=len(plan.seeds), models=len(plan.models()), jobs_done=done, jobs=total,
                partial=source.profile != profile and done < total, source=source)
@@ -45,9 +49,12 @@ def headline(results: str | Path, profile: str = "cpu") -> dict:
         out["claims"] = None
     out["robustness"] = None if source.synthetic else headline_sentence(source.store, plan)
     out["overstatement"] = None if source.synthetic else pgd_overstatement(source.store, plan)
-    out["checked"] = source.results.robustness_progress()
+    out["checked"] = source.results.robustness_progress(dataset)
     out["collapsed"] = source.collapsed
-    out["gains kept"] = gains_without_collapsed(results, source.profile) if out["collapsed"] else None
+    out["collapsed families"] = collapsed_by_family(source.store, plan)
+    out["eps"] = plan.attack.eps
+    out["gains kept"] = (gains_without_collapsed(results, source.profile)
+                         if out["collapsed"] and dataset == "mnist" else None)
     return out
 
 
@@ -55,9 +62,10 @@ PLURAL = {"holds": "hold", "does not hold": "do not hold", "inconclusive": "are 
 
 
 def _family_line(family: str, claims: pd.DataFrame | None, gains: pd.DataFrame,
-                 alpha: float, collapsed: dict) -> str:
+                 alpha: float, collapsed: list[str], paper: str = "the paper's",
+                 name: str = "") -> str:
     """Return the bottom line's sentence on one defense family: its claims' verdicts and its
-    headline A_sa gain with interval beside the paper's."""
+    headline A_sa gain with interval beside the paper's (``paper`` names that gain)."""
     words = []
     if claims is not None:
         column = f"{family} family"
@@ -72,39 +80,78 @@ def _family_line(family: str, claims: pd.DataFrame | None, gains: pd.DataFrame,
     if not row.empty:
         r = row.iloc[0]
         ratio = r["our gain"] / r["paper gain"] if r["paper gain"] else float("nan")
-        size = {"smaller than the paper's": f"smaller than the paper's {r['paper gain']:+.2f}"
+        size = {"smaller than the paper's": f"smaller than {paper} {r['paper gain']:+.2f}"
                 + (f" (about {ratio:.0%} of it)" if 0 < ratio < 1 else ""),
-                "larger than the paper's": f"larger than the paper's {r['paper gain']:+.2f}",
-                }.get(r["size"], f"an interval that contains the paper's {r['paper gain']:+.2f}")
+                "larger than the paper's": f"larger than {paper} {r['paper gain']:+.2f}",
+                }.get(r["size"], f"an interval that contains {paper} {r['paper gain']:+.2f}")
         sure = {"yes": "in the paper's direction", "no": "against the paper's direction",
                 "inconclusive": "too uncertain to give a direction"}[r["agrees"]]
         words.append(f"the weighting (α_train {r['alpha_train']:g}) changes A_sa at α_test "
                      f"{alpha:g} by {r['our gain']:+.2f} pp {r['interval']}: {sure}, {size}")
-    broken = [m for m in collapsed if m.split("+")[0].split(" ")[0] == family]
-    if broken:
-        words.append(f"{len(broken)} of its runs collapsed in training ({', '.join(broken)}); "
-                     f"{'they stay' if len(broken) > 1 else 'it stays'} in the means and widen"
-                     f"{'' if len(broken) > 1 else 's'} the intervals")
-    return f"**{family} family:** " + "; ".join(words) + "."
+    if collapsed:
+        words.append(f"{len(collapsed)} of its runs collapsed in training ({', '.join(collapsed)}); "
+                     f"{'they stay' if len(collapsed) > 1 else 'it stays'} in the means and widen"
+                     f"{'' if len(collapsed) > 1 else 's'} the intervals")
+    return f"**{name}{family} family:** " + "; ".join(words) + "."
 
 
-def bottom_line(h: dict) -> str:
+def _tally(claims: pd.DataFrame) -> str:
+    """Return e.g. "1 holds, 0 do not hold, 5 are inconclusive, 1 is not evaluated"."""
+    counts = claims["verdict"].value_counts()
+    main = ("holds", "does not hold", "inconclusive")
+    text = ", ".join(f"{counts.get(v, 0)} {PLURAL.get(v, v) if counts.get(v, 0) != 1 else v}"
+                     for v in main)
+    text = text.replace("1 inconclusive", "1 is inconclusive")
+    rest = [f"{n} {'is' if n == 1 else 'are'} {v}" for v, n in counts.items() if v not in main]
+    return ", ".join([text] + rest)
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' * (n != 1)}"
+
+
+def dataset_lines(h: dict) -> list[str]:
+    """Return the bottom line's paragraphs on a dataset the paper did not run (Fashion-MNIST):
+    its scale and claims' tally, then per family the verdicts and the headline gain beside the
+    paper's MNIST gain (context only); or one line saying that nothing is stored yet."""
+    name = DATASET_NAMES[h["dataset"]]
+    if h.get("profile") is None:
+        done, total = h.get("progress", (0, 0))
+        if not total:
+            return []
+        return [f"**{name}:** not judged yet: {done} of its {total} models are trained and "
+                "evaluated (they are trained after the MNIST headline seeds)."]
+    claims = h.get("claims")
+    head = (f"**{name}** (ε {h['eps']:g}; {_epochs(h['epochs'])}, {h['seeds']} seed"
+            f"{'s' * (h['seeds'] != 1)}, {h['eval_size']:,} test images"
+            + (f"; partial: {h['jobs_done']} of {h['jobs']} models" if h["source"].partial else "")
+            + f"). The paper has no {name} results, so its MNIST gain is context, not a target."
+            + (f" Of the {len(claims)} claims, {_tally(claims)} on these models." if claims is not None else ""))
+    lines = [head]
+    for family in ("PGD", "TRADES"):
+        lines.append(_family_line(family, claims, h["gains"], h["alpha_test"],
+                                  (h.get("collapsed families") or {}).get(family, []),
+                                  paper="the paper's MNIST gain", name=f"{name}, "))
+    return lines
+
+
+def bottom_line(h: dict, *others: dict) -> str:
     """Return the landing page's opening lines (markdown): per defense family what holds, what
-    does not and how sure we are, with the headline gain and its interval; then how much the
-    paper's attack overstates robustness, and whether older code computed any result shown."""
+    does not and how sure we are, with the headline gain and its interval; then the same for
+    each other dataset (``others``: :func:`headline` of it), how much the paper's attack
+    overstates robustness, and whether older code computed any result shown."""
     if h.get("profile") is None:
         return ""
     claims = h.get("claims")
-    lines = [f"**Bottom line** (MNIST; SmallCNNs trained {h['epochs']} epochs, {h['seeds']} seeds, "
+    lines = [f"**Bottom line** (MNIST; SmallCNNs trained {_epochs(h['epochs'])}, {h['seeds']} seeds, "
              f"{h['eval_size']:,} test images; brackets: {INTERVAL})."]
     if claims is not None:
-        counts = claims["verdict"].value_counts()
-        lines.append(f"Of the paper's {len(claims)} claims, " + ", ".join(
-            f"{counts.get(v, 0)} {PLURAL.get(v, v) if counts.get(v, 0) != 1 else v}"
-            for v in ("holds", "does not hold", "inconclusive")) + " on these models.")
-        lines[-1] = lines[-1].replace("1 inconclusive", "1 is inconclusive")
+        lines.append(f"Of the paper's {len(claims)} claims, {_tally(claims)} on these models.")
     for family in ("PGD", "TRADES"):
-        lines.append(_family_line(family, claims, h["gains"], h["alpha_test"], h.get("collapsed") or {}))
+        lines.append(_family_line(family, claims, h["gains"], h["alpha_test"],
+                                  (h.get("collapsed families") or {}).get(family, [])))
+    for other in others:
+        lines += dataset_lines(other)
     gap = h.get("overstatement")
     if gap is not None and not gap.empty:
         lines.append("**The paper's attack overstates robustness here:** standard AutoAttack "

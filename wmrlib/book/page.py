@@ -12,13 +12,13 @@ from ..experiment.profiles import profile as get_profile
 from ..analysis.stats import INTERVAL
 from ..workflow.store import MissingResult
 from ..analysis.gains import gain_table
-from .display import _plain, display_frame, figure, section
+from .display import _plain, caption, display_frame, figure, section
 from .figures import claims_forest, gain_figure
 from .params import check_notebook_parameters
 from .sources import DATASET_NAMES, first_available, profiles_of, Source
-from .views import (analog_view, claim_comparisons, compact, convergence, convergence_view, dro, dro_plot,
+from .views import (absolute_view, analog_view, claim_comparisons, compact, convergence, convergence_view, dro, dro_plot,
                     detail_view, gain_view, histogram, require_runs, sensitivity_plot, verdict_table,
-                    verdicts_by_profile)
+                    verdicts_by_dataset, verdicts_by_profile, published_view)
 
 
 class Page:
@@ -93,6 +93,31 @@ class Page:
                 f"paper's (grey, 100-epoch models) beside ours ({_plain(source.label)}; "
                 f"whiskers: our {INTERVAL} interval). A bar below 0 means the weighting lowered the "
                 "metric.")
+        return source, value
+
+    def absolute(self, dataset: str):
+        """Show the headline models' absolute accuracies on a dataset the paper did not run,
+        beside published models of the same defenses (context); return (source, frame)."""
+        source, value = self.first(dataset, lambda s: tables.ours(s.store, s.plan, "nonuniform"))
+        if source is not None and source.synthetic:
+            return None, None
+        section(f"{DATASET_NAMES[dataset]}: the headline models' accuracies", source,
+                value if source is None else None,
+                note=f"attack {source.plan.attack.name} at ε {source.plan.attack.eps:g}; mean ± "
+                     "std over seeds, in %; the paper has no numbers on this dataset"
+                if source is not None else "")
+        if source is None:
+            return source, value
+        display_frame(absolute_view(value), data=value)
+        known = paper.published(dataset)
+        known = known[known["eps"] == source.plan.attack.eps]
+        if not known.empty:
+            display(Markdown(f"**Published {DATASET_NAMES[dataset]} models at ε "
+                             f"{source.plan.attack.eps:g}, for context** (other papers' models "
+                             "and attacks, trained far longer than ours; not the paper's):"))
+            display_frame(published_view(known), data=known)
+            caption("Table: sources. " + " ".join(
+                f"{m}: {src}." for m, src in zip(known["model"], known["source"])))
         return source, value
 
     def gain_sentence(self, source: Source | None, gains, alpha_test: float | None = None) -> None:
@@ -226,6 +251,27 @@ class Page:
                     "threshold (dotted), coloured by verdict.")
         return source, frame
 
+    def verdicts_by_dataset(self, datasets=("mnist", "fashionmnist"), known: dict | None = None):
+        """Show each claim's verdict per dataset and defense family side by side; return it.
+        ``known``: dataset → (source, comparisons) already computed (by :meth:`claim_verdicts`)."""
+        summaries, labels = {}, []
+        for dataset in datasets:
+            source, frame = (known or {}).get(dataset) or self.first(dataset, claim_comparisons)
+            real = source is not None and not source.synthetic
+            summaries[DATASET_NAMES[dataset]] = claims.summary(frame) if real else None
+            if real:
+                labels.append(_plain(source.label))
+        table = verdicts_by_dataset(summaries, statements=False)
+        if table.empty:
+            display(Markdown("```{note}\nNo dataset's claims can be judged yet.\n```"))
+            return table
+        display_frame(table)
+        caption("Table: the verdict of each claim per dataset and defense family (" +
+                "; ".join(labels) + "). The paper makes its claims on MNIST, CIFAR-10 and Tiny "
+                "ImageNet; Fashion-MNIST tests whether they carry over to a harder dataset it did "
+                "not run, with α_train fixed in advance at MNIST's headline values.")
+        return table
+
     def verdict_history(self, dataset: str = "mnist"):
         """Show the claims' verdicts on every profile of this page whose results are complete."""
         history = verdicts_by_profile(dataset, self.profiles, results=self.results)
@@ -262,7 +308,8 @@ class Page:
             part = frame[frame["claim"] == claim].drop(columns="claim")
             row = verdicts.loc[claim]
             where, quote = paper.CLAIM_QUOTES[claim]
-            display(Markdown(f"### {claim}: {row['verdict']} (PGD family: {row['PGD family']}; "
+            name = "" if source.dataset == "mnist" else f"{DATASET_NAMES[source.dataset]} "
+            display(Markdown(f"### {name}{claim}: {row['verdict']} (PGD family: {row['PGD family']}; "
                              f"TRADES family: {row['TRADES family']})\n\n{row['statement']}\n\n"
                              f"> {quote} (paper, {where})"))
             if part.empty:

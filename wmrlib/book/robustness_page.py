@@ -10,13 +10,14 @@ from ..analysis import robustness
 from ..analysis.stats import INTERVAL
 from ..workflow.store import MissingResult
 from .display import caption, display_frame, section
-from .sources import Source
+from .sources import DATASET_NAMES, Source
 
 class RobustnessPage:
     """The chapter "Is the robustness real?": one method per section, on a :class:`book.Page`."""
 
     def __init__(self, page, dataset: str = "mnist") -> None:
         self.page, self.dataset = page, dataset
+        self.name = DATASET_NAMES[dataset]
 
     def _first(self, compute):
         """Return (source cut to the check's models and subset, value, note) or (None, why, "")."""
@@ -56,7 +57,7 @@ class RobustnessPage:
 
     def accuracy(self):
         """Show A_nat and A_rob of each headline model under PGD variants, logit scaling and AutoAttack."""
-        out = self._section("A_rob per model and attack (MNIST)", robustness.accuracy_table,
+        out = self._section(f"A_rob per model and attack ({self.name})", robustness.accuracy_table,
                             note="A_nat and A_rob in %; every column on the same test images")
         self._caption("Table: A_rob of the headline models under the book's PGD attacks, the "
                       "logit-scaling attack (PGD on c·logits, worst over c) and standard "
@@ -64,9 +65,32 @@ class RobustnessPage:
                       "robustness.", out[0])
         return out
 
+    def published(self):
+        """Show our unweighted baselines under AutoAttack beside published models of the same
+        defense and ε (context: the published ones train far longer)."""
+        source, value, cut = self._first(robustness.published_comparison)
+        if source is not None and value.empty:
+            display(Markdown(f"```{{note}}\nNo published {self.name} model at ε "
+                             f"{source.plan.attack.eps:g} with an AutoAttack evaluation is "
+                             "recorded (`wmrlib.analysis.paper.PUBLISHED`), so ours stand alone.\n```"))
+            return source, value
+        section(f"Our baselines beside published models ({self.name})", source,
+                value if source is None else None,
+                note="; ".join(n for n in ("in %; ours: mean over seeds on this page's subset; "
+                                           "published: as its source measured it", cut) if n))
+        if source is not None:
+            display_frame(value.drop(columns="source"), data=value)
+            caption("Table: our unweighted baselines (PGD-AT, TRADES) beside published models "
+                    "of the same defense and ε, under standard AutoAttack where it was published "
+                    "for them, else under the attack their source reports. Sources: "
+                    + "; ".join(f"{r['family']}: {r['source']}" for _, r in value.iterrows())
+                    + ". The published models train for about 100 epochs, ours for "
+                    f"{source.plan.base.epochs}: the last column is how far that leaves ours behind.")
+        return source, value
+
     def nonuniform(self):
         """Show A_sa under PGD and AutoAttack, A_tr under weighted PGD and weighted APGD."""
-        out = self._section("A_sa and A_tr per model and α_test, PGD beside the adaptive attacks (MNIST)",
+        out = self._section(f"A_sa and A_tr per model and α_test, PGD beside the adaptive attacks ({self.name})",
                             robustness.nonuniform_table, note="in %; A_sa reweights each attack's examples, "
                             "A_tr attacks the weighted objective itself")
         self._caption("Table: the non-uniform accuracies of Table 1 recomputed from AutoAttack's "
@@ -76,7 +100,7 @@ class RobustnessPage:
 
     def flags(self):
         """Show the masking probes of each headline model, with a flag per probe."""
-        out = self._section("Masking probes per model (MNIST)", robustness.probe_table,
+        out = self._section(f"Masking probes per model ({self.name})", robustness.probe_table,
                             note="a flag marks a probe past its threshold", digits=4)
         self._caption("Table: the masking probes per model. Logit scaling and the ε sweep are "
                       "attacks of their own; Square, zero gradients and randomness are "
@@ -85,7 +109,7 @@ class RobustnessPage:
 
     def claims(self):
         """Show claims C2 and C3 per family under PGD beside AutoAttack, and what changed."""
-        source, value = self._section("C2 and C3 per defense family, PGD beside AutoAttack (MNIST)", robustness.claims_table,
+        source, value = self._section(f"C2 and C3 per defense family, PGD beside AutoAttack ({self.name})", robustness.claims_table,
                                       note=f"C2 and C3 per defense family; intervals {INTERVAL}",
                                       view=lambda v: (v[0], robustness.compact_detail(v[1])))
         if source is not None:

@@ -70,6 +70,22 @@ def verdicts_by_profile(dataset: str, names, *, results: str | Path) -> pd.DataF
     return pd.concat(columns, axis=1).reset_index()
 
 
+def verdicts_by_dataset(summaries: dict[str, pd.DataFrame | None],
+                        statements: bool = True) -> pd.DataFrame:
+    """Return each claim's verdict per dataset and defense family side by side, from one
+    :func:`wmrlib.analysis.claims.summary` per dataset name (None: not judged yet)."""
+    base = next((s for s in summaries.values() if s is not None), None)
+    if base is None:
+        return pd.DataFrame()
+    out = base[["claim", "statement"] if statements else ["claim"]].copy()
+    for name, frame in summaries.items():
+        for family in ("PGD", "TRADES"):
+            column = f"{name}: {family} family"
+            out[column] = ("not judged yet" if frame is None else
+                           frame.set_index("claim")[f"{family} family"].reindex(out["claim"]).values)
+    return out
+
+
 def convergence(source: Source):
     """Return the headline gains against the training epoch (a table) and their figure, from the
     learning curves stored with the runs; raise MissingResult when no run has curves."""
@@ -142,6 +158,37 @@ DIRECTION_WORDS = {"yes": "yes", "no": "no", "inconclusive": "unclear (contains 
 # The gain-size verdicts of wmrlib.analysis.stats.size_agreement, in a table's few words.
 SIZE_WORDS = {"consistent with the paper's size": "consistent", "smaller than the paper's": "smaller",
               "larger than the paper's": "larger"}
+
+
+def absolute_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a nonuniform table of ours (:func:`wmrlib.analysis.tables.ours`, one row per model
+    and α_test) as one row per model: A_nat, A_rob, then A_sa and A_tr per α_test, each the mean
+    ± the std over seeds (in %)."""
+    def cell(r, metric):
+        std = r.get(f"{metric}_std", np.nan)
+        return f"{r[metric]:.2f}" + ("" if pd.isna(std) else f" ± {std:.2f}")
+
+    rows = []
+    for (defense, alpha), model in frame.groupby(["defense", "alpha_train"], sort=False):
+        first = model.iloc[0]
+        row = {"model": defense + (f" α_train {alpha:g}" if alpha else ""),
+               "seeds": int(first["seeds"]), "A_nat": cell(first, "a_nat"),
+               "A_rob": cell(first, "a_rob")}
+        for metric in ("a_sa", "a_tr"):
+            for _, r in model.iterrows():
+                row[f"{metric.replace('a_', 'A_')} α_test {r['alpha_test']:g}"] = cell(r, metric)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def published_view(known: pd.DataFrame) -> pd.DataFrame:
+    """Return :func:`wmrlib.analysis.paper.published` rows laid out for a page (the source apart)."""
+    return pd.DataFrame({
+        "published model": known["model"], "A_nat": known["clean"].map(lambda v: f"{v:.2f}"),
+        "A_rob (attack)": [("≤ " if b else "") + f"{r:.2f} ({a})" + (
+            "" if aa is None or pd.isna(aa) else f"; AutoAttack {aa:.2f}")
+            for r, a, aa, b in zip(known["robust"], known["attack"], known["autoattack"],
+                                   known["bound"])]})
 
 
 def gain_view(gains: pd.DataFrame) -> pd.DataFrame:

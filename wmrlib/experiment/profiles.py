@@ -394,6 +394,16 @@ def _smoke() -> Profile:
                              robustness=RobustnessPlan(
                                  AttackConfig(kind="autoattack", eps=0.3, steps=3, queries=20),
                                  eval_size=16, sweep_eps=(0.3, 0.5))),
+        # Real Fashion-MNIST at toy sizes: the four headline arms, two seeds, so that every
+        # per-dataset section and verdict runs in the tests (never shown: cpu covers the dataset).
+        "fashionmnist": DatasetPlan("fashionmnist", run("fashionmnist", 0.1, 0.033, 1024, 64,
+                                                        eps_ramp=0.5),
+                                    pgd_alphas=(0.5,), trades_alphas=(2.0,), headline=(0.5, 2.0),
+                                    seeds=(0, 1), attack=attack(0.1, 0.033), eval_size=128,
+                                    robustness=RobustnessPlan(
+                                        AttackConfig(kind="autoattack", eps=0.1, steps=3,
+                                                     queries=20),
+                                        eval_size=16, sweep_eps=(0.1, 0.3))),
         "cifar10": DatasetPlan("cifar10", run("cifar10", 0.031, 0.01, 16, 16, synthetic=True,
                                               beta=5.0),
                                pgd_alphas=(0.1,), trades_alphas=(2.0,), headline=(0.1, 2.0),
