@@ -161,6 +161,26 @@ def test_zoo_loads_a_stored_model_checked_against_its_key(tmp_path, monkeypatch)
         zoo.load("smoke", "mnist", "pgd", results=tmp_path)
 
 
+def test_zoo_loads_a_fashion_mnist_model_and_never_falls_back_to_an_mnist_one(tmp_path, monkeypatch):
+    """zoo.load("cpu", "fashionmnist", ...) returns the cpu profile's Fashion-MNIST model; while
+    none is trained it raises (cpu-5epoch has no Fashion-MNIST models to fall back to)."""
+    plan = profile("cpu").plan("fashionmnist")
+    small = replace(plan, base=plan.base.replace(synthetic=True, train_size=32, batch_size=32,
+                                                 epochs=1, val_size=0))
+    fake = replace(profile("cpu"), plans={**profile("cpu").plans, "fashionmnist": small})
+    real = zoo.get_profile
+    monkeypatch.setattr(zoo, "get_profile", lambda name: fake if name == "cpu" else real(name))
+    with pytest.raises(LookupError, match=r"no cpu fashionmnist model trades alpha_train=2 seed=1 "
+                                          r"\(its weights are not in .*\); available: none"):
+        zoo.load("cpu", "fashionmnist", "trades", alpha_train=2.0, seed=1, results=tmp_path)
+    config = small.run("trades", 2.0, 1)
+    trained = Store(tmp_path / "cpu", device="cpu", progress=False).get_or_train(config).model
+    model = zoo.load("cpu", "fashionmnist", "trades", alpha_train=2.0, seed=1, results=tmp_path)
+    x = torch.rand(4, 1, 28, 28)
+    assert not model.training and torch.equal(model(x), trained.eval()(x))
+    assert zoo.available("cpu", "fashionmnist", tmp_path) == ["trades alpha_train=2 seed=1"]
+
+
 # --- page fallbacks -------------------------------------------------------------------------------
 
 def test_mnist_pages_fall_back_to_the_5epoch_results_never_to_smoke(tmp_path):

@@ -57,6 +57,13 @@ def column_label(name) -> str:
     return " ".join(words)
 
 
+def csv_link(frame: pd.DataFrame, name: str = "table") -> str:
+    """Return the HTML link that downloads ``frame`` as ``<name>.csv`` (its data inline)."""
+    data = base64.b64encode(frame.to_csv(index=False).encode()).decode()
+    return (f"<p class='wmr-csv'><a download='{name}.csv' "
+            f"href='data:text/csv;base64,{data}'>Download this table as CSV</a></p>")
+
+
 class Table:
     """A result table as a page shows it: the styled frame and a link to its data as CSV."""
 
@@ -64,10 +71,7 @@ class Table:
         self.styler, self.frame, self.name = styler, frame, name
 
     def _repr_html_(self) -> str:
-        data = base64.b64encode(self.frame.to_csv(index=False).encode()).decode()
-        link = (f"<p class='wmr-csv'><a download='{self.name}.csv' "
-                f"href='data:text/csv;base64,{data}'>Download this table as CSV</a></p>")
-        return self.styler.to_html() + link
+        return self.styler.to_html() + csv_link(self.frame, self.name)
 
 
 def show(frame: pd.DataFrame, digits: int = 2, name: str = "table") -> Table:

@@ -17,6 +17,7 @@ from ..analysis.robustness import headline_sentence, pgd_overstatement
 from ..analysis.stats import INTERVAL
 from ..experiment.profiles import profile as get_profile
 from ..workflow.store import MissingResult
+from .display import csv_link
 from .sources import DATASET_NAMES, first_available, profiles_of
 from .views import DIRECTION_WORDS, SIZE_WORDS
 
@@ -234,7 +235,8 @@ def headline_text(h: dict) -> str:
                  f"ours − baseline at α_test = {h['alpha_test']:g} (Table 1), in percentage points; "
                  f"our interval is {INTERVAL} (standard errors over seeds and test examples):\n\n"
                  "| comparison | metric | paper's gain | our gain [interval] | same direction? | "
-                 "size vs the paper's |\n|---|---|---|---|---|---|\n" + "\n".join(rows))
+                 "size vs the paper's |\n|---|---|---|---|---|---|\n" + "\n".join(rows)
+                 + "\n\n" + csv_link(h["gains"], "headline-gains"))
     kept = h.get("gains kept")
     if kept is not None and not kept.empty:
         rows = [f"| {r['family']}+ours (α_train {r['alpha_train']:g}) | {r['metric']} | "
@@ -247,7 +249,8 @@ def headline_text(h: dict) -> str:
                      "collapses were read on test images (the learning-curve subset), so it is a "
                      "secondary analysis beside the table above, not a replacement for it:\n\n"
                      "| comparison | metric | seeds kept | paper's gain | our gain [interval] | "
-                     "same direction? | size vs the paper's |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows))
+                     "same direction? | size vs the paper's |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+                     + "\n\n" + csv_link(kept, "headline-gains-without-collapsed-runs"))
     return "\n\n".join(lines)
 
 
