@@ -62,7 +62,10 @@ def test_the_landing_page_shows_the_verdicts_per_family(pages):
     landing = pages["book/intro.html"]
     table = next(t for t in re.findall(r"<table.*?</table>", landing, re.S) if "PGD family" in t)
     headers = [_text(h).strip() for h in re.findall(r"<th[^>]*>.*?</th>", table, re.S)]
-    assert {"claim", "verdict", "PGD family", "TRADES family"} <= set(headers)
+    # One column per dataset and defense family (Fashion-MNIST's read "not judged yet" until its
+    # models are stored).
+    assert {"claim"} | {f"{d}: {f} family" for d in ("MNIST", "Fashion-MNIST")
+                        for f in ("PGD", "TRADES")} <= set(headers)
     cells = {_text(c).strip() for c in re.findall(r"<td[^>]*>.*?</td>", table, re.S)}
     assert {f"C{i}" for i in range(1, 8)} <= cells
     assert cells & {"holds", "does not hold", "inconclusive"}
