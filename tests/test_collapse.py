@@ -149,6 +149,8 @@ def test_the_schedule_pilot_decides_by_its_protocol(tmp_path):
             _pilot_gap(tmp_path, "c-uniform-start", defense, alpha, seed, 90.0, 81.0)
     assert pilot.chosen_schedule(tmp_path) is None  # c has 2 of its 3 models measured
     _pilot_gap(tmp_path, "c-uniform-start", "trades", 2.0, 1, 90.0, 81.0)
+    measured = pilot.tiebreak_table(tmp_path)
+    assert set(measured["model"]) == {"PGD seed 2", "TRADES seed 1", "TRADES+ours α 2 seed 1"}
     table = pilot.tiebreak_decision(tmp_path).set_index("candidate")
     assert table.loc["c-uniform-start", "mean gap (pp)"] == pytest.approx(9.0)
     assert pilot.chosen_schedule(tmp_path) == "c-uniform-start"
@@ -235,3 +237,34 @@ def test_the_bottom_line_adds_a_line_per_other_dataset_with_the_papers_mnist_gai
     assert pgd == "**Fashion-MNIST, PGD family:** of the claims judged on it, 1 holds (C1 holds)."
     assert ("changes A_sa at α_test 2 by +1.20 pp [-0.50, +2.90]: too uncertain to give a "
             "direction, smaller than the paper's MNIST gain +14.56") in trades
+
+
+def test_stage_two_is_on_trial_until_every_trades_pair_run_is_trained_and_rejected_by_one_fall():
+    from wmrlib.analysis import pilot
+    from wmrlib.experiment.profiles import profile
+
+    plan = profile("cpu").plan("mnist")
+    (alpha,) = [a for f, a in plan.headline_pairs() if f == "trades"]
+    runs = [(a, s) for a in (0.0, alpha) for s in plan.seeds]
+
+    def curves(trained, falls=()):
+        rows = []
+        for a, s in trained:
+            values = [80.0, 86.0, 75.0, 88.0] if (a, s) in falls else [80.0, 86.0, 85.0, 88.0]
+            rows += [{"defense": "trades", "alpha_train": a, "seed": s, "epoch": 0.25 * (i + 1),
+                      "a_rob": v} for i, v in enumerate(values)]
+        # a PGD run is not part of stage 2, however it fell
+        rows += [{"defense": "pgd", "alpha_train": 0.0, "seed": 0, "epoch": 1.0, "a_rob": 90.0},
+                 {"defense": "pgd", "alpha_train": 0.0, "seed": 0, "epoch": 2.0, "a_rob": 10.0}]
+        return pd.DataFrame(rows)
+
+    partial = pilot.stage2_table(curves(runs[:3]), plan)
+    assert len(partial) == 2 * len(plan.seeds)
+    assert (partial["trained"] == "yes").sum() == 3
+    assert partial.loc[partial["trained"] == "yes", "largest fall (pp)"].tolist() == [1.0] * 3
+    assert pilot.stage2_status(partial) == "on trial"
+    assert pilot.stage2_status(pilot.stage2_table(curves(runs), plan)) == "accepted"
+    # a fall of 11 pp (86 → 75) breaks the 10 pp rule, even before the other runs are trained
+    fell = pilot.stage2_table(curves(runs[:2], falls={runs[1]}), plan)
+    assert fell.loc[fell["trained"] == "yes", "collapsed"].tolist() == ["no", "yes"]
+    assert pilot.stage2_status(fell) == "rejected"

@@ -52,3 +52,16 @@ def test_a_figure_is_a_figure_element_with_alt_text_and_caption():
     assert "<figcaption><p class='caption'><b>Figure:</b> the gain of <em>ours</em> over " \
            "<code>PGD</code> &lt;per seed&gt;</p></figcaption>" in html
     assert not plt.get_fignums()  # the figure is closed once shown
+
+
+def test_settings_tables_print_tuples_as_lists_not_python():
+    """The settings tables show "0.4, 0.8" and "–" for an empty tuple, never "(0.5,)" or "()"."""
+    from wmrlib.book.records import config_comparison
+    from wmrlib.experiment.profiles import profile
+
+    plan = profile("cpu").plan("mnist")
+    values = config_comparison({"cpu": plan}).set_index("setting")["cpu"]
+    assert values["training: milestones"] == ", ".join(f"{m:g}" for m in plan.base.milestones)
+    assert values["seeds (headline models)"] == ", ".join(str(s) for s in plan.seeds)
+    assert values["ε_test (sensitivity)"] == ", ".join(f"{e:g}" for e in plan.eps_tests)
+    assert not [v for v in values if isinstance(v, str) and re.search(r"^\(.*\)$|,\)", v)]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..experiment.config import DEFENSE_NAMES
-from ..experiment.profiles import SCHEDULE_CANDIDATES
+from ..experiment.profiles import SCHEDULE_CANDIDATES, DatasetPlan
 from .collapse import VALIDATION_DROP_PP, largest_drop
 
 TIE_PP = 0.5  # survivors this close to the leader's mean final validation A_rob tie (PROTOCOL.md)
@@ -92,8 +92,10 @@ def tiebreak_table(pilot_dir: str | Path) -> pd.DataFrame:
     rows = []
     for path in sorted((Path(pilot_dir) / "tiebreak").glob("*.json")):
         r = json.loads(path.read_text())
-        name = path.stem.split("_", 1)[1].rsplit("_e", 1)[0]
-        rows.append({"candidate": r["candidate"], "model": name, "images": r["images"],
+        # the file name holds the model: <candidate>_<defense>-a<alpha>-s<seed>_e<epochs>.json
+        defense, alpha, seed = path.stem.split("_", 1)[1].rsplit("_e", 1)[0].rsplit("-", 2)
+        config = {"defense": defense, "alpha_train": float(alpha[1:]), "seed": int(seed[1:])}
+        rows.append({"candidate": r["candidate"], "model": _model(config), "images": r["images"],
                      "40-PGD A_rob": r["pgd40_a_rob"], "AutoAttack A_rob": r["autoattack_a_rob"],
                      "gap (pp)": r["gap_pp"]})
     return pd.DataFrame(rows)
@@ -136,3 +138,38 @@ def chosen_schedule(pilot_dir: str | Path, runs_per_candidate: int = 3) -> str |
     picked = tiebreak_decision(pilot_dir, runs_per_candidate)
     chosen = picked.loc[picked["picked"] == "yes", "candidate"]
     return chosen.iloc[0] if len(chosen) else None
+
+
+STAGE2_FAMILY = "trades"  # stage 2 trains the TRADES pair (PROTOCOL.md)
+
+
+def stage2_table(curves: pd.DataFrame, plan: DatasetPlan) -> pd.DataFrame:
+    """Return one row per stage-2 run (TRADES and its headline weighted model, every seed of
+    ``plan``) from its validation ``curves`` (:func:`wmrlib.analysis.curves.validation_curves`):
+    whether it is trained yet, its final validation A_rob, its largest fall below the running
+    maximum and whether that breaks the rule."""
+    pair = [a for f, a in plan.headline_pairs() if f == STAGE2_FAMILY]
+    rows = []
+    for alpha in [0.0, *pair]:
+        for seed in plan.seeds:
+            run = curves[(curves["defense"] == STAGE2_FAMILY) & (curves["alpha_train"] == alpha)
+                         & (curves["seed"] == seed)].sort_values("epoch")
+            row = {"model": _model({"defense": STAGE2_FAMILY, "alpha_train": alpha, "seed": seed})}
+            if run.empty:
+                row |= {"trained": "not yet", "val A_rob, last": float("nan"),
+                        "largest fall (pp)": float("nan"), "collapsed": "–"}
+            else:
+                drop = largest_drop(run["a_rob"])
+                row |= {"trained": "yes", "val A_rob, last": float(run["a_rob"].iloc[-1]),
+                        "largest fall (pp)": drop,
+                        "collapsed": "yes" if drop >= VALIDATION_DROP_PP else "no"}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def stage2_status(table: pd.DataFrame) -> str:
+    """Return the protocol's stage-2 verdict on :func:`stage2_table`: "rejected" once any run
+    collapses, "accepted" when every run is trained without one, else "on trial"."""
+    if (table["collapsed"] == "yes").any():
+        return "rejected"
+    return "accepted" if (table["trained"] == "yes").all() else "on trial"

@@ -233,7 +233,7 @@ def headline_text(h: dict) -> str:
                     f"{DIRECTION_WORDS.get(r['agrees'], r['agrees'])} | {SIZE_WORDS.get(r['size'], r['size'])} |")
     lines.append(f"**The headline question: does the weighting help, and by how much?** The gain "
                  f"ours − baseline at α_test = {h['alpha_test']:g} (Table 1), in percentage points; "
-                 f"our interval is {INTERVAL} (standard errors over seeds and test examples):\n\n"
+                 f"brackets give our {INTERVAL}:\n\n"
                  "| comparison | metric | paper's gain | our gain [interval] | same direction? | "
                  "size vs the paper's |\n|---|---|---|---|---|---|\n" + "\n".join(rows)
                  + "\n\n" + csv_link(h["gains"], "headline-gains"))

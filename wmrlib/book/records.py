@@ -59,11 +59,12 @@ EXTRA_DEFENSE_FIELDS = ("replays", "inner_steps", "iaat_warmup", "iaat_gamma", "
 
 
 def _value(v):
-    """Return a setting for a table: floats at 4 significant digits, tuples of them likewise."""
+    """Return a setting for a table: floats at 4 significant digits, a tuple as its items
+    ("0.4, 0.8"; "–" when empty), not as Python's repr."""
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, tuple):
-        return "(" + ", ".join(str(_value(x)) for x in v) + ")"
+        return ", ".join(str(_value(x)) for x in v) or "–"
     return v
 
 
@@ -83,9 +84,10 @@ def config_table(plan: DatasetPlan) -> pd.DataFrame:
               plan.side_eval_size or plan.eval_size or "whole test set"),
              ("robustness check", "none" if check is None else
               f"AutoAttack ({check.attack.steps} iterations) on {check.eval_size or 'all'}"),
-             ("PGD+ours α_train", plan.pgd_alphas), ("TRADES+ours α_train", plan.trades_alphas),
-             ("α_test", plan.alpha_tests), ("ε_test (sensitivity)", plan.eps_tests),
-             ("seeds (headline models)", plan.seeds)]
+             ("PGD+ours α_train", _value(plan.pgd_alphas)),
+             ("TRADES+ours α_train", _value(plan.trades_alphas)),
+             ("α_test", _value(plan.alpha_tests)), ("ε_test (sensitivity)", _value(plan.eps_tests)),
+             ("seeds (headline models)", _value(plan.seeds))]
     return pd.DataFrame(rows, columns=["setting", "value"]).astype({"value": str})
 
 
