@@ -91,7 +91,7 @@ class Page:
         figure(fig,
                f"Figure: the gain of the weighting over its baseline in Table {number}, the "
                 f"paper's (grey, 100-epoch models) beside ours ({_plain(source.label)}; "
-                f"whiskers: our {INTERVAL} interval). A bar below 0 means the weighting lowered the "
+                f"whiskers: our {INTERVAL}). A bar below 0 means the weighting lowered the "
                 "metric.")
         return source, value
 
@@ -134,7 +134,7 @@ class Page:
             parts.append(f"{family}: " + "; ".join(cells))
         epochs = source.plan.base.epochs
         display(Markdown(f"At α_test = {alpha:g}, the weighting's gain over its baseline, ours "
-                         f"({epochs}-epoch models, {INTERVAL} interval) beside the paper's: "
+                         f"({epochs}-epoch models, {INTERVAL}) beside the paper's: "
                          + ". ".join(parts) + "."))
 
     def analog(self, kind: str, title: str, defenses=("pgd", "trades"), dataset: str = "mnist"):
@@ -247,7 +247,7 @@ class Page:
             display_frame(verdict_table(claims.summary(frame)))
             figure(claims_forest(frame),
                    f"Figure: every comparison behind C1, C2, C3, C5 and C6 (C4 and C7 are in the "
-                    f"tables below), its estimate and {INTERVAL} interval against its claim's "
+                    f"tables below), its estimate and {INTERVAL} against its claim's "
                     "threshold (dotted), coloured by verdict.")
         return source, frame
 
