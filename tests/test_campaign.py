@@ -305,14 +305,73 @@ def test_the_layer_move_keeps_flat_era_results_readable(tmp_path, monkeypatch):
     assert staleness(old, tmp_path) == "stale: compute/adaptive.py changed"
 
 
-def test_a_job_past_its_latest_start_is_skipped_and_writes_nothing(tmp_path):
+def test_a_job_past_its_latest_start_is_skipped_and_writes_nothing(tmp_path, capsys):
     import time
 
     from wmrlib.workflow.campaign import run_job
 
-    result = run_job(JOB, str(tmp_path), "smoke", start_by=time.time() - 1)
+    result = run_job(JOB, str(tmp_path), "smoke", start_by=time.time() - 1, log_progress=True)
     assert result.skipped and result.units_computed == 0 and not result.trained
     assert not any(tmp_path.iterdir())
+    assert capsys.readouterr().err.strip().endswith(
+        f"[{JOB.describe()}] skipped: it could no longer finish within the budget")
+
+
+def test_a_progress_line_names_the_utc_time_and_the_job():
+    from wmrlib.workflow.campaign import progress_line
+
+    assert progress_line("mnist PGD seed 0", "trained in 3.0 min", now=3723.0) == (
+        "01:02:03 [mnist PGD seed 0] trained in 3.0 min")
+
+
+_ORPHAN_SCRIPT = """
+import sys, time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from wmrlib.workflow.campaign import exit_with_parent
+
+def pid_then_sleep():
+    import os
+    print(os.getpid(), flush=True)
+    time.sleep(600)
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=exit_with_parent,
+                               initargs=(0.2,))
+    pool.submit(pid_then_sleep)
+    time.sleep(600)
+"""
+
+
+def test_a_pool_worker_ends_when_its_parent_is_killed(tmp_path):
+    """A killed ``reproduce`` must not leave its workers training on, unseen by the compute log."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(_ORPHAN_SCRIPT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        assert Path(f"/proc/{worker}/stat").exists()  # the worker runs
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=30)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:  # gone, or a zombie its new parent has not reaped yet
+                if Path(f"/proc/{worker}/stat").read_text().split(") ")[1][0] == "Z":
+                    break
+            except (FileNotFoundError, ProcessLookupError):
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(worker, signal.SIGKILL)
+            raise AssertionError("the worker outlived its killed parent by 30 s")
+    finally:
+        parent.kill()
 
 
 def test_a_partial_campaign_is_shown_cut_to_its_complete_models(tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
 """Jobs: the job list covers the plan, and jobs run in-process, in a local pool and via submitit."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -122,12 +123,26 @@ def test_jobs_write_the_shared_store_and_are_idempotent(tmp_path, executor, work
     assert _unit_files(tmp_path) == files
 
 
-def test_run_job_in_process_matches_a_pool_worker(tmp_path):
-    """The same job gives the same per-example records in this process and in a spawned worker."""
+def test_run_job_in_process_matches_a_pool_worker(tmp_path, capsys):
+    """The same job gives the same per-example records in this process and in a spawned worker;
+    with log_progress it writes one timestamped line per stage, so a log file shows progress."""
     if mnist_root() is None:
         pytest.skip("MNIST files not found (set WMR_DATA_ROOT)")
     job = _two_cheap_jobs()[0]
-    run_job(job, str(tmp_path / "a"), "smoke", str(mnist_root()), None, 1)
+    run_job(job, str(tmp_path / "a"), "smoke", str(mnist_root()), None, 1, log_progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    n = len(job.units)
+    assert len(lines) == 3 + n, lines
+    assert all(re.match(r"\d\d:\d\d:\d\d \[" + re.escape(job.describe()) + r"\] ", line)
+               for line in lines)
+    assert f"start: train, then {n} evaluation units" in lines[0]
+    assert "trained in" in lines[1] and "done in" in lines[-1]
+    assert [line.split("] ")[1].split(" (")[0] for line in lines[2:-1]] == [
+        f"unit {i}/{n}" for i in range(1, n + 1)]
+    run_job(job, str(tmp_path / "a"), "smoke", str(mnist_root()), None, 1, log_progress=True)
+    again = capsys.readouterr().err.splitlines()  # nothing left to do: start and done only
+    assert len(again) == 2 and f"start: {n} evaluation units" in again[0]
+    assert "(0 units computed)" in again[1]
     compute("smoke", results=tmp_path / "b", data_root=mnist_root(), workers=2, threads=1,
             progress=False, jobs=[job])
     for path in _unit_files(tmp_path / "a"):

@@ -49,36 +49,77 @@ class JobResult:
 
 def run_job(job: Job, results: str, profile_name: str, data_root: str | None = None,
             device: str | None = None, threads: int | None = None,
-            start_by: float | None = None) -> JobResult:
+            start_by: float | None = None, log_progress: bool = False) -> JobResult:
     """Train ``job``'s run if needed and compute its missing evaluation units (idempotent).
 
     With ``start_by`` (a ``time.time()`` value) a job that would start later does nothing and
-    reports itself skipped: a budget-limited run stops cleanly instead of being cut off.
+    reports itself skipped: a budget-limited run stops cleanly instead of being cut off. With
+    ``log_progress``, one timestamped line per stage goes to stderr (:func:`progress_line`).
     """
     if start_by is not None and time.time() > start_by:
+        if log_progress:
+            print(progress_line(job.describe(), "skipped: it could no longer finish within the "
+                                "budget"), file=sys.stderr, flush=True)
         return JobResult(job.config.key(), job.describe(), 0.0, False, 0, skipped=True)
     previous = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
-        return _run_job(job, results, profile_name, data_root, device)
+        return _run_job(job, results, profile_name, data_root, device, log_progress)
     finally:
         torch.set_num_threads(previous)  # a job run in the caller's process leaves it as it was
 
 
-def _run_job(job: Job, results: str, profile_name: str, data_root, device) -> JobResult:
+def progress_line(label: str, message: str, now: float | None = None) -> str:
+    """Return one line of a job's progress log: UTC time of day, the job, what happened."""
+    stamp = time.strftime("%H:%M:%S", time.gmtime(time.time() if now is None else now))
+    return f"{stamp} [{label}] {message}"
+
+
+def _run_job(job: Job, results: str, profile_name: str, data_root, device,
+             log_progress: bool = False) -> JobResult:
+    # One line per stage: a bar cannot show progress in a log file, and a job takes an hour.
+    def say(message: str) -> None:
+        if log_progress:
+            print(progress_line(job.describe(), message), file=sys.stderr, flush=True)
+
     store = Store(Path(results) / profile_name, data_root=data_root, device=device,
                   progress=False)
     started = time.perf_counter()
     trained = not store.has_run(job.config)
+    say(f"start: {'train, then ' if trained else ''}{len(job.units)} evaluation units "
+        f"(pid {os.getpid()})")
     store.get_or_train(job.config, need_model=False, curve=job.curve, curve_seed=job.eval_seed)
+    if trained:
+        say(f"trained in {(time.perf_counter() - started) / 60:.1f} min")
     computed = 0
-    for attack, alpha, n in job.units:
+    for i, (attack, alpha, n) in enumerate(job.units, 1):
         if not store.has_unit(job.config, attack, alpha, eval_size=n, eval_seed=job.eval_seed):
+            unit_started = time.perf_counter()
             store.get_or_attack(job.config, attack, alpha, eval_size=n, eval_seed=job.eval_seed)
             computed += 1
-    return JobResult(job.config.key(), job.describe(), time.perf_counter() - started, trained,
-                     computed)
+            say(f"unit {i}/{len(job.units)} ({attack}, α {alpha:g}, {n} images) in "
+                f"{(time.perf_counter() - unit_started) / 60:.1f} min")
+    wall = time.perf_counter() - started
+    say(f"done in {wall / 60:.1f} min ({computed} units computed)")
+    return JobResult(job.config.key(), job.describe(), wall, trained, computed)
+
+
+def exit_with_parent(poll_s: float = 2.0) -> None:
+    """Pool initializer: end this worker when the process that started it is gone.
+
+    A pool's workers otherwise outlive a killed ``reproduce`` and go on training, unseen by the
+    compute log, while a restarted run trains the same jobs beside them.
+    """
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)  # checkpoints and results are written atomically, so nothing is torn
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 class _Heartbeat:
@@ -182,6 +223,8 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
                                                   workers, threads, data_root, device, progress)
     root = None if data_root is None else str(Path(data_root).resolve())
     args = (str(results), profile_name, root, device, threads)
+    # The job's own keyword, after ``start_by`` (each call passes its own start_by).
+    log_progress = dict(log_progress=progress)
     started, done = time.perf_counter(), []
     log = Store(results / profile_name, readonly=True).compute_log_path()
     header = dict(kind="compute", invocation=uuid.uuid4().hex[:12], profile=profile_name,
@@ -206,20 +249,22 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
     bar = tqdm(total=len(jobs), desc=f"compute {profile_name}", disable=not progress)
     if executor == "submitit":
         ex = _submitit_executor(results / profile_name / "submitit", cluster, slurm)
-        futures = [ex.submit(run_job, job, *args, start_by.get(job.config.key())) for job in jobs]
+        futures = [ex.submit(run_job, job, *args, start_by.get(job.config.key()),
+                             **log_progress) for job in jobs]
         for future in futures:
             done.append(future.result())
             bar.update()
             record(False)
     elif workers == 1:
         for job in jobs:
-            done.append(run_job(job, *args, start_by.get(job.config.key())))
+            done.append(run_job(job, *args, start_by.get(job.config.key()), **log_progress))
             bar.update()
             record(False)
     else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(run_job, job, *args, start_by.get(job.config.key()))
-                       for job in jobs]
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                                 initializer=exit_with_parent) as pool:
+            futures = [pool.submit(run_job, job, *args, start_by.get(job.config.key()),
+                                   **log_progress) for job in jobs]
             for future in as_completed(futures):
                 done.append(future.result())
                 bar.update()
