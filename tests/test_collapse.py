@@ -268,3 +268,22 @@ def test_stage_two_is_on_trial_until_every_trades_pair_run_is_trained_and_reject
     fell = pilot.stage2_table(curves(runs[:2], falls={runs[1]}), plan)
     assert fell.loc[fell["trained"] == "yes", "collapsed"].tolist() == ["no", "yes"]
     assert pilot.stage2_status(fell) == "rejected"
+
+    # the page's sentences say the same, with the counts
+    from wmrlib.book.schedule_pilot import stage1_sentence, stage2_sentence
+
+    n = 2 * len(plan.seeds)
+    assert stage2_sentence(partial).startswith(f"**Stage 2: on trial.** 3 of {n} runs are trained")
+    assert stage2_sentence(pilot.stage2_table(curves(runs), plan)) == (
+        f"**Stage 2: accepted.** All {n} runs trained without a collapse.")
+    assert stage2_sentence(fell).startswith("**Stage 2: rejected.**")
+    tie = stage1_sentence(["a-10step", "c-uniform-start"], "on trial", chosen="a-10step")
+    assert tie.startswith("**Stage 1:** `a-10step` and `c-uniform-start` tie within 0.5 pp")
+    assert tie.endswith("**The campaign's schedule:** `a-10step`, the tie-break's pick (the tables "
+                        "above: the gap and the cost of each tied candidate on its three stage-1 "
+                        "models); it is on trial until its stage-2 runs finish without a collapse.")
+    alone = stage1_sentence(["a-10step"], "accepted", chosen="a-10step")
+    assert alone == ("**The campaign's schedule:** `a-10step`, stage 1's best survivor; stage 2 "
+                     "accepted it: its runs all trained without a collapse.")
+    assert "rejected it" in stage1_sentence(["a-10step"], "rejected", chosen="a-10step")
+    assert "not chosen yet" in stage1_sentence([], "on trial", chosen="")

@@ -3,13 +3,14 @@ results a page shows (through each profile's results object), :mod:`.display` sh
 table or figure, :mod:`.records` gathers the facts of "How we reproduce", :mod:`.views` and
 :mod:`.figures` draw the result tables and figures, :mod:`.page` is the page object of every
 chapter, :mod:`.robustness_page` the robustness chapter's, :mod:`.landing` the landing page,
-:mod:`.models` the shipped models' page, and :mod:`.params` checks the notebooks' parameters.
+:mod:`.models` the shipped models' page, :mod:`.schedule_pilot` the schedule pilot's
+decisions in words, and :mod:`.params` checks the notebooks' parameters.
 It imports from every layer below and nothing imports it but the notebooks.
 """
 from __future__ import annotations
 
 from .display import VERDICT_COLOURS, caption, display_frame, figure, section, show, show_report
-from . import models
+from . import models, schedule_pilot
 from .landing import (bottom_line, build_stamp, citation, gains_without_collapsed, headline,
                       headline_text)
 from .page import Page
@@ -24,7 +25,7 @@ from .views import (claim_comparisons, convergence, verdict_table, verdicts_by_d
 __all__ = [
     # modules
     "display", "figures", "landing", "models", "page", "params", "records", "robustness_page",
-    "sources", "views",
+    "schedule_pilot", "sources", "views",
     # what the notebooks and pages call
     "Page", "RobustnessPage", "Source", "DATASET_NAMES", "VERDICT_COLOURS", "AIM_PP",
     "candidate_sources", "first_available", "profiles_of", "section", "show", "show_report",
