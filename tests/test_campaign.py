@@ -118,6 +118,21 @@ def test_budget_too_small_starts_nothing_and_records_the_deferred(tmp_path):
     assert not (tmp_path / "smoke" / "runs").exists()
 
 
+def test_the_compute_log_keeps_each_jobs_expected_minutes_beside_its_wall_time(tmp_path,
+                                                                               monkeypatch):
+    import wmrlib.workflow.campaign as campaign
+
+    calibration = _calibration(batch_s=0.5, step_s=1e-3)
+    monkeypatch.setattr(campaign, "calibrate", lambda *a, **k: calibration)
+    expected = estimate(JOB, calibration, Store(tmp_path / "smoke", readonly=True)).total_s / 60
+    summary = compute("smoke", results=tmp_path, progress=False, budget_min=60, threads=1,
+                      jobs=[JOB])
+    assert summary["jobs_done"] == 1 and summary["results"][0]["wall_time_s"] > 0
+    assert summary["expected_min"] == {JOB.describe(): round(expected, 1)}
+    log = json.loads(Store(tmp_path / "smoke").compute_log_path().read_text())
+    assert log[-1]["expected_min"] == summary["expected_min"]
+
+
 def test_more_workers_than_cores_warns_with_both_numbers(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     with pytest.warns(UserWarning, match=r"3 workers × 1 threads = 3 threads on 2 cores"):

@@ -160,13 +160,15 @@ def warn_oversubscription(workers: int, threads: int | None) -> None:
 
 
 def _within_budget(jobs, store_root: Path, budget_min: float, workers: int, threads, data_root,
-                   device, progress: bool) -> tuple[list[Job], list[str], dict[str, float]]:
-    """Return the jobs expected to finish within ``budget_min`` minutes, the deferred labels, and
-    the latest start time of each job (by run key)."""
+                   device, progress: bool
+                   ) -> tuple[list[Job], list[str], dict[str, float], dict[str, float]]:
+    """Return the jobs expected to finish within ``budget_min`` minutes, the deferred labels, the
+    latest start time of each job (by run key) and each started job's expected minutes (by
+    label), which the compute log keeps beside the measured wall time."""
     store = Store(store_root, data_root=data_root, device=device, readonly=True, progress=False)
     todo = [j for j in jobs if estimate_needed(j, store)]
     if not todo:
-        return [], [], {}
+        return [], [], {}, {}
     calibration = calibrate(todo, workers=workers, threads=threads, device=device)
     estimates = [estimate(j, calibration, store) for j in todo]
     # The calibration's own time counts against the budget.
@@ -177,7 +179,8 @@ def _within_budget(jobs, store_root: Path, budget_min: float, workers: int, thre
     deadline = time.time() + budget_s
     # Each job must start early enough to end by the deadline (estimates can be off).
     start_by = {e.job.config.key(): deadline - e.total_s for e in started}
-    return [e.job for e in started], [e.job.describe() for e in deferred], start_by
+    expected = {e.job.describe(): round(e.total_s / 60, 1) for e in started}
+    return [e.job for e in started], [e.job.describe() for e in deferred], start_by, expected
 
 
 def _submitit_executor(folder: Path, cluster: str | None, slurm: dict | None):
@@ -218,8 +221,9 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
     (results / profile_name).mkdir(parents=True, exist_ok=True)
     deferred: list[str] = []
     start_by: dict[str, float] = {}
+    expected_min: dict[str, float] = {}
     if budget_min is not None:
-        jobs, deferred, start_by = _within_budget(jobs, results / profile_name, budget_min,
+        jobs, deferred, start_by, expected_min = _within_budget(jobs, results / profile_name, budget_min,
                                                   workers, threads, data_root, device, progress)
     root = None if data_root is None else str(Path(data_root).resolve())
     args = (str(results), profile_name, root, device, threads)
@@ -230,7 +234,8 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
     header = dict(kind="compute", invocation=uuid.uuid4().hex[:12], profile=profile_name,
                   datasets=list(datasets) if datasets else None, executor=executor,
                   workers=workers, threads=threads, jobs=len(jobs), budget_min=budget_min,
-                  deferred=deferred, load_average_start=os.getloadavg())
+                  deferred=deferred, expected_min=expected_min,
+                  load_average_start=os.getloadavg())
 
     lock = threading.Lock()
 
