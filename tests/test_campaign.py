@@ -11,7 +11,8 @@ import torch
 from wmrlib import book
 from wmrlib.analysis import zoo
 from wmrlib.experiment.config import AttackConfig, RunConfig
-from wmrlib.workflow.cost import Calibration, Estimate, calibrate, estimate, schedule
+from wmrlib.workflow.cost import (Calibration, Estimate, _train_combo, calibrate, estimate,
+                                  schedule)
 from wmrlib.workflow.campaign import compute, compute_plan, warn_oversubscription
 from wmrlib.workflow.jobs import Job, plan_jobs
 from wmrlib.experiment.profiles import PREDECESSORS, profile
@@ -99,6 +100,25 @@ def test_calibration_measures_positive_times_for_each_combination():
     assert all(v > 0 for v in cal.train_batch_s.values()) and len(cal.train_batch_s) == 1
     assert all(0 < v < 1 for v in cal.eval_image_step_s.values())
     assert cal.cpu["model"] and cal.wall_time_s > 0
+
+
+def test_calibration_workers_side_by_side_start_every_timing_together():
+    """Each timed section waits on the workers' shared barrier, so all of them are timed under
+    the contention the campaign meets; two real workers pass through it."""
+    from wmrlib.workflow.cost import _measure, eval_batches
+
+    class CountingBarrier:
+        waits = 0
+
+        def wait(self):
+            CountingBarrier.waits += 1
+
+    combos = sorted({_train_combo(JOB.config)})
+    evals = eval_batches([JOB])
+    _measure(combos, evals, 1, None, CountingBarrier())
+    assert CountingBarrier.waits == 2 * len(combos) + 2 * len(evals)
+    cal = calibrate([JOB], workers=2, threads=1)
+    assert cal.workers == 2 and all(v > 0 for v in cal.train_batch_s.values())
 
 
 def test_plan_prints_every_job_and_the_total(tmp_path):

@@ -74,10 +74,14 @@ def eval_batches(jobs: list[Job]) -> dict[tuple[str, str], int]:
 
 
 def _measure(combos: list[tuple], evals: dict[tuple, int], threads: int | None,
-             device: str | None) -> tuple[dict, dict]:
-    """Time real training batches and attack steps on synthetic tensors of the datasets' shapes."""
+             device: str | None, barrier=None) -> tuple[dict, dict]:
+    """Time real training batches and attack steps on synthetic tensors of the datasets' shapes;
+    with ``barrier`` (shared by workers side by side), every worker starts each timing at once."""
     if threads:
         torch.set_num_threads(threads)
+    # Unaligned workers time some steps while the others still import or set up, and so miss
+    # the contention the campaign's workers meet all the time.
+    sync = barrier.wait if barrier is not None else (lambda: None)
     train, evaluate = {}, {}
     for combo in combos:
         dataset, model, defense, steps, batch, precision, replays, inner = combo
@@ -93,6 +97,7 @@ def _measure(combos: list[tuple], evals: dict[tuple, int], threads: int | None,
         times = []
         for n_batches in (1, 3):
             data = synthetic(dataset, timed * n_batches, seed=1)
+            sync()
             started = time.perf_counter()
             train_model(config.replace(train_size=timed * n_batches), data, device=device,
                         progress=False, allow_emulated_bf16=True)
@@ -104,6 +109,7 @@ def _measure(combos: list[tuple], evals: dict[tuple, int], threads: int | None,
         model = build_model(model_name, data.num_classes).eval()
         times = []
         for steps in EVAL_STEPS:
+            sync()
             started = time.perf_counter()
             pgd(model, x, y, eps=0.1, step_size=0.01, steps=steps, alpha=1.0)
             times.append(time.perf_counter() - started)
@@ -123,8 +129,11 @@ def calibrate(jobs: list[Job], *, workers: int = 1, threads: int | None = None,
     if workers == 1:
         measured = [_measure(*args)]
     else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            measured = [f.result() for f in [pool.submit(_measure, *args) for _ in range(workers)]]
+        context = get_context("spawn")
+        with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
+            barrier = manager.Barrier(workers, timeout=600)  # a failed worker cannot hang the rest
+            measured = [f.result() for f in [pool.submit(_measure, *args, barrier)
+                                             for _ in range(workers)]]
     train = {c: sum(m[0][c] for m in measured) / len(measured) for c in combos}
     evaluate = {e: sum(m[1][e] for m in measured) / len(measured) for e in evals}
     return Calibration(train, evaluate, workers, threads, time.perf_counter() - started,
