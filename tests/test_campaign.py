@@ -170,6 +170,19 @@ def test_budget_and_plan_bad_input_is_one_line(capsys):
     assert "budget_min" in capsys.readouterr().err
 
 
+def test_reproduce_logs_progress_lines_unless_quiet_and_draws_bars_only_on_a_terminal(
+        tmp_path, monkeypatch):
+    import wmrlib.workflow.reproduce as reproduce_module
+    from wmrlib.cli import main
+
+    calls = []
+    monkeypatch.setattr(reproduce_module, "compute", lambda *a, **k: calls.append(k) or {})
+    base = ["reproduce", "--profile", "smoke", "--no-notebooks", "--out", str(tmp_path)]
+    assert main(base) == 0 and main(base + ["--quiet"]) == 0
+    assert [c["log_progress"] for c in calls] == [True, False]
+    assert not any(c["progress"] for c in calls)  # pytest's stderr is not a terminal
+
+
 # --- the zoo -------------------------------------------------------------------------------------
 
 def test_zoo_loads_a_stored_model_checked_against_its_key(tmp_path, monkeypatch):

@@ -100,7 +100,7 @@ def cmd_reproduce(args) -> None:
                           readonly=args.readonly, workers=args.workers, threads=args.threads,
                           executor=args.executor, cluster=args.cluster, slurm=slurm,
                           datasets=args.datasets, notebooks=not args.no_notebooks,
-                          budget_min=args.budget_min, overrides=overrides):
+                          budget_min=args.budget_min, overrides=overrides, quiet=args.quiet):
         print(path)
 
 
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default=DEFAULT_OUT, help="results root (default: results)")
         p.add_argument("--data-root", default=None, help="data root (default: $WMR_DATA_ROOT or ./data)")
         p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
-        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument("--quiet", action="store_true", help="no progress bars or progress lines")
         p.add_argument("--debug", action="store_true", help="show tracebacks")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="change a RunConfig or attack field, e.g. --set epochs=10 "

@@ -198,7 +198,7 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
             data_root: str | Path | None = None, device: str | None = None, workers: int = 1,
             threads: int | None = None, executor: str = "local", cluster: str | None = None,
             slurm: dict | None = None, progress: bool = True, jobs: list[Job] | None = None,
-            budget_min: float | None = None) -> dict:
+            budget_min: float | None = None, log_progress: bool | None = None) -> dict:
     """Run every job of a profile; return a summary with the wall time, also saved as JSON.
 
     ``executor="local"`` runs the jobs in this process (``workers=1``) or in a pool of
@@ -207,6 +207,8 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
     ``jobs`` replaces the profile's job list (e.g. a subset of :func:`plan_jobs`). With
     ``budget_min``, a short calibration (:mod:`wmrlib.workflow.cost`) first estimates every job, and only
     the jobs expected to finish within that many minutes start; the others wait for a later run.
+    ``progress`` shows a bar of finished jobs; ``log_progress`` (default: as ``progress``) has
+    every job write a timestamped line per stage to stderr, which a log file keeps.
     """
     check_choice("executor", executor, EXECUTORS)
     check_int("workers", workers, low=1)
@@ -228,7 +230,7 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
     root = None if data_root is None else str(Path(data_root).resolve())
     args = (str(results), profile_name, root, device, threads)
     # The job's own keyword, after ``start_by`` (each call passes its own start_by).
-    log_progress = dict(log_progress=progress)
+    log_progress = dict(log_progress=progress if log_progress is None else log_progress)
     started, done = time.perf_counter(), []
     log = Store(results / profile_name, readonly=True).compute_log_path()
     header = dict(kind="compute", invocation=uuid.uuid4().hex[:12], profile=profile_name,

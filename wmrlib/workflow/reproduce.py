@@ -29,13 +29,14 @@ def reproduce(profile: str, *, only=None, results: str | Path = "results",
               output_dir: str | Path | None = None, workers: int = 1, threads: int | None = None,
               executor: str = "local", cluster: str | None = None, slurm: dict | None = None,
               datasets=None, notebooks: bool = True, budget_min: float | None = None,
-              overrides: tuple[dict, dict] | None = None) -> list[Path]:
+              overrides: tuple[dict, dict] | None = None, quiet: bool = False) -> list[Path]:
     """Compute a profile's missing results, then execute the notebooks; return their paths.
 
     Unless ``readonly``, every run and evaluation unit the notebooks read is first computed as one
     job per run (:func:`wmrlib.workflow.campaign.compute`: in this process, in ``workers`` local processes, or
     through submitit). The executed notebooks go to ``<results>/<profile>/notebooks/`` (or
-    ``output_dir``), beside the results they used.
+    ``output_dir``), beside the results they used. Bars show only on a terminal; unless
+    ``quiet``, each job also logs a timestamped line per stage to stderr (a log file keeps them).
     """
     check_choice("profile", profile, PROFILES)
     names = list(only) if only else list(NOTEBOOKS)
@@ -44,7 +45,8 @@ def reproduce(profile: str, *, only=None, results: str | Path = "results",
     if not readonly:
         compute(profile, results=results, datasets=datasets, data_root=data_root, device=device,
                 workers=workers, threads=threads, executor=executor, cluster=cluster, slurm=slurm,
-                progress=sys.stderr.isatty(), budget_min=budget_min,
+                progress=sys.stderr.isatty() and not quiet, log_progress=not quiet,
+                budget_min=budget_min,
                 jobs=plan_jobs(profile, datasets, overrides) if overrides else None)
     if not notebooks:
         return []
