@@ -153,6 +153,8 @@ def test_the_schedule_pilot_decides_by_its_protocol(tmp_path):
     assert set(measured["model"]) == {"PGD seed 2", "TRADES seed 1", "TRADES+ours α 2 seed 1"}
     table = pilot.tiebreak_decision(tmp_path).set_index("candidate")
     assert table.loc["c-uniform-start", "mean gap (pp)"] == pytest.approx(9.0)
+    # cost: passes per training batch against the 5-step attack's 6 (5 steps + the update)
+    assert table["cost"].to_dict() == pytest.approx({"a-10step": 11 / 6, "c-uniform-start": 1.0})
     assert pilot.chosen_schedule(tmp_path) == "c-uniform-start"
     _pilot_gap(tmp_path, "a-10step", "pgd", 0.0, 2, 90.0, 83.0)  # a's mean gap: 9.0 as well
     assert pilot.chosen_schedule(tmp_path) == "c-uniform-start"  # equal gaps: the cheaper one

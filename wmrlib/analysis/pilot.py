@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..experiment.config import DEFENSE_NAMES
-from ..experiment.profiles import SCHEDULE_CANDIDATES, DatasetPlan
+from ..experiment.profiles import SCHEDULE_CANDIDATES, DatasetPlan, profile
 from .collapse import VALIDATION_DROP_PP, largest_drop
 
 TIE_PP = 0.5  # survivors this close to the leader's mean final validation A_rob tie (PROTOCOL.md)
@@ -81,9 +81,12 @@ def tied(pilot_dir: str | Path, runs_per_candidate: int = 3) -> list[str]:
     return list(decision.loc[decision["tied with the leader"] == "yes", "candidate"])
 
 
-# The candidates' training cost relative to today's 5-step attack (the last tie-break): attack
-# steps per training batch; the forward and backward of the update are the same for all.
-CANDIDATE_COST = {"a-10step": 1.8, "b-early-drop": 1.0, "c-uniform-start": 1.0}
+def candidate_cost(candidate: str) -> float:
+    """Return a candidate's training cost relative to the 5-epoch schedule (the last tie-break):
+    forward-backward passes per training batch, its attack steps plus the update's one."""
+    base = profile("cpu-5epoch").plan("mnist").run("trades", 0.0).attack_steps
+    steps = SCHEDULE_CANDIDATES[candidate].get("attack_steps", base)
+    return (steps + 1) / (base + 1)
 
 
 def tiebreak_table(pilot_dir: str | Path) -> pd.DataFrame:
@@ -113,7 +116,7 @@ def tiebreak_decision(pilot_dir: str | Path, runs_per_candidate: int = 3) -> pd.
                      "mean 40-PGD A_rob": part["40-PGD A_rob"].mean() if len(part) else float("nan"),
                      "mean AutoAttack A_rob": part["AutoAttack A_rob"].mean() if len(part) else float("nan"),
                      "mean gap (pp)": part["gap (pp)"].mean() if len(part) else float("nan"),
-                     "cost": CANDIDATE_COST[candidate]})
+                     "cost": candidate_cost(candidate)})
     out = pd.DataFrame(rows)
     complete = len(out) > 1 and (out["models measured"] == f"{runs_per_candidate} of {runs_per_candidate}").all()
     if complete:
