@@ -139,6 +139,9 @@ def test_run_job_in_process_matches_a_pool_worker(tmp_path, capsys):
     assert "trained in" in lines[1] and "done in" in lines[-1]
     assert [line.split("] ")[1].split(" (")[0] for line in lines[2:-1]] == [
         f"unit {i}/{n}" for i in range(1, n + 1)]
+    first = job.units[0][0]  # the attack named as a reader knows it, not its dataclass
+    assert f"unit 1/{n} ({'clean' if first is None else first.name}" in lines[2]
+    assert "AttackConfig" not in "".join(lines)
     run_job(job, str(tmp_path / "a"), "smoke", str(mnist_root()), None, 1, log_progress=True)
     again = capsys.readouterr().err.splitlines()  # nothing left to do: start and done only
     assert len(again) == 2 and f"start: {n} evaluation units" in again[0]

@@ -98,7 +98,8 @@ def _run_job(job: Job, results: str, profile_name: str, data_root, device,
             unit_started = time.perf_counter()
             store.get_or_attack(job.config, attack, alpha, eval_size=n, eval_seed=job.eval_seed)
             computed += 1
-            say(f"unit {i}/{len(job.units)} ({attack}, α {alpha:g}, {n} images) in "
+            what = "clean" if attack is None else f"{attack.name} at ε {attack.eps:g}"
+            say(f"unit {i}/{len(job.units)} ({what}, α {alpha:g}, {n} images) in "
                 f"{(time.perf_counter() - unit_started) / 60:.1f} min")
     wall = time.perf_counter() - started
     say(f"done in {wall / 60:.1f} min ({computed} units computed)")
