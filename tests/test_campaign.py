@@ -376,7 +376,7 @@ _ORPHAN_SCRIPT = """
 import sys, time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from wmrlib.workflow.campaign import exit_with_parent
+from wmrlib.workflow.pools import exit_with_parent
 
 def pid_then_sleep():
     import os

@@ -15,9 +15,8 @@ import threading
 import time
 import uuid
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import torch
@@ -27,6 +26,7 @@ from ..compute.device import cpu_kind, default_device
 from ..core.checks import check_choice, check_int, check_number
 from ..experiment.profiles import profile as get_profile
 from .cost import calibrate, estimate, schedule
+from .pools import worker_pool
 from .jobs import Job, estimate_needed, plan_jobs, unit_image_steps
 from .provenance import provenance
 from .store import Store, write_json
@@ -57,9 +57,7 @@ def run_job(job: Job, results: str, profile_name: str, data_root: str | None = N
     ``log_progress``, one timestamped line per stage goes to stderr (:func:`progress_line`).
     """
     if start_by is not None and time.time() > start_by:
-        if log_progress:
-            print(progress_line(job.describe(), "skipped: it could no longer finish within the "
-                                "budget"), file=sys.stderr, flush=True)
+        _say(job, log_progress, "skipped: it could no longer finish within the budget")
         return JobResult(job.config.key(), job.describe(), 0.0, False, 0, skipped=True)
     previous = torch.get_num_threads()
     if threads:
@@ -76,12 +74,16 @@ def progress_line(label: str, message: str, now: float | None = None) -> str:
     return f"{stamp} [{label}] {message}"
 
 
+def _say(job: Job, log_progress: bool, message: str) -> None:
+    # One line per stage: a bar cannot show progress in a log file, and a job takes an hour.
+    if log_progress:
+        print(progress_line(job.describe(), message), file=sys.stderr, flush=True)
+
+
 def _run_job(job: Job, results: str, profile_name: str, data_root, device,
              log_progress: bool = False) -> JobResult:
-    # One line per stage: a bar cannot show progress in a log file, and a job takes an hour.
     def say(message: str) -> None:
-        if log_progress:
-            print(progress_line(job.describe(), message), file=sys.stderr, flush=True)
+        _say(job, log_progress, message)
 
     store = Store(Path(results) / profile_name, data_root=data_root, device=device,
                   progress=False)
@@ -104,23 +106,6 @@ def _run_job(job: Job, results: str, profile_name: str, data_root, device,
     wall = time.perf_counter() - started
     say(f"done in {wall / 60:.1f} min ({computed} units computed)")
     return JobResult(job.config.key(), job.describe(), wall, trained, computed)
-
-
-def exit_with_parent(poll_s: float = 2.0) -> None:
-    """Pool initializer: end this worker when the process that started it is gone.
-
-    A pool's workers otherwise outlive a killed ``reproduce`` and go on training, unseen by the
-    compute log, while a restarted run trains the same jobs beside them.
-    """
-    parent = os.getppid()
-
-    def watch():
-        while True:
-            time.sleep(poll_s)
-            if os.getppid() != parent:
-                os._exit(1)  # checkpoints and results are written atomically, so nothing is torn
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 class _Heartbeat:
@@ -230,8 +215,7 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
                                                   workers, threads, data_root, device, progress)
     root = None if data_root is None else str(Path(data_root).resolve())
     args = (str(results), profile_name, root, device, threads)
-    # The job's own keyword, after ``start_by`` (each call passes its own start_by).
-    log_progress = dict(log_progress=progress if log_progress is None else log_progress)
+    show = progress if log_progress is None else log_progress
     started, done = time.perf_counter(), []
     log = Store(results / profile_name, readonly=True).compute_log_path()
     header = dict(kind="compute", invocation=uuid.uuid4().hex[:12], profile=profile_name,
@@ -258,21 +242,20 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
     if executor == "submitit":
         ex = _submitit_executor(results / profile_name / "submitit", cluster, slurm)
         futures = [ex.submit(run_job, job, *args, start_by.get(job.config.key()),
-                             **log_progress) for job in jobs]
+                             log_progress=show) for job in jobs]
         for future in futures:
             done.append(future.result())
             bar.update()
             record(False)
     elif workers == 1:
         for job in jobs:
-            done.append(run_job(job, *args, start_by.get(job.config.key()), **log_progress))
+            done.append(run_job(job, *args, start_by.get(job.config.key()), log_progress=show))
             bar.update()
             record(False)
     else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                                 initializer=exit_with_parent) as pool:
+        with worker_pool(workers) as pool:
             futures = [pool.submit(run_job, job, *args, start_by.get(job.config.key()),
-                                   **log_progress) for job in jobs]
+                                   log_progress=show) for job in jobs]
             for future in as_completed(futures):
                 done.append(future.result())
                 bar.update()

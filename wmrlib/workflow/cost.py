@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -25,6 +24,7 @@ from ..experiment.config import RunConfig
 from ..method.attacks import pgd
 from ..method.models import build_model
 from .jobs import Job
+from .pools import worker_pool
 import torch
 
 EVAL_STEPS = (2, 6)  # two attack lengths; their difference is the cost of the extra steps
@@ -130,7 +130,7 @@ def calibrate(jobs: list[Job], *, workers: int = 1, threads: int | None = None,
         measured = [_measure(*args)]
     else:
         context = get_context("spawn")
-        with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with context.Manager() as manager, worker_pool(workers) as pool:
             barrier = manager.Barrier(workers, timeout=600)  # a failed worker cannot hang the rest
             measured = [f.result() for f in [pool.submit(_measure, *args, barrier)
                                              for _ in range(workers)]]
