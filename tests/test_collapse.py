@@ -32,6 +32,28 @@ def test_a_rise_after_a_collapse_keeps_the_first_epoch_it_fell():
     assert found["collapse_epoch"].tolist() == [2] and found["best_a_rob"].tolist() == [85.0]
 
 
+def test_the_validation_rule_counts_a_fall_of_exactly_its_threshold_the_test_subset_rule_does_not():
+    """Quarter-epoch validation curves: 10 pp or more (PROTOCOL.md); 5-epoch test-subset curves:
+    more than 20 pp. Both rules read the same falls below the running maximum."""
+    quarter = pd.DataFrame({"defense": "trades", "alpha_train": 2.0, "seed": 4,
+                            "epoch": [0.25, 0.5, 0.75, 1.0, 1.25],
+                            "a_rob": [60.0, 85.0, 80.0, 75.0, 90.0]})      # falls 0, 0, 5, 10, 0
+    found = collapse.collapses(quarter, collapse.VALIDATION_RULE).iloc[0]
+    assert found["collapsed"] and found["collapse_epoch"] == 1 and found["largest_fall"] == 10.0
+    assert not collapse.collapses(quarter, collapse.TEST_SUBSET_RULE).iloc[0]["collapsed"]
+    nearly = quarter.assign(a_rob=[60.0, 85.0, 80.0, 75.5, 90.0])          # largest fall 9.5
+    assert not collapse.collapses(nearly, collapse.VALIDATION_RULE).iloc[0]["collapsed"]
+    assert collapse.VALIDATION_RULE.words() == "10 pp or more"
+    assert collapse.TEST_SUBSET_RULE.words() == "more than 20 pp"
+
+
+def test_each_plan_is_judged_by_the_rule_of_the_curves_it_records():
+    from wmrlib.experiment.profiles import profile
+
+    assert collapse.rule_for(profile("cpu").plan("mnist")) is collapse.VALIDATION_RULE
+    assert collapse.rule_for(profile("cpu-5epoch").plan("mnist")) is collapse.TEST_SUBSET_RULE
+
+
 def test_the_docstring_example_holds():
     assert doctest.testmod(collapse).failed == 0
 

@@ -1,7 +1,7 @@
 """The schedule pilot's record (``benchmarks/pilot/schedule/``): each stage-1 run's validation
 curve and the decision its protocol prescribes (``PROTOCOL.md`` there, written before the first
 run): a candidate is rejected when any of its runs' validation A_rob falls
-``VALIDATION_DROP_PP`` or more below its running maximum; the survivors are ranked by their
+10 pp or more below its running maximum (``VALIDATION_RULE``); the survivors are ranked by their
 mean validation A_rob at the end of the last stage-1 epoch; survivors within ``TIE_PP`` of the
 leader tie, and the smaller 40-PGD → AutoAttack gap on 500 validation images, then the cost,
 break the tie.
@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..experiment.config import DEFENSE_NAMES
 from ..experiment.profiles import SCHEDULE_CANDIDATES, DatasetPlan, profile
-from .collapse import VALIDATION_DROP_PP, largest_drop
+from .collapse import VALIDATION_RULE, largest_drop
 
 TIE_PP = 0.5  # survivors this close to the leader's mean final validation A_rob tie (PROTOCOL.md)
 
@@ -46,7 +46,7 @@ def stage1_table(pilot_dir: str | Path) -> pd.DataFrame:
                 row[f"val A_rob, epoch {int(point['epoch'])}"] = point["val_a_rob"]
         drop = largest_drop(p["val_a_rob"] for p in curve)
         row |= {"val A_nat, last": curve[-1]["val_a_nat"], "largest fall (pp)": drop,
-                "collapsed": "yes" if drop >= VALIDATION_DROP_PP else "no"}
+                "collapsed": "yes" if VALIDATION_RULE.breaks(drop) else "no"}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -165,7 +165,7 @@ def stage2_table(curves: pd.DataFrame, plan: DatasetPlan) -> pd.DataFrame:
                 drop = largest_drop(run["a_rob"])
                 row |= {"trained": "yes", "val A_rob, last": float(run["a_rob"].iloc[-1]),
                         "largest fall (pp)": drop,
-                        "collapsed": "yes" if drop >= VALIDATION_DROP_PP else "no"}
+                        "collapsed": "yes" if VALIDATION_RULE.breaks(drop) else "no"}
             rows.append(row)
     return pd.DataFrame(rows)
 
