@@ -1,6 +1,7 @@
 """The campaign's machinery: cost estimates and budgets, the shipped-model zoo, the page fallbacks."""
 from __future__ import annotations
 
+import doctest
 import json
 from pathlib import Path
 from dataclasses import replace
@@ -102,10 +103,25 @@ def test_calibration_measures_positive_times_for_each_combination():
     assert cal.cpu["model"] and cal.wall_time_s > 0
 
 
+def test_a_timing_is_the_median_extra_time_of_its_repeated_pairs():
+    """Hand-computed: pairs taking (1, 3), (1, 9) and (2, 3) s cost 2, 8 and 1 s extra; the
+    median, 2, ignores the one disturbed pair. ``sync`` runs before every timed call."""
+    from wmrlib.workflow import cost
+
+    ticks = iter([0, 1, 1, 4, 4, 5, 5, 14, 14, 16, 16, 19])
+    calls = []
+    extra = cost.median_extra_time(lambda: calls.append("short"), lambda: calls.append("long"),
+                                   repeats=3, sync=lambda: calls.append("sync"),
+                                   clock=lambda: next(ticks))
+    assert extra == 2
+    assert calls == ["sync", "short", "sync", "long"] * 3
+    assert doctest.testmod(cost).failed == 0
+
+
 def test_calibration_workers_side_by_side_start_every_timing_together():
     """Each timed section waits on the workers' shared barrier, so all of them are timed under
     the contention the campaign meets; two real workers pass through it."""
-    from wmrlib.workflow.cost import _measure, eval_batches
+    from wmrlib.workflow.cost import TIMING_REPEATS, _measure, eval_batches
 
     class CountingBarrier:
         waits = 0
@@ -116,7 +132,7 @@ def test_calibration_workers_side_by_side_start_every_timing_together():
     combos = sorted({_train_combo(JOB.config)})
     evals = eval_batches([JOB])
     _measure(combos, evals, 1, None, CountingBarrier())
-    assert CountingBarrier.waits == 2 * len(combos) + 2 * len(evals)
+    assert CountingBarrier.waits == TIMING_REPEATS * 2 * (len(combos) + len(evals))
     cal = calibrate([JOB], workers=2, threads=1)
     assert cal.workers == 2 and all(v > 0 for v in cal.train_batch_s.values())
 
