@@ -3,13 +3,16 @@
 Usage: python benchmarks/pilot_collapse.py stage1 [--workers N]
        python benchmarks/pilot_collapse.py decide [--write]
        python benchmarks/pilot_collapse.py tiebreak [--workers N]
+       python benchmarks/pilot_collapse.py stage2 [--write]
 
 The protocol (candidates, runs, rejection rule) is ``benchmarks/pilot/schedule/PROTOCOL.md``,
 written before the first run. Every run trains on real MNIST (WMR_DATA_ROOT) in fp32 on one
 thread, holds out the fixed 1,000-image validation split, and records validation A_nat and
 A_rob (PGD-20, step 0.025) after each quarter epoch. Each finished run is one JSON file under
 ``benchmarks/pilot/schedule/``; an interrupted run resumes from its checkpoint (not committed).
-Nothing is written to ``results/``; no test image is read.
+Nothing is written to ``results/``; no test image is read. Stage 2's runs are campaign jobs:
+``stage2`` reads their validation curves from ``results/cpu`` and, with ``--write`` once all are
+trained, records the verdict in ``STAGE2.md``.
 """
 from __future__ import annotations
 
@@ -22,9 +25,10 @@ from pathlib import Path
 
 import torch
 
-from wmrlib.analysis.collapse import largest_drop
-from wmrlib.analysis.pilot import (chosen_schedule, stage1_decision, stage1_table, tiebreak_decision,
-                                   tiebreak_table, tied)
+from wmrlib.analysis.collapse import VALIDATION_RULE, largest_drop
+from wmrlib.analysis.curves import validation_curves
+from wmrlib.analysis.pilot import (chosen_schedule, stage1_decision, stage1_table, stage2_status,
+                                   stage2_table, tiebreak_decision, tiebreak_table, tied)
 from wmrlib.compute.checkpoint import load_checkpoint
 from wmrlib.compute.data import VALIDATION_SEED, load, validation_split
 from wmrlib.compute.evaluate import attack_record
@@ -35,6 +39,8 @@ from wmrlib.compute.device import cpu_info
 from wmrlib.compute.train import train_model
 from wmrlib.experiment.config import RunConfig
 from wmrlib.experiment.profiles import SCHEDULE_CANDIDATES, VALIDATION_SIZE, profile
+from wmrlib.core.paths import results_root
+from wmrlib.workflow.store import Store
 
 HERE = Path(__file__).resolve().parent / "pilot" / "schedule"
 # The three configurations that collapsed in the 5-epoch campaign: (defense, alpha_train, seed).
@@ -117,6 +123,35 @@ def decide(write: bool = False) -> None:
         (HERE / "DECISION.md").write_text("\n".join(text))
 
 
+def stage2(write: bool = False, results: Path | None = None) -> str:
+    """Print stage 2's runs (the campaign's TRADES pair, read from ``results``/cpu) and its
+    status; with ``write``, record them in ``STAGE2.md`` once every run is trained. Return the
+    status."""
+    plan = profile("cpu").plan("mnist")
+    store = Store(results_root(results) / "cpu", readonly=True)
+    table = stage2_table(validation_curves(store, plan), plan).round(1)
+    status = stage2_status(table)
+    print(table.to_string(index=False))
+    print(f"stage 2: {status}")
+    if not write:
+        return status
+    if status == "on trial":
+        left = int((table["trained"] != "yes").sum())
+        raise SystemExit(f"stage 2 is still on trial ({left} of its {len(table)} runs not trained): "
+                         "STAGE2.md is written once every run is; run this again then")
+    chosen = chosen_schedule(HERE, len(STAGE1_RUNS))
+    verdict = {"accepted": f"**{chosen} is accepted**: none of its {len(table)} runs collapsed.",
+               "rejected": f"**{chosen} is rejected**: a run collapsed; the next survivor goes "
+                           "to stage 2 (PROTOCOL.md)."}[status]
+    text = ["# Schedule pilot: stage 2 as run", "",
+            "Produced by `python benchmarks/pilot_collapse.py stage2 --write` from the campaign's "
+            "stored validation curves (`results/cpu`); the rule is `PROTOCOL.md`'s: a run "
+            f"collapses when its validation A_rob falls {VALIDATION_RULE.words()} below its "
+            "running maximum.", "", table.to_markdown(index=False), "", verdict, ""]
+    (HERE / "STAGE2.md").write_text("\n".join(text))
+    return status
+
+
 TIEBREAK_IMAGES = 500  # validation images of the tie-break
 
 
@@ -151,12 +186,16 @@ def gap_one(name: str) -> str:
 def main() -> None:
     """Run a stage of the pilot or print its decision."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=("stage1", "decide", "tiebreak"))
+    parser.add_argument("stage", choices=("stage1", "decide", "tiebreak", "stage2"))
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--write", action="store_true", help="decide: also write DECISION.md")
+    parser.add_argument("--write", action="store_true",
+                        help="decide: also write DECISION.md; stage2: also write STAGE2.md")
     args = parser.parse_args()
     if args.stage == "decide":
         return decide(args.write)
+    if args.stage == "stage2":
+        stage2(args.write)
+        return None
     if args.stage == "tiebreak":
         (HERE / "tiebreak").mkdir(exist_ok=True)
         names = [run_name(*job) for job in stage1_jobs() if job[0] in tied(HERE, len(STAGE1_RUNS))]
