@@ -8,6 +8,8 @@ paired bootstrap over the test examples (:mod:`wmrlib.analysis.bootstrap`).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -130,8 +132,10 @@ def paper_gains(number: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def gain_table(store: Store, plan: DatasetPlan, number: int) -> pd.DataFrame:
-    """Return paper Table ``number`` as gains: the paper's gain beside ours, with our interval.
+def gain_table(store: Store, plan: DatasetPlan, number: int,
+               defenses: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Return paper Table ``number`` as gains: the paper's gain beside ours, with our interval;
+    with ``defenses`` (e.g. ``("trades",)``), only those families' pairs, and no other model read.
 
     ``agrees`` says whether our interval lies on the paper's side of 0 (``yes``), on the other
     side (``no``), or contains 0 (``inconclusive``); ``size`` whether the paper's gain lies inside
@@ -139,6 +143,8 @@ def gain_table(store: Store, plan: DatasetPlan, number: int) -> pd.DataFrame:
     they get one row per model pair (alpha_test shown as –).
     """
     spec = SPECS[number]
+    if defenses is not None:
+        spec = dataclasses.replace(spec, defenses=tuple(d for d in spec.defenses if d in defenses))
     if spec.kind == "nonuniform":
         pairs = plan.headline_pairs(spec.defenses)
         alphas = plan.alpha_tests

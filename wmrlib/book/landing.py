@@ -56,7 +56,37 @@ def headline(results: str | Path, profile: str = "cpu", dataset: str = "mnist") 
     out["eps"] = plan.attack.eps
     out["gains kept"] = (gains_without_collapsed(results, source.profile)
                          if out["collapsed"] and dataset == "mnist" else None)
+    out["so far"] = (campaign_so_far(results, profile, dataset)
+                     if source.profile != profile and covered else None)
     return out
+
+
+SO_FAR_MIN_SEEDS = 2  # a family's interim gain needs a seed error: at least two paired seeds
+
+
+def campaign_so_far(results: str | Path, profile: str = "cpu", dataset: str = "mnist"
+                    ) -> pd.DataFrame | None:
+    """Return the interim headline gains of a campaign whose pages still show its predecessor:
+    per defense family whose baseline and headline model are both complete at
+    ``SO_FAR_MIN_SEEDS`` or more seeds, Table 1's A_rob gain and A_sa / A_tr gains at the last
+    alpha_test, paired over those seeds (column ``seeds paired``); None when no family has them.
+    No verdict is drawn from it: the claims are judged once the campaign's plan is complete."""
+    stored = results_for(profile, results)
+    plan = stored.profile.plan(dataset)
+    alpha = plan.alpha_tests[-1]
+    parts = []
+    for family, headline_alpha in plan.headline_pairs():
+        seeds = tuple(s for s in plan.seeds
+                      if plan.run(family, 0.0, seed=s).key() in stored.complete
+                      and plan.run(family, headline_alpha, seed=s).key() in stored.complete)
+        if len(seeds) < SO_FAR_MIN_SEEDS:
+            continue
+        table = gain_table(stored.store, dataclasses.replace(plan, seeds=seeds), 1,
+                           defenses=(family,))
+        keep = (table["metric"] == "A_rob") | ((table["alpha_test"] == alpha)
+                                               & table["metric"].isin(["A_sa", "A_tr"]))
+        parts.append(table[keep].assign(**{"seeds paired": f"{len(seeds)} of {len(plan.seeds)}"}))
+    return pd.concat(parts, ignore_index=True) if parts else None
 
 
 PLURAL = {"holds": "hold", "does not hold": "do not hold", "inconclusive": "are inconclusive"}
@@ -151,6 +181,9 @@ def bottom_line(h: dict, *others: dict) -> str:
     for family in ("PGD", "TRADES"):
         lines.append(_family_line(family, claims, h["gains"], h["alpha_test"],
                                   (h.get("collapsed families") or {}).get(family, [])))
+    so_far = so_far_sentence(h)
+    if so_far:
+        lines.append(so_far)
     for other in others:
         lines += dataset_lines(other)
     gap = h.get("overstatement")
@@ -251,7 +284,50 @@ def headline_text(h: dict) -> str:
                      "| comparison | metric | seeds kept | paper's gain | our gain [interval] | "
                      "same direction? | size vs the paper's |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows)
                      + "\n\n" + csv_link(kept, "headline-gains-without-collapsed-runs"))
+    lines += so_far_lines(h)
     return "\n\n".join(lines)
+
+
+def so_far_sentence(h: dict) -> str:
+    """Return the bottom line's sentence on the new campaign's models so far (its headline
+    A_sa gain and its A_rob change per family, :func:`campaign_so_far`), or "" without them."""
+    so_far = h.get("so far")
+    if so_far is None or so_far.empty:
+        return ""
+    parts = []
+    for family, rows in so_far.groupby("family", sort=False):
+        sa = rows[rows["metric"] == "A_sa"].iloc[0]
+        rob = rows[rows["metric"] == "A_rob"].iloc[0]
+        parts.append(f"{family} family ({sa['seeds paired']} seeds paired): A_sa at α_test "
+                     f"{sa['alpha_test']:g} {sa['our gain']:+.2f} pp {sa['interval']} (the "
+                     f"paper's {sa['paper gain']:+.2f}), A_rob {rob['our gain']:+.2f} pp {rob['interval']}")
+    return ("**The new `cpu` models so far** (interim, no verdict drawn; see below): "
+            + "; ".join(parts) + ".")
+
+
+def so_far_lines(h: dict) -> list[str]:
+    """Return the landing page's paragraph and table on the new campaign's models so far
+    (:func:`campaign_so_far`), or nothing when no family has enough of them."""
+    so_far = h.get("so far")
+    if so_far is None or so_far.empty:
+        return []
+    families = sorted(set(so_far["family"]))
+    missing = [f for f in ("PGD", "TRADES") if f not in families]
+    rows = [f"| {r['family']}+ours (α_train {r['alpha_train']:g}) | {r['metric']}"
+            + (f" at α_test {r['alpha_test']:g}" if pd.notna(r["alpha_test"]) else "")
+            + f" | {r['seeds paired']} | {r['paper gain']:+.2f} | {r['our gain']:+.2f} "
+            f"{r['interval']} | {DIRECTION_WORDS.get(r['agrees'], r['agrees'])} | "
+            f"{SIZE_WORDS.get(r['size'], r['size'])} |" for _, r in so_far.iterrows()]
+    return [f"**The new `cpu` models so far** (interim: {h['jobs_done']} of {h['jobs']} models "
+            "trained; validation split, the schedule the pilot chose). The same gains, paired over "
+            f"the seeds at which both models of a pair are complete, for the "
+            f"{' and '.join(families)} famil{'y' if len(families) == 1 else 'ies'}"
+            + (f" ({' and '.join(missing)}: not enough seeds yet)" if missing else "")
+            + ". These are reported as they come and no claim is judged on them: the verdicts "
+            "above stay with the earlier models until the campaign is complete.\n\n"
+            "| comparison | metric | seeds paired | paper's gain | our gain [interval] | "
+            "same direction? | size vs the paper's |\n|---|---|---|---|---|---|---|\n"
+            + "\n".join(rows) + "\n\n" + csv_link(so_far, "new-campaign-gains-so-far")]
 
 
 def gains_without_collapsed(results: str | Path, profile: str = "cpu") -> pd.DataFrame | None:

@@ -1,0 +1,74 @@
+"""The landing page's interim view of a campaign: the gains of the new models complete so far."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+
+from wmrlib.analysis.gains import gain_table
+from wmrlib.analysis.results import forget
+from wmrlib.analysis.tables import model_metrics
+from wmrlib.book.landing import campaign_so_far, so_far_lines, so_far_sentence
+from wmrlib.core.paths import REPO_ROOT
+from wmrlib.experiment.profiles import profile
+from wmrlib.workflow.store import Store
+
+SMOKE = REPO_ROOT / "results" / "smoke"
+
+
+def test_a_familys_gain_table_equals_its_rows_of_the_whole_table():
+    plan = profile("smoke").plan("mnist")
+    store = Store(SMOKE, readonly=True, progress=False)
+    whole = gain_table(store, plan, 1)
+    trades = gain_table(store, plan, 1, defenses=("trades",))
+    assert set(trades["family"]) == {"TRADES"}
+    pd.testing.assert_frame_equal(trades, whole[whole["family"] == "TRADES"].reset_index(drop=True))
+
+
+def test_interim_gains_are_paired_means_over_the_complete_seeds_only(tmp_path):
+    """Independent reference: each stored model's metrics, differenced per seed by hand. With one
+    seed of PGD+ours missing, the PGD family (one paired seed left) is not shown at all."""
+    shutil.copytree(SMOKE, tmp_path / "smoke")
+    plan = profile("smoke").plan("mnist")
+    store = Store(tmp_path / "smoke", readonly=True, progress=False)
+    alpha = plan.alpha_tests[-1]
+    expected = {}
+    for family, headline in plan.headline_pairs():
+        for metric, column in (("A_sa", "a_sa"), ("A_rob", "a_rob")):
+            diffs = [model_metrics(store, plan, plan.run(family, headline, seed=s), plan.attack, alpha)[column]
+                     - model_metrics(store, plan, plan.run(family, 0.0, seed=s), plan.attack, alpha)[column]
+                     for s in plan.seeds]
+            expected[(family.upper(), metric)] = np.mean(diffs)
+    shutil.rmtree(store.root / "runs" / plan.run("pgd", 0.5, seed=1).key())
+    forget()
+    try:
+        so_far = campaign_so_far(tmp_path, "smoke")
+    finally:
+        forget()
+    assert set(so_far["family"]) == {"TRADES"} and set(so_far["seeds paired"]) == {"2 of 2"}
+    for metric in ("A_sa", "A_rob"):
+        row = so_far[so_far["metric"] == metric].iloc[0]
+        assert abs(row["our gain"] - expected[("TRADES", metric)]) < 1e-9
+    assert set(so_far.loc[so_far["metric"] != "A_rob", "alpha_test"]) == {alpha}
+
+
+def test_the_interim_paragraph_names_the_family_still_missing_and_draws_no_verdict():
+    row = {"family": "TRADES", "alpha_train": 2.0, "alpha_test": 2.0, "metric": "A_sa",
+           "paper gain": 14.56, "our gain": 3.56, "interval": "[+0.76, +6.37]", "agrees": "yes",
+           "size": "smaller than the paper's", "seeds paired": "4 of 5"}
+    rob = row | {"alpha_test": None, "metric": "A_rob", "paper gain": -0.39, "our gain": -0.2,
+                 "interval": "[-2.08, +1.68]", "agrees": "inconclusive",
+                 "size": "consistent with the paper's size"}
+    h = {"jobs_done": 10, "jobs": 40, "so far": pd.DataFrame([rob, row])}
+    text = "\n".join(so_far_lines(h))
+    assert "interim: 10 of 40 models" in text and "TRADES family (PGD: not enough seeds yet)" in text
+    assert "| TRADES+ours (α_train 2) | A_sa at α_test 2 | 4 of 5 | +14.56 | +3.56 [+0.76, +6.37] | yes |" in text
+    assert "| TRADES+ours (α_train 2) | A_rob | 4 of 5 | -0.39 | -0.20 [-2.08, +1.68] |" in text
+    assert "no claim is judged on them" in text
+    assert so_far_lines({"so far": None}) == [] and so_far_lines({}) == []
+    assert so_far_sentence(h) == (
+        "**The new `cpu` models so far** (interim, no verdict drawn; see below): TRADES family "
+        "(4 of 5 seeds paired): A_sa at α_test 2 +3.56 pp [+0.76, +6.37] (the paper's +14.56), "
+        "A_rob -0.20 pp [-2.08, +1.68].")
+    assert so_far_sentence({}) == ""
