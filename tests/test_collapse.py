@@ -299,7 +299,8 @@ def test_stage_two_is_on_trial_until_every_trades_pair_run_is_trained_and_reject
     n = 2 * len(plan.seeds)
     assert stage2_sentence(partial).startswith(f"**Stage 2: on trial.** 3 of {n} runs are trained")
     assert stage2_sentence(pilot.stage2_table(curves(runs), plan)) == (
-        f"**Stage 2: accepted.** All {n} runs trained without a collapse.")
+        f"**Stage 2: accepted.** All {n} runs trained without a collapse (recorded in "
+        "`benchmarks/pilot/schedule/STAGE2.md`).")
     assert stage2_sentence(fell).startswith("**Stage 2: rejected.**")
     tie = stage1_sentence(["a-10step", "c-uniform-start"], "on trial", chosen="a-10step")
     assert tie.startswith("**Stage 1:** `a-10step` and `c-uniform-start` tie within 0.5 pp")

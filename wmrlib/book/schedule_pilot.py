@@ -32,7 +32,8 @@ def stage2_sentence(table: pd.DataFrame) -> str:
     :func:`wmrlib.analysis.pilot.stage2_table`."""
     trained = int((table["trained"] == "yes").sum())
     return {
-        "accepted": f"**Stage 2: accepted.** All {len(table)} runs trained without a collapse.",
+        "accepted": f"**Stage 2: accepted.** All {len(table)} runs trained without a collapse "
+                    "(recorded in `benchmarks/pilot/schedule/STAGE2.md`).",
         "rejected": "**Stage 2: rejected.** A run collapsed; by the protocol its runs are kept as "
                     "pilot evidence only and the next survivor goes to stage 2.",
         "on trial": f"**Stage 2: on trial.** {trained} of {len(table)} runs are trained, none "
