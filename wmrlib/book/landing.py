@@ -319,7 +319,8 @@ def so_far_lines(h: dict) -> list[str]:
             f"{r['interval']} | {DIRECTION_WORDS.get(r['agrees'], r['agrees'])} | "
             f"{SIZE_WORDS.get(r['size'], r['size'])} |" for _, r in so_far.iterrows()]
     return [f"**The new `cpu` models so far** (interim: {h['jobs_done']} of {h['jobs']} models "
-            "trained and evaluated; validation split, the schedule the pilot chose). The same gains, paired over "
+            "trained and evaluated; a validation split, and a schedule chosen on it: see *How we "
+            "reproduce*). The same gains, paired over "
             f"the seeds at which both models of a pair are complete, for the "
             f"{' and '.join(families)} famil{'y' if len(families) == 1 else 'ies'}"
             + (f" ({' and '.join(missing)}: not enough seeds yet)" if missing else "")
@@ -327,7 +328,7 @@ def so_far_lines(h: dict) -> list[str]:
             "above stay with the earlier models until the new ones cover the tables.\n\n"
             "| comparison | metric | seeds paired | paper's gain | our gain [interval] | "
             "same direction? | size vs the paper's |\n|---|---|---|---|---|---|---|\n"
-            + "\n".join(rows) + "\n\n" + csv_link(so_far, "new-campaign-gains-so-far")]
+            + "\n".join(rows) + "\n\n" + csv_link(so_far, "new-models-gains-so-far")]
 
 
 def gains_without_collapsed(results: str | Path, profile: str = "cpu") -> pd.DataFrame | None:
