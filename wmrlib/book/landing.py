@@ -325,7 +325,7 @@ def so_far_lines(h: dict) -> list[str]:
             f"{' and '.join(families)} famil{'y' if len(families) == 1 else 'ies'}"
             + (f" ({' and '.join(missing)}: not enough seeds yet)" if missing else "")
             + ". These are reported as they come and no claim is judged on them: the verdicts "
-            "above stay with the earlier models until the new ones cover the tables.\n\n"
+            "on this page stay with the earlier models until the new ones cover the tables.\n\n"
             "| comparison | metric | seeds paired | paper's gain | our gain [interval] | "
             "same direction? | size vs the paper's |\n|---|---|---|---|---|---|---|\n"
             + "\n".join(rows) + "\n\n" + csv_link(so_far, "new-models-gains-so-far")]
