@@ -352,7 +352,8 @@ def gains_without_collapsed(results: str | Path, profile: str = "cpu") -> pd.Dat
         if not seeds:
             continue
         try:
-            table = gain_table(store, dataclasses.replace(plan, seeds=seeds), 1)
+            table = gain_table(store, dataclasses.replace(plan, seeds=seeds), 1,
+                               defenses=(family,))
         except MissingResult:
             continue
         keep = (table["family"] == family.upper()) & (table["alpha_test"] == alpha) \
