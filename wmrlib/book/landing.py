@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.results import results_for
+from ..analysis.results import ProfileResults, results_for
 from ..core import paths
 from ..workflow.provenance import git_commit
 from ..analysis.claims import comparisons, summary
@@ -15,7 +16,7 @@ from ..analysis.collapse import collapse_epochs, collapsed_by_family, describe_r
 from ..analysis.gains import gain_table
 from ..analysis.robustness import headline_sentence, pgd_overstatement
 from ..analysis.stats import INTERVAL
-from ..experiment.profiles import profile as get_profile
+from ..experiment.profiles import DatasetPlan
 from ..workflow.store import MissingResult
 from .display import csv_link
 from .sources import DATASET_NAMES, first_available, profiles_of
@@ -42,7 +43,7 @@ def headline(results: str | Path, profile: str = "cpu", dataset: str = "mnist") 
                partial=source.profile != profile and done < total, source=source)
     alpha = plan.alpha_tests[-1]
     out["alpha_test"] = alpha
-    out["gains"] = gains[(gains["alpha_test"] == alpha) & gains["metric"].isin(["A_sa", "A_tr"])]
+    out["gains"] = headline_rows(gains, alpha)
     out["rob"] = gains[gains["metric"] == "A_rob"]
     try:
         out["claims"] = summary(comparisons(source.store, plan))
@@ -73,20 +74,48 @@ def campaign_so_far(results: str | Path, profile: str = "cpu", dataset: str = "m
     No verdict is drawn from it: the claims are judged once the campaign's plan is complete."""
     stored = results_for(profile, results)
     plan = stored.profile.plan(dataset)
-    alpha = plan.alpha_tests[-1]
-    parts = []
-    for family, headline_alpha in plan.headline_pairs():
-        seeds = tuple(s for s in plan.seeds
-                      if plan.run(family, 0.0, seed=s).key() in stored.complete
-                      and plan.run(family, headline_alpha, seed=s).key() in stored.complete)
-        if len(seeds) < SO_FAR_MIN_SEEDS:
-            continue
-        table = gain_table(stored.store, dataclasses.replace(plan, seeds=seeds), 1,
-                           defenses=(family,))
-        keep = (table["metric"] == "A_rob") | ((table["alpha_test"] == alpha)
-                                               & table["metric"].isin(["A_sa", "A_tr"]))
-        parts.append(table[keep].assign(**{"seeds paired": f"{len(seeds)} of {len(plan.seeds)}"}))
+    parts = [headline_rows(table, plan.alpha_tests[-1], with_rob=True)
+             .assign(**{"seeds paired": f"{len(seeds)} of {len(plan.seeds)}"})
+             for seeds, table in family_gains(stored, plan, lambda key: key in stored.complete,
+                                              min_seeds=SO_FAR_MIN_SEEDS)]
     return pd.concat(parts, ignore_index=True) if parts else None
+
+
+def family_gains(stored: ProfileResults, plan: DatasetPlan, usable: Callable[[str], bool],
+                 min_seeds: int = 1) -> Iterator[tuple[tuple[int, ...], pd.DataFrame]]:
+    """Yield (seeds, gain table) per defense family of ``plan``'s headline pairs: Table 1's gains
+    of that family alone, paired over the seeds at which ``usable(run key)`` is true of both its
+    baseline and its headline model; a family with fewer than ``min_seeds`` such seeds is left out."""
+    for family, headline_alpha in plan.headline_pairs():
+        seeds = tuple(s for s in plan.seeds if usable(plan.run(family, 0.0, seed=s).key())
+                      and usable(plan.run(family, headline_alpha, seed=s).key()))
+        if len(seeds) >= min_seeds:
+            yield seeds, gain_table(stored.store, dataclasses.replace(plan, seeds=seeds), 1,
+                                    defenses=(family,))
+
+
+def headline_rows(table: pd.DataFrame, alpha: float, with_rob: bool = False) -> pd.DataFrame:
+    """Return a gain table's headline rows: A_sa and A_tr at ``alpha`` (and every A_rob row)."""
+    keep = (table["alpha_test"] == alpha) & table["metric"].isin(["A_sa", "A_tr"])
+    return table[keep | ((table["metric"] == "A_rob") & with_rob)]
+
+
+def gain_markdown(gains: pd.DataFrame, seeds: str | None = None, name_alpha: bool = False) -> str:
+    """Return gain rows as a Markdown table: comparison, metric (with its alpha_test when
+    ``name_alpha``), the ``seeds`` column when named, the paper's gain, ours with its interval,
+    and whether they agree in direction and size."""
+    head = ["comparison", "metric"] + ([seeds] if seeds else []) + [
+        "paper's gain", "our gain [interval]", "same direction?", "size vs the paper's"]
+    rows = []
+    for _, r in gains.iterrows():
+        metric = r["metric"] + (f" at α_test {r['alpha_test']:g}"
+                                if name_alpha and pd.notna(r["alpha_test"]) else "")
+        cells = [f"{r['family']}+ours (α_train {r['alpha_train']:g})", metric] \
+            + ([str(r[seeds])] if seeds else []) + [
+            f"{r['paper gain']:+.2f}", f"{r['our gain']:+.2f} {r['interval']}",
+            DIRECTION_WORDS.get(r["agrees"], r["agrees"]), SIZE_WORDS.get(r["size"], r["size"])]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + rows)
 
 
 PLURAL = {"holds": "hold", "does not hold": "do not hold", "inconclusive": "are inconclusive"}
@@ -259,31 +288,17 @@ def headline_text(h: dict) -> str:
     if h.get("robustness"):
         lines.append("**Is the robustness real?** " + h["robustness"] + " See [Is the robustness "
                      "real?](../notebooks/robustness.ipynb).")
-    rows = []
-    for _, r in h["gains"].iterrows():
-        rows.append(f"| {r['family']}+ours (α_train {r['alpha_train']:g}) | {r['metric']} | "
-                    f"{r['paper gain']:+.2f} | {r['our gain']:+.2f} {r['interval']} | "
-                    f"{DIRECTION_WORDS.get(r['agrees'], r['agrees'])} | {SIZE_WORDS.get(r['size'], r['size'])} |")
     lines.append(f"**The headline question: does the weighting help, and by how much?** The gain "
                  f"ours − baseline at α_test = {h['alpha_test']:g} (Table 1), in percentage points; "
-                 f"brackets give our {INTERVAL}:\n\n"
-                 "| comparison | metric | paper's gain | our gain [interval] | same direction? | "
-                 "size vs the paper's |\n|---|---|---|---|---|---|\n" + "\n".join(rows)
-                 + "\n\n" + csv_link(h["gains"], "headline-gains"))
+                 f"brackets give our {INTERVAL}:\n\n" + gain_markdown(h["gains"]) + "\n\n" + csv_link(h["gains"], "headline-gains"))
     kept = h.get("gains kept")
     if kept is not None and not kept.empty:
-        rows = [f"| {r['family']}+ours (α_train {r['alpha_train']:g}) | {r['metric']} | "
-                f"{r['seeds kept']} | {r['paper gain']:+.2f} | {r['our gain']:+.2f} "
-                f"{r['interval']} | {DIRECTION_WORDS.get(r['agrees'], r['agrees'])} | "
-                f"{SIZE_WORDS.get(r['size'], r['size'])} |" for _, r in kept.iterrows()]
         lines.append("**The same gains without the collapsed runs.** A seed at which the baseline "
                      "or the weighted model collapsed in training is left out of that family's "
                      "comparison. This rule was written after the collapses were seen, and the "
                      "collapses were read on test images (the learning-curve subset), so it is a "
                      "secondary analysis beside the table above, not a replacement for it:\n\n"
-                     "| comparison | metric | seeds kept | paper's gain | our gain [interval] | "
-                     "same direction? | size vs the paper's |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows)
-                     + "\n\n" + csv_link(kept, "headline-gains-without-collapsed-runs"))
+                     + gain_markdown(kept, seeds="seeds kept") + "\n\n" + csv_link(kept, "headline-gains-without-collapsed-runs"))
     lines += so_far_lines(h)
     return "\n\n".join(lines)
 
@@ -313,11 +328,6 @@ def so_far_lines(h: dict) -> list[str]:
         return []
     families = sorted(set(so_far["family"]))
     missing = [f for f in ("PGD", "TRADES") if f not in families]
-    rows = [f"| {r['family']}+ours (α_train {r['alpha_train']:g}) | {r['metric']}"
-            + (f" at α_test {r['alpha_test']:g}" if pd.notna(r["alpha_test"]) else "")
-            + f" | {r['seeds paired']} | {r['paper gain']:+.2f} | {r['our gain']:+.2f} "
-            f"{r['interval']} | {DIRECTION_WORDS.get(r['agrees'], r['agrees'])} | "
-            f"{SIZE_WORDS.get(r['size'], r['size'])} |" for _, r in so_far.iterrows()]
     return [f"**The new `cpu` models so far** (interim: {h['jobs_done']} of {h['jobs']} models "
             "trained and evaluated; a validation split, and a schedule chosen on it: see *How we "
             "reproduce*). The same gains, paired over "
@@ -326,9 +336,7 @@ def so_far_lines(h: dict) -> list[str]:
             + (f" ({' and '.join(missing)}: not enough seeds yet)" if missing else "")
             + ". These are reported as they come and no claim is judged on them: the verdicts "
             "on this page stay with the earlier models until the new ones cover the tables.\n\n"
-            "| comparison | metric | seeds paired | paper's gain | our gain [interval] | "
-            "same direction? | size vs the paper's |\n|---|---|---|---|---|---|---|\n"
-            + "\n".join(rows) + "\n\n" + csv_link(so_far, "new-models-gains-so-far")]
+            + gain_markdown(so_far, seeds="seeds paired", name_alpha=True) + "\n\n" + csv_link(so_far, "new-models-gains-so-far")]
 
 
 def gains_without_collapsed(results: str | Path, profile: str = "cpu") -> pd.DataFrame | None:
@@ -339,24 +347,13 @@ def gains_without_collapsed(results: str | Path, profile: str = "cpu") -> pd.Dat
     A family keeps the seeds at which neither its baseline nor its headline model collapsed; its
     column ``seeds`` says how many are left.
     """
-    plan = get_profile(profile).plan("mnist")
-    store = results_for(profile, results).store
-    broken = set(collapse_epochs(store, plan))
+    stored = results_for(profile, results)
+    plan = stored.profile.plan("mnist")
+    broken = {plan.run(*model, seed=seed).key() for *model, seed in collapse_epochs(stored.store, plan)}
     if not broken:
         return None
-    alpha = plan.alpha_tests[-1]
-    parts = []
-    for family, headline_alpha in plan.headline_pairs():
-        seeds = tuple(s for s in plan.seeds if (family, 0.0, s) not in broken
-                      and (family, headline_alpha, s) not in broken)
-        if not seeds:
-            continue
-        try:
-            table = gain_table(store, dataclasses.replace(plan, seeds=seeds), 1,
-                               defenses=(family,))
-        except MissingResult:
-            continue
-        keep = (table["family"] == family.upper()) & (table["alpha_test"] == alpha) \
-            & table["metric"].isin(["A_sa", "A_tr"])
-        parts.append(table[keep].assign(**{"seeds kept": ", ".join(map(str, seeds))}))
+    parts = [headline_rows(table, plan.alpha_tests[-1])
+             .assign(**{"seeds kept": ", ".join(map(str, seeds))})
+             for seeds, table in family_gains(
+                 stored, plan, lambda key: key in stored.complete and key not in broken)]
     return pd.concat(parts, ignore_index=True) if parts else None
