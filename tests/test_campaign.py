@@ -445,16 +445,36 @@ def test_a_partial_campaign_is_shown_cut_to_its_complete_models(tmp_path, monkey
     plan = profile("cpu").plan("mnist")
     first = {plan.run(d, a).key() for d, a in (("pgd", 0.0), ("pgd", 0.5), ("trades", 0.0),
                                                   ("trades", 2.0), ("trades", 1.0))}
-    monkeypatch.setattr(wjobs, "estimate_needed", lambda job, store: job.config.key() not in first)
+    done = set(first)
+    monkeypatch.setattr(wjobs, "estimate_needed", lambda job, store: job.config.key() not in done)
+    # Fashion-MNIST has no earlier profile: its first seed's four headline models are shown.
+    fashion = profile("cpu").plan("fashionmnist")
+    done |= {c.key() for c in fashion.headline_models(0)}
+    sources = book.candidate_sources("fashionmnist", ["cpu", "cpu-5epoch"], results=tmp_path,
+                                     readonly=True)
+    assert [(s.profile, s.partial) for s in sources] == [("cpu", False), ("cpu", True)]
+    assert sources[1].plan.seeds == (0,) and len(sources[1].plan.models()) == 4
+    # MNIST's complete part (one seed, two α_train values) is smaller than cpu-5epoch's plan
+    # (three seeds, both sweeps, three extras): the 5-epoch models stay on the pages.
+    sources = book.candidate_sources("mnist", ["cpu", "cpu-5epoch"], results=tmp_path, readonly=True)
+    assert [(s.profile, s.partial) for s in sources] == [("cpu", False), ("cpu-5epoch", False)]
+    # Three seeds of the headline models, both sweeps and the extras: the new models replace them.
+    done |= {c.key() for s in (0, 1, 2) for c in plan.headline_models(s)}
+    done |= {plan.run("pgd", a).key() for a in plan.pgd_alphas}
+    done |= {plan.run("trades", a).key() for a in plan.trades_alphas}
+    done |= {e.key() for e in plan.extras}
+    forget()  # the store changed: the results object reads it again
     sources = book.candidate_sources("mnist", ["cpu", "cpu-5epoch"], results=tmp_path, readonly=True)
     assert [(s.profile, s.partial) for s in sources] == [("cpu", False), ("cpu", True),
                                                           ("cpu-5epoch", False)]
     cut = sources[1].plan
-    assert cut.seeds == (0,) and cut.pgd_alphas == (0.5,) and cut.trades_alphas == (1.0, 2.0)
-    assert "PARTIAL" in sources[1].label and len(cut.models()) == 5 and cut.extras == ()
-    # Without the first seed's four headline models nothing partial is shown.
-    first.discard(plan.run("trades", 2.0).key())
-    forget()  # the store changed: the results object reads it again
+    assert cut.seeds == (0, 1, 2) and cut.pgd_alphas == plan.pgd_alphas
+    assert cut.trades_alphas == plan.trades_alphas and cut.extras == plan.extras
+    assert "PARTIAL" in sources[1].label
+    assert book.covers(cut, profile("cpu-5epoch").plan("mnist"))
+    # One extra short: not yet.
+    done.discard(plan.extras[-1].key())
+    forget()
     sources = book.candidate_sources("mnist", ["cpu", "cpu-5epoch"], results=tmp_path, readonly=True)
     assert [s.partial for s in sources] == [False, False]
 

@@ -262,7 +262,9 @@ def headline_text(h: dict) -> str:
         lines.append(f"These are the earlier {h['epochs']}-epoch models: the new `cpu` "
                      f"models (validation split, a schedule chosen on it) are {h['jobs_done']} of "
                      f"{h['jobs']} trained, and their "
-                     "results replace these once every model a table needs is stored.")
+                     "results replace these once the complete new models cover every model shown "
+                     "here (as many seeds, both α_train sweeps and the Table 4 analogs), so that "
+                     "no table shrinks in between.")
     elif h["source"].partial:
         lines.append(f"**These results are partial.** {h['jobs_done']} of the "
                      f"{h['jobs']} `cpu` models are trained and evaluated; the pages show the models complete so far."

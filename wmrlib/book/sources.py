@@ -76,8 +76,10 @@ def candidate_sources(dataset: str, profiles, *, results: str | Path, readonly: 
 
     A profile after the first is a fallback: it is used for ``dataset`` only when no earlier
     profile covers it, or when it is the predecessor of one that does (``cpu`` → ``cpu-5epoch``).
-    So a page on MNIST never falls back from ``cpu`` to ``smoke``. Each profile's results are
-    read through its one :class:`~wmrlib.analysis.results.ProfileResults`.
+    So a page on MNIST never falls back from ``cpu`` to ``smoke``. A campaign's complete part is
+    offered before its predecessor only once it :func:`covers` the predecessor's plan, so that no
+    page shows fewer models than it did. Each profile's results are read through its one
+    :class:`~wmrlib.analysis.results.ProfileResults`.
     """
     out: list[Source] = []
     for name in profiles:
@@ -91,10 +93,19 @@ def candidate_sources(dataset: str, profiles, *, results: str | Path, readonly: 
             out.append(Source(dataset, name, prof.plan(dataset), stored.store, results=stored))
             if name in PREDECESSORS and readonly:  # a campaign: what is complete, before the old
                 cut = stored.stored_plan(dataset)
-                if cut is not None:
+                earlier = get_profile(PREDECESSORS[name]).plans.get(dataset)
+                if cut is not None and (earlier is None or covers(cut, earlier)):
                     out.append(Source(dataset, name, cut, stored.store, partial=True,
                                       results=stored))
     return out
+
+
+def covers(plan: DatasetPlan, earlier: DatasetPlan) -> bool:
+    """Whether ``plan`` has at least as many seeds and extra models as ``earlier`` and every
+    α_train value of its two sweeps: only then can its tables replace the earlier ones row for row."""
+    return (len(plan.seeds) >= len(earlier.seeds) and len(plan.extras) >= len(earlier.extras)
+            and set(earlier.pgd_alphas) <= set(plan.pgd_alphas)
+            and set(earlier.trades_alphas) <= set(plan.trades_alphas))
 
 
 def first_available(dataset: str, profiles, compute: Callable[[Source], object], **kwargs):
