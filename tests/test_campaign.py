@@ -381,6 +381,38 @@ def test_a_job_past_its_latest_start_is_skipped_and_writes_nothing(tmp_path, cap
         f"[{JOB.describe()}] skipped: it could no longer finish within the budget")
 
 
+def test_a_training_jobs_log_reads_its_checkpoint_once_per_change(tmp_path):
+    """The line is built from a hand-written checkpoint: 2 of 5 epochs, the last validation point
+    below the best one; the reporter says it once, again only when the checkpoint changes, and
+    nothing while there is no checkpoint or it belongs to another run."""
+    import torch
+
+    from wmrlib.compute.checkpoint import save_checkpoint
+    from wmrlib.workflow.campaign import _training_reporter, checkpoint_progress
+
+    plan = profile("cpu").plan("mnist")
+    config, other = plan.run("pgd", 0.5), plan.run("pgd", 0.0)
+    path = tmp_path / "checkpoint.pt"
+    said = []
+    report = _training_reporter(path, config, said.append)
+    report()
+    assert said == [] and checkpoint_progress(path, config) is None
+    state = {"config_key": config.key(), "model": {"w": torch.zeros(2)},
+             "history": [{"epoch": 1, "train_adv_acc": 0.80}, {"epoch": 2, "train_adv_acc": 0.8125}],
+             "curve": [{"epoch": 1.0, "val_a_nat": 97.0, "val_a_rob": 84.0},
+                       {"epoch": 2.0, "val_a_nat": 97.5, "val_a_rob": 71.25}]}
+    save_checkpoint(state, path)
+    report()
+    report()
+    assert said == [f"training: 2 of {config.epochs} epochs done (training-attack accuracy 81.2 %); "
+                    "validation at epoch 2.00: A_nat 97.5 %, A_rob 71.2 % (highest so far 84.0 %)"]
+    state["history"].append({"epoch": 3, "train_adv_acc": 0.9})
+    save_checkpoint(state, path)
+    report()
+    assert len(said) == 2 and said[1].startswith(f"training: 3 of {config.epochs} epochs done (")
+    assert checkpoint_progress(path, other) is None  # another run's checkpoint is not read
+
+
 def test_a_progress_line_names_the_utc_time_and_the_job():
     from wmrlib.workflow.campaign import progress_line
 

@@ -22,8 +22,10 @@ from pathlib import Path
 import torch
 from tqdm.std import tqdm
 
+from ..compute.checkpoint import CheckpointError, load_checkpoint
 from ..compute.device import cpu_kind, default_device
 from ..core.checks import check_choice, check_int, check_number
+from ..experiment.config import RunConfig
 from ..experiment.profiles import profile as get_profile
 from .cost import calibrate, estimate, schedule
 from .pools import worker_pool
@@ -91,7 +93,13 @@ def _run_job(job: Job, results: str, profile_name: str, data_root, device,
     trained = not store.has_run(job.config)
     say(f"start: {'train, then ' if trained else ''}{len(job.units)} evaluation units "
         f"(pid {os.getpid()})")
-    store.get_or_train(job.config, need_model=False, curve=job.curve, curve_seed=job.eval_seed)
+    watch = (_Heartbeat(_training_reporter(store.checkpoint_path(job.config), job.config, say),
+                        every_s=CHECKPOINT_POLL_S) if trained and log_progress else None)
+    try:
+        store.get_or_train(job.config, need_model=False, curve=job.curve, curve_seed=job.eval_seed)
+    finally:
+        if watch is not None:
+            watch.stop()
     if trained:
         say(f"trained in {(time.perf_counter() - started) / 60:.1f} min")
     computed = 0
@@ -106,6 +114,42 @@ def _run_job(job: Job, results: str, profile_name: str, data_root, device,
     wall = time.perf_counter() - started
     say(f"done in {wall / 60:.1f} min ({computed} units computed)")
     return JobResult(job.config.key(), job.describe(), wall, trained, computed)
+
+
+CHECKPOINT_POLL_S = 30.0  # how often a logged job looks for a new training checkpoint
+
+
+def checkpoint_progress(path: str | Path, config: RunConfig) -> str | None:
+    """Return one progress line from a training run's checkpoint: the epochs trained and, with a
+    validation split, its latest validation A_nat and A_rob beside the highest A_rob so far (a
+    collapse shows as a fall from it); None while there is no readable checkpoint (none yet, or
+    the run just finished)."""
+    try:
+        state = load_checkpoint(path, config_key=config.key())
+    except (FileNotFoundError, CheckpointError):
+        return None
+    history, curve = state.get("history") or [], state.get("curve") or []
+    line = f"training: {len(history)} of {config.epochs} epochs done"
+    if history:
+        line += f" (training-attack accuracy {100 * history[-1]['train_adv_acc']:.1f} %)"
+    if curve and "val_a_rob" in curve[-1]:
+        point = curve[-1]
+        line += (f"; validation at epoch {point['epoch']:.2f}: A_nat {point['val_a_nat']:.1f} %, "
+                 f"A_rob {point['val_a_rob']:.1f} % (highest so far "
+                 f"{max(p['val_a_rob'] for p in curve):.1f} %)")
+    return line
+
+
+def _training_reporter(path: Path, config: RunConfig, say):
+    """Return a callable that says :func:`checkpoint_progress` whenever the line changes."""
+    last = {"line": None}
+
+    def report() -> None:
+        line = checkpoint_progress(path, config)
+        if line is not None and line != last["line"]:
+            last["line"] = line
+            say(line)
+    return report
 
 
 class _Heartbeat:
