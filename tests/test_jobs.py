@@ -1,10 +1,12 @@
 """Jobs: the job list covers the plan, and jobs run in-process, in a local pool and via submitit."""
+import dataclasses
 import json
 import re
 
 import numpy as np
 import pytest
 
+from wmrlib import book
 from wmrlib.workflow.campaign import EXECUTORS, compute, run_job
 from wmrlib.workflow.jobs import plan_jobs
 from wmrlib.experiment.profiles import profile
@@ -37,9 +39,16 @@ def test_the_cpu_campaign_trains_the_trades_pair_first_then_the_pgd_pair_then_th
     assert {(d, a, s) for _, d, a, s in steps[10:16]} == {
         (d, a, s) for d, a in (("pgd", 0.0), ("pgd", 0.5)) for s in (0, 1, 2)}
     sweep = [j for j in jobs if j.priority == 2]
+    plan = profile("cpu").plan("mnist")
     assert {(j.config.defense, j.config.alpha_train) for j in sweep} == {
-        ("pgd", 0.01), ("pgd", 0.2), ("trades", 0.5), ("trades", 1.0), ("trades", 1.5)}
+        ("pgd", 0.01), ("pgd", 0.2), ("trades", 0.5), ("trades", 1.0), ("trades", 1.5)} | {
+        (e.defense, 0.0) for e in plan.extras}
+    # With the sweep and the extras the campaign covers its predecessor's plan at three seeds:
+    # the 5-epoch pages are replaced before the PGD pair's last two seeds are trained.
+    assert book.covers(dataclasses.replace(plan, seeds=(0, 1, 2)), profile("cpu-5epoch").plan("mnist"))
     later = [j for j in jobs if j.priority >= 3]
+    assert {(j.config.defense, j.config.seed) for j in later if j.config.dataset == "mnist"} == {
+        (d, s) for d in ("pgd",) for s in (3, 4)}
     assert {j.config.dataset for j in later} == {"mnist", "fashionmnist"}
     assert all(j.config.val_size == 1000 and j.curve is None for j in jobs)  # validation curves
     fashion = [j for j in jobs if j.config.dataset == "fashionmnist"]

@@ -137,13 +137,15 @@ class DatasetPlan:
         ``order="first-seed"``: the first seed's headline models, then its other alphas, then the
         headline models' extra seeds, then the extra baselines of Table 4. ``order="trades-first"``
         (the cpu campaign): every seed of the TRADES pair (the schedule's stage-2 runs), then the
-        PGD pair's first three seeds, then the alpha sweep, then the rest.
+        PGD pair's first three seeds, then the alpha sweep and the extra baselines (with them the
+        campaign covers every model of its predecessor, whose pages it then replaces), then the
+        PGD pair's other seeds.
         """
         return self.priority_offset + self._rank(config)
 
     def _rank(self, config: RunConfig) -> int:
         if self.is_extra(config):
-            return 4 if self.order == "trades-first" else 3
+            return 2 if self.order == "trades-first" else 3
         if self.order == "trades-first":
             if self.is_headline(config) and config.defense == "trades":
                 return 0
