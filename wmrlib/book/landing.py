@@ -292,7 +292,8 @@ def headline_text(h: dict) -> str:
                      "real?](../notebooks/robustness.ipynb).")
     lines.append(f"**The headline question: does the weighting help, and by how much?** The gain "
                  f"ours − baseline at α_test = {h['alpha_test']:g} (Table 1), in percentage points; "
-                 f"brackets give our {INTERVAL}:\n\n" + gain_markdown(h["gains"]) + "\n\n" + csv_link(h["gains"], "headline-gains"))
+                 f"brackets give our {INTERVAL}:\n\n" + gain_markdown(h["gains"]) + "\n\n"
+                 + csv_link(h["gains"], "headline-gains"))
     kept = h.get("gains kept")
     if kept is not None and not kept.empty:
         lines.append("**The same gains without the collapsed runs.** A seed at which the baseline "
@@ -300,7 +301,8 @@ def headline_text(h: dict) -> str:
                      "comparison. This rule was written after the collapses were seen, and the "
                      "collapses were read on test images (the learning-curve subset), so it is a "
                      "secondary analysis beside the table above, not a replacement for it:\n\n"
-                     + gain_markdown(kept, seeds="seeds kept") + "\n\n" + csv_link(kept, "headline-gains-without-collapsed-runs"))
+                     + gain_markdown(kept, seeds="seeds kept") + "\n\n"
+                     + csv_link(kept, "headline-gains-without-collapsed-runs"))
     lines += so_far_lines(h)
     return "\n\n".join(lines)
 
@@ -338,7 +340,8 @@ def so_far_lines(h: dict) -> list[str]:
             + (f" ({' and '.join(missing)}: not enough seeds yet)" if missing else "")
             + ". These are reported as they come and no claim is judged on them: the verdicts "
             "on this page stay with the earlier models until the new ones cover the tables.\n\n"
-            + gain_markdown(so_far, seeds="seeds paired", name_alpha=True) + "\n\n" + csv_link(so_far, "new-models-gains-so-far")]
+            + gain_markdown(so_far, seeds="seeds paired", name_alpha=True) + "\n\n"
+            + csv_link(so_far, "new-models-gains-so-far")]
 
 
 def gains_without_collapsed(results: str | Path, profile: str = "cpu") -> pd.DataFrame | None:
@@ -346,12 +349,13 @@ def gains_without_collapsed(results: str | Path, profile: str = "cpu") -> pd.Dat
     without the seeds at which either model of a pair collapsed in training (a rule applied
     after the fact, :mod:`wmrlib.analysis.collapse`), or None when no headline run collapsed.
 
-    A family keeps the seeds at which neither its baseline nor its headline model collapsed; its
-    column ``seeds`` says how many are left.
+    A family keeps the seeds at which both its baseline and its headline model are complete and
+    neither collapsed; its column ``seeds kept`` lists them.
     """
     stored = results_for(profile, results)
     plan = stored.profile.plan("mnist")
-    broken = {plan.run(*model, seed=seed).key() for *model, seed in collapse_epochs(stored.store, plan)}
+    broken = {plan.run(defense, alpha, seed=seed).key()
+              for defense, alpha, seed in collapse_epochs(stored.store, plan)}
     if not broken:
         return None
     parts = [headline_rows(table, plan.alpha_tests[-1])

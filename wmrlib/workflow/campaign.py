@@ -141,10 +141,18 @@ def checkpoint_progress(path: str | Path, config: RunConfig) -> str | None:
 
 
 def _training_reporter(path: Path, config: RunConfig, say):
-    """Return a callable that says :func:`checkpoint_progress` whenever the line changes."""
-    last = {"line": None}
+    """Return a callable that says :func:`checkpoint_progress` whenever the line changes; it
+    reads the checkpoint only when the file has changed since its last look."""
+    last = {"line": None, "mtime": None}
 
     def report() -> None:
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if mtime == last["mtime"]:
+            return
+        last["mtime"] = mtime
         line = checkpoint_progress(path, config)
         if line is not None and line != last["line"]:
             last["line"] = line
