@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import doctest
 import json
+import math
 from pathlib import Path
 from dataclasses import replace
 
@@ -46,6 +47,16 @@ def test_estimate_is_the_hand_computed_cost_and_drops_what_is_stored(tmp_path):
     done = estimate(JOB, _calibration(), store)
     assert done.train_s == 0 and done.units_left == 2
     assert done.eval_s == pytest.approx(2 * 16 * 4 * 1e-3)
+
+
+def test_the_estimate_counts_the_validation_probes(tmp_path):
+    """A held-out split trains on fewer images and is probed (clean + PGD-20) each quarter pass."""
+    store = Store(tmp_path, device="cpu", progress=False)
+    config = replace(TINY, train_size=None, val_size=100)
+    est = estimate(Job(config, (), 0), _calibration(), store)
+    per_epoch = math.ceil((60_000 - 100) / 32)  # 1,873 batches of 32 of the 59,900 kept
+    probes = 2 * 4 * 100 * (20 + 2)  # 2 epochs × 4 points × 100 images × (20 steps + clean + final)
+    assert est.train_s == pytest.approx(2 * per_epoch * 0.5 + probes * 1e-3)
 
 
 def test_autoattack_costs_less_on_a_model_pgd_breaks(tmp_path):

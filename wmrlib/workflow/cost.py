@@ -20,9 +20,9 @@ from ..compute.adaptive import step_equivalents
 from ..compute.checkpoint import CheckpointError, load_checkpoint
 from ..compute.data import num_batches, synthetic
 from ..compute.device import cpu_info
-from ..compute.train import passes, train_model
+from ..compute.train import CURVE_POINTS, passes, train_model
 from ..core.datasets import spec as _spec
-from ..experiment.config import RunConfig
+from ..experiment.config import RunConfig, validation_attack
 from ..method.attacks import pgd
 from ..method.models import build_model
 from .jobs import Job
@@ -190,7 +190,8 @@ def estimate(job: Job, calibration: Calibration, store) -> Estimate:
     trained = store.has_run(config)
     resume_at, train_s = None, 0.0
     if not trained:
-        n_train = config.train_size or _spec(config.dataset).train_size
+        # train.py holds the validation split out first, then takes train_size of the rest
+        n_train = config.train_size or _spec(config.dataset).train_size - config.val_size
         per_epoch = num_batches(n_train, config.batch_size, drop_last=False)
         epochs = passes(config)  # Free-AT: its passes over the data, not its epoch count
         done = 0
@@ -205,6 +206,10 @@ def estimate(job: Job, calibration: Calibration, store) -> Estimate:
             attack, _alpha, n = job.curve
             epochs_left = math.ceil(batches / per_epoch)
             train_s += epochs_left * n * (2 * attack.steps * attack.restarts + 1) * per_step
+        if config.val_size:  # the validation probe (clean + PGD) at each quarter pass left
+            points_left = math.ceil(batches * CURVE_POINTS / per_epoch)
+            probe_steps = step_equivalents(validation_attack(config)) + 2
+            train_s += points_left * config.val_size * probe_steps * per_step
     eval_s, left = 0.0, 0
     for attack, alpha, n in job.units:
         if store.has_unit(config, attack, alpha, eval_size=n, eval_seed=job.eval_seed):
