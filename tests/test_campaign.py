@@ -186,6 +186,16 @@ def test_more_workers_than_cores_warns_with_both_numbers(monkeypatch):
         warn_oversubscription(3, 1)
 
 
+def test_calibrating_on_a_busy_machine_warns_with_the_load(monkeypatch):
+    from wmrlib.workflow.cost import busy_machine_warning
+
+    assert busy_machine_warning(0.99, 2) is None
+    assert "load average 1.9 on 2 cores" in busy_machine_warning(1.9, 2)
+    monkeypatch.setattr("os.getloadavg", lambda: (2.0, 2.0, 2.0))
+    with pytest.warns(UserWarning, match="the machine is busy"):
+        calibrate([JOB], workers=1, threads=1)
+
+
 def test_budget_and_plan_bad_input_is_one_line(capsys):
     from wmrlib.cli import main
 

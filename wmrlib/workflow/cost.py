@@ -9,8 +9,10 @@ and ``schedule`` places the jobs on the workers in the order a local pool starts
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -19,7 +21,7 @@ from pathlib import Path
 from ..compute.adaptive import step_equivalents
 from ..compute.checkpoint import CheckpointError, load_checkpoint
 from ..compute.data import num_batches, synthetic
-from ..compute.device import cpu_info
+from ..compute.device import cpu_info, default_device
 from ..compute.train import CURVE_POINTS, passes, train_model
 from ..core.datasets import spec as _spec
 from ..experiment.config import RunConfig, validation_attack
@@ -144,10 +146,30 @@ def _measure(combos: list[tuple], evals: dict[tuple, int], threads: int | None,
     return train, evaluate
 
 
+def busy_machine_warning(load: float, cores: int) -> str | None:
+    """Return a warning when the 1-minute load average ``load`` shows at least one of ``cores``
+    busy with other work (a calibration then times a shared CPU), else None.
+
+    Example:
+        >>> busy_machine_warning(0.3, 2) is None
+        True
+    """
+    if load < 1.0:
+        return None
+    return (f"the machine is busy (load average {load:.1f} on {cores} cores): the calibration "
+            "times a shared CPU, so the expected minutes are too high for an idle machine and "
+            "mean little; run plan when nothing else runs")
+
+
 def calibrate(jobs: list[Job], *, workers: int = 1, threads: int | None = None,
               device: str | None = None) -> Calibration:
     """Time the jobs' training and attack steps here, in ``workers`` processes side by side, at
-    the jobs' own sizes (:func:`calibration_batch`, :func:`eval_batches`)."""
+    the jobs' own sizes (:func:`calibration_batch`, :func:`eval_batches`); warns first when the
+    CPU is busy with other work (:func:`busy_machine_warning`)."""
+    if default_device(device).type == "cpu" and hasattr(os, "getloadavg"):
+        busy = busy_machine_warning(os.getloadavg()[0], os.cpu_count() or 1)
+        if busy:
+            warnings.warn(busy, stacklevel=2)
     combos = sorted({_train_combo(j.config) for j in jobs})
     evals = eval_batches(jobs)
     started = time.perf_counter()
