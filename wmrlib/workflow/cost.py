@@ -158,7 +158,7 @@ def busy_machine_warning(load: float, cores: int) -> str | None:
         return None
     return (f"the machine is busy (load average {load:.1f} on {cores} cores): the calibration "
             "times a shared CPU, so the expected minutes are too high for an idle machine and "
-            "mean little; run plan when nothing else runs")
+            "mean little; calibrate again (plan, reproduce --budget-min) when nothing else runs")
 
 
 def calibrate(jobs: list[Job], *, workers: int = 1, threads: int | None = None,
