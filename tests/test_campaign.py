@@ -516,6 +516,9 @@ def test_a_partial_campaign_is_shown_cut_to_its_complete_models(tmp_path, monkey
     done |= {plan.run("pgd", a).key() for a in plan.pgd_alphas}
     done |= {plan.run("trades", a).key() for a in plan.trades_alphas}
     done |= {e.key() for e in plan.extras}
+    # The campaign's order trains the TRADES pair's five seeds first: its seeds 3-4 stay shown.
+    trades_later = {c.key() for s in (3, 4) for c in plan.headline_models(s, ("trades",))}
+    done |= trades_later
     forget()  # the store changed: the results object reads it again
     sources = book.candidate_sources("mnist", ["cpu", "cpu-5epoch"], results=tmp_path, readonly=True)
     assert [(s.profile, s.partial) for s in sources] == [("cpu", False), ("cpu", True),
@@ -523,13 +526,28 @@ def test_a_partial_campaign_is_shown_cut_to_its_complete_models(tmp_path, monkey
     cut = sources[1].plan
     assert cut.seeds == (0, 1, 2) and cut.pgd_alphas == plan.pgd_alphas
     assert cut.trades_alphas == plan.trades_alphas and cut.extras == plan.extras
-    assert "PARTIAL" in sources[1].label
+    assert cut.family_only_seeds == (("trades", 3), ("trades", 4))
+    assert cut.seeds_of("trades") == (0, 1, 2, 3, 4) and cut.seeds_of("pgd") == (0, 1, 2)
+    assert {c.key() for c in cut.models()} == done - {c.key() for c in fashion.headline_models(0)}
+    assert "PARTIAL" in sources[1].label and "(3 seeds (the TRADES pair 5))" in sources[1].label
     assert book.covers(cut, profile("cpu-5epoch").plan("mnist"))
     # One extra short: not yet.
     done.discard(plan.extras[-1].key())
     forget()
     sources = book.candidate_sources("mnist", ["cpu", "cpu-5epoch"], results=tmp_path, readonly=True)
     assert [s.partial for s in sources] == [False, False]
+
+
+def test_a_family_only_seed_adds_that_familys_pair_and_nothing_else():
+    plan = replace(profile("cpu").plan("mnist"), seeds=(0, 1), family_only_seeds=(("pgd", 4),))
+    added = {c.key() for c in plan.models()} - {c.key() for c in replace(plan, family_only_seeds=()).models()}
+    assert added == {plan.run("pgd", 0.0, 4).key(), plan.run("pgd", 0.5, 4).key()}
+    assert [c.seed for c in plan.headline_seed_models(("trades",))] == [0, 0, 1, 1]
+    assert book.seeds_text(plan) == "2 seeds (the PGD pair 3)"
+    with pytest.raises(ValueError, match="already one of the common seeds"):
+        replace(plan, family_only_seeds=(("trades", 1),))
+    with pytest.raises(ValueError, match="defense family"):
+        replace(plan, family_only_seeds=(("fgsm", 3),))
 
 
 def test_plan_calibrates_at_the_profiles_own_sizes_within_bounded_memory():

@@ -1,6 +1,7 @@
 """The landing page's interim view of a campaign: the gains of the new models complete so far."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -72,3 +73,20 @@ def test_the_interim_paragraph_names_the_family_still_missing_and_draws_no_verdi
         "(4 of 5 seeds paired): A_sa at α_test 2 +3.56 pp [+0.76, +6.37] (the paper's +14.56), "
         "A_rob -0.20 pp [-2.08, +1.68].")
     assert so_far_sentence({}) == ""
+
+
+def test_a_familys_own_seeds_are_paired_in_its_gains_and_the_other_family_keeps_its_seeds():
+    """A cut plan with the TRADES pair one seed ahead: TRADES's gains equal those of the plan
+    with both seeds, PGD's those of the first seed alone."""
+    from wmrlib.analysis.results import results_for
+    from wmrlib.book.landing import family_gains
+
+    full = profile("smoke").plan("mnist")
+    stored = results_for("smoke", REPO_ROOT / "results")
+    ahead = dataclasses.replace(full, seeds=full.seeds[:1],
+                                family_only_seeds=(("trades", full.seeds[1]),))
+    got = dict((seeds, table) for seeds, table in family_gains(stored, ahead, lambda key: True))
+    assert set(got) == {full.seeds[:1], full.seeds}
+    pd.testing.assert_frame_equal(got[full.seeds], gain_table(stored.store, full, 1, defenses=("trades",)))
+    pd.testing.assert_frame_equal(got[full.seeds[:1]], gain_table(
+        stored.store, dataclasses.replace(full, seeds=full.seeds[:1]), 1, defenses=("pgd",)))

@@ -113,8 +113,9 @@ class ProfileResults:
 
     def stored_plan(self, dataset: str) -> DatasetPlan | None:
         """Return the dataset's plan cut down to the models whose jobs are complete (seeds whose
-        headline models are all complete; alphas whose first-seed model is), or None when
-        nothing is complete, or everything is (then the plan itself serves)."""
+        headline models are all complete, and as ``family_only_seeds`` the seeds at which only one
+        family's pair is; alphas whose first-seed model is), or None when the first seed's
+        headline models are not all complete, or everything is (then the plan itself serves)."""
         plan = self.profile.plan(dataset)
         keys = {j.config.key() for j in self.jobs if j.config.dataset == dataset}
         complete = keys & self.complete
@@ -123,10 +124,14 @@ class ProfileResults:
         first = plan.seeds[0]
         if not all(c.key() in complete for c in plan.headline_models(first)):
             return None
-        seeds = tuple(s for s in plan.seeds
-                      if all(c.key() in complete for c in plan.headline_models(s)))
+        by_family = {f: [s for s in plan.seeds if all(c.key() in complete
+                                                     for c in plan.headline_models(s, (f,)))]
+                     for f, _ in plan.headline_pairs()}
+        seeds = tuple(s for s in plan.seeds if all(s in got for got in by_family.values()))
         return dataclasses.replace(
-            plan, seeds=seeds if first in seeds else (first,),
+            plan, seeds=seeds,
+            family_only_seeds=tuple((f, s) for f, got in by_family.items() for s in got
+                                    if s not in seeds),
             pgd_alphas=tuple(a for a in plan.pgd_alphas if plan.run("pgd", a).key() in complete),
             trades_alphas=tuple(a for a in plan.trades_alphas
                                 if plan.run("trades", a).key() in complete),

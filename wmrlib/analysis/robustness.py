@@ -205,10 +205,12 @@ def probe_table(store: Store, plan, rp: RobustnessPlan | None = None) -> pd.Data
 
 def subset_plan(plan, rp: RobustnessPlan, attack: AttackConfig):
     """Return ``plan`` cut to the check's models and subset, evaluated by ``attack``."""
-    seeds = plan.seeds if rp.models == "headline-seeds" else plan.seeds[:1]
+    every = rp.models == "headline-seeds"
     return replace(plan, attack=attack, eval_size=rp.eval_size, side_eval_size=None,
                    pgd_alphas=(plan.headline_alpha("pgd"),),
-                   trades_alphas=(plan.headline_alpha("trades"),), seeds=seeds,
+                   trades_alphas=(plan.headline_alpha("trades"),),
+                   seeds=plan.seeds if every else plan.seeds[:1],
+                   family_only_seeds=plan.family_only_seeds if every else (),
                    extras=(), eps_tests=(), other_attacks=(), precision_check=False)
 
 

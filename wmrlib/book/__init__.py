@@ -18,7 +18,8 @@ from .records import (AIM_PP, baseline_reach, compute_by_cpu, compute_log, confi
                       config_table, evaluation_wall_time, pilot_runs, precision_check,
                       profiles_table, provenance_table, wall_time_table)
 from .robustness_page import RobustnessPage
-from .sources import DATASET_NAMES, Source, candidate_sources, covers, first_available, profiles_of
+from .sources import (DATASET_NAMES, Source, candidate_sources, covers, first_available,
+                      profiles_of, seeds_text)
 from .views import (claim_comparisons, convergence, verdict_table, verdicts_by_dataset,
                     verdicts_by_profile)
 
@@ -28,7 +29,7 @@ __all__ = [
     "schedule_pilot", "sources", "views",
     # what the notebooks and pages call
     "Page", "RobustnessPage", "Source", "DATASET_NAMES", "VERDICT_COLOURS", "AIM_PP",
-    "candidate_sources", "covers", "first_available", "profiles_of", "section", "show", "show_report",
+    "candidate_sources", "covers", "first_available", "profiles_of", "seeds_text", "section", "show", "show_report",
     "caption", "display_frame", "figure", "headline", "headline_text", "bottom_line",
     "build_stamp", "citation", "gains_without_collapsed",
     "provenance_table", "evaluation_wall_time", "config_table", "profiles_table",

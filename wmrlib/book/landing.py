@@ -19,7 +19,7 @@ from ..analysis.stats import INTERVAL
 from ..experiment.profiles import DatasetPlan
 from ..workflow.store import MissingResult
 from .display import csv_link
-from .sources import DATASET_NAMES, first_available, profiles_of
+from .sources import DATASET_NAMES, first_available, profiles_of, seeds_text
 from .views import DIRECTION_WORDS, SIZE_WORDS
 
 
@@ -39,7 +39,8 @@ def headline(results: str | Path, profile: str = "cpu", dataset: str = "mnist") 
     plan = source.plan
     done, total = stored.progress() if dataset == "mnist" else out["progress"]
     out.update(profile=source.profile, epochs=plan.base.epochs, eval_size=plan.eval_size,
-               seeds=len(plan.seeds), models=len(plan.models()), jobs_done=done, jobs=total,
+               seeds=len(plan.seeds), seeds_text=seeds_text(plan), models=len(plan.models()),
+               jobs_done=done, jobs=total,
                partial=source.profile != profile and done < total, source=source)
     alpha = plan.alpha_tests[-1]
     out["alpha_test"] = alpha
@@ -87,11 +88,12 @@ def family_gains(stored: ProfileResults, plan: DatasetPlan, usable: Callable[[st
     of that family alone, paired over the seeds at which ``usable(run key)`` is true of both its
     baseline and its headline model; a family with fewer than ``min_seeds`` such seeds is left out."""
     for family, headline_alpha in plan.headline_pairs():
-        seeds = tuple(s for s in plan.seeds if usable(plan.run(family, 0.0, seed=s).key())
+        seeds = tuple(s for s in plan.seeds_of(family)
+                      if usable(plan.run(family, 0.0, seed=s).key())
                       and usable(plan.run(family, headline_alpha, seed=s).key()))
         if len(seeds) >= min_seeds:
-            yield seeds, gain_table(stored.store, dataclasses.replace(plan, seeds=seeds), 1,
-                                    defenses=(family,))
+            alone = dataclasses.replace(plan, seeds=seeds, family_only_seeds=())
+            yield seeds, gain_table(stored.store, alone, 1, defenses=(family,))
 
 
 def headline_rows(table: pd.DataFrame, alpha: float, with_rob: bool = False) -> pd.DataFrame:
@@ -182,8 +184,8 @@ def dataset_lines(h: dict) -> list[str]:
         return [f"**{name}:** not judged yet: {done} of its {total} models are trained and "
                 "evaluated (they are trained after the MNIST headline seeds)."]
     claims = h.get("claims")
-    head = (f"**{name}** (ε {h['eps']:g}; {_epochs(h['epochs'])}, {h['seeds']} seed"
-            f"{'s' * (h['seeds'] != 1)}, {h['eval_size']:,} test images"
+    head = (f"**{name}** (ε {h['eps']:g}; {_epochs(h['epochs'])}, {h['seeds_text']}, "
+            f"{h['eval_size']:,} test images"
             + (f"; partial: {h['jobs_done']} of {h['jobs']} models" if h["source"].partial else "")
             + f"). The paper has no {name} results, so its MNIST gain is context, not a target."
             + (f" Of the {len(claims)} claims, {_tally(claims)} on these models." if claims is not None else ""))
@@ -203,7 +205,7 @@ def bottom_line(h: dict, *others: dict) -> str:
     if h.get("profile") is None:
         return ""
     claims = h.get("claims")
-    lines = [f"**Bottom line** (MNIST; SmallCNNs trained {_epochs(h['epochs'])}, {h['seeds']} seeds, "
+    lines = [f"**Bottom line** (MNIST; SmallCNNs trained {_epochs(h['epochs'])}, {h['seeds_text']}, "
              f"{h['eval_size']:,} test images; brackets: {INTERVAL})."]
     if claims is not None:
         lines.append(f"Of the paper's {len(claims)} claims, {_tally(claims)} on these models.")
@@ -256,7 +258,7 @@ def headline_text(h: dict) -> str:
              f"analogs of Tables 7–9 and Figures 3–7), with SmallCNN models trained for "
              f"**{h['epochs']} epoch{'s' * (h['epochs'] != 1)}** instead of the paper's 100, "
              f"evaluated by 40-step PGD on **{h['eval_size']:,} fixed test images** "
-             f"(the paper: all 10,000), with **{h['seeds']} seed{'s' * (h['seeds'] != 1)}** of "
+             f"(the paper: all 10,000), with **{h['seeds_text']}** of "
              f"the two headline comparisons (profile `{h['profile']}`)."]
     if h["profile"] != "cpu":
         lines.append(f"These are the earlier {h['epochs']}-epoch models: the new `cpu` "

@@ -62,12 +62,22 @@ class Source:
             text += " — SYNTHETIC random tensors, not the real dataset: the numbers test the code only"
         if self.partial:
             text += (f" — PARTIAL: the {len(self.plan.models())} models complete so far "
-                     f"({len(self.plan.seeds)} seed{'s' * (len(self.plan.seeds) != 1)})")
+                     f"({seeds_text(self.plan)})")
         if self.superseded:
             newer = next(k for k, v in PREDECESSORS.items() if v == self.profile)
             text += (f" — the earlier {self.plan.base.epochs}-epoch models, shown until the "
                      f"new `{newer}` models replace them")
         return text
+
+
+def seeds_text(plan: DatasetPlan) -> str:
+    """Return how many seeds the plan's headline pairs have, e.g. ``3 seeds`` or, when one family
+    has more, ``3 seeds (the TRADES pair 5)``."""
+    n = len(plan.seeds)
+    text = f"{n} seed{'s' * (n != 1)}"
+    more = [f"the {f.upper()} pair {len(plan.seeds_of(f))}" for f, _ in plan.headline_pairs()
+            if len(plan.seeds_of(f)) > n]
+    return text + (f" ({', '.join(more)})" if more else "")
 
 
 def candidate_sources(dataset: str, profiles, *, results: str | Path, readonly: bool,

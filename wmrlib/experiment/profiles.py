@@ -47,9 +47,17 @@ class DatasetPlan:
     # "Is the robustness real?": AutoAttack, its weighted counterpart and the masking probes on
     # the headline models (wmrlib.experiment.robustness_plan); None: the plan runs no robustness check.
     robustness: RobustnessPlan | None = None
+    # A campaign's complete part only: (family, seed) where that family's headline pair is
+    # complete but another family's is not yet; each adds that family's pair at that seed.
+    family_only_seeds: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         check_choice("other_attacks_on", self.other_attacks_on, ("all", "headline"))
+        for family, seed in self.family_only_seeds:
+            check_choice("defense family", family, FAMILIES)
+            if seed in self.seeds:
+                raise ValueError(f"seed {seed} of family_only_seeds is already one of the common "
+                                 f"seeds {self.seeds}: list it once")
         check_choice("order", self.order, ("first-seed", "trades-first"))
         for extra in self.extras:
             if extra.defense in ("pgd", "trades") or extra.dataset != self.dataset:
@@ -80,13 +88,24 @@ class DatasetPlan:
         return [self.run(f, a, seed) for f, alpha in self.headline_pairs(families)
                 for a in (0.0, alpha)]
 
+    def seeds_of(self, family: str) -> tuple[int, ...]:
+        """Return the seeds of ``family``'s headline pair: the common seeds, then its own."""
+        check_choice("defense family", family, FAMILIES)
+        return self.seeds + tuple(s for f, s in self.family_only_seeds if f == family)
+
+    def headline_seed_models(self, families=FAMILIES) -> list[RunConfig]:
+        """Return the headline models of ``families`` at every seed: the common seeds seed by
+        seed, then each family's own seeds (``family_only_seeds``)."""
+        runs = [c for s in self.seeds for c in self.headline_models(s, families)]
+        return runs + [c for f, s in self.family_only_seeds if f in families
+                       for c in self.headline_models(s, (f,))]
+
     def models(self) -> list[RunConfig]:
         """Return every model the plan trains, baselines, extra seeds and the extra baselines (last)
         included, without repeats."""
         runs = [self.run("pgd")] + [self.run("pgd", a) for a in self.pgd_alphas]
         runs += [self.run("trades")] + [self.run("trades", a) for a in self.trades_alphas]
-        for seed in self.seeds[1:]:
-            runs += self.headline_models(seed)
+        runs += self.headline_seed_models()[len(self.headline_models()):]
         unique = {r.key(): r for r in runs + list(self.extras)}
         return list(unique.values())
 
@@ -150,7 +169,7 @@ class DatasetPlan:
             if self.is_headline(config) and config.defense == "trades":
                 return 0
             if self.is_headline(config):
-                return 1 if self.seeds.index(config.seed) < 3 else 3
+                return 1 if self.seeds_of(config.defense).index(config.seed) < 3 else 3
             return 2
         if config.seed == self.seeds[0]:
             return 0 if self.is_headline(config) else 1

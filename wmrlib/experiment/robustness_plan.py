@@ -65,8 +65,9 @@ class RobustnessPlan:
 
 def robust_models(plan: "DatasetPlan", rp: RobustnessPlan) -> list[RunConfig]:
     """Return the models the check covers: each family's baseline and headline alpha_train."""
-    seeds = plan.seeds if rp.models == "headline-seeds" else plan.seeds[:1]
-    return [c for s in seeds for c in plan.headline_models(s, rp.families)]
+    if rp.models == "headline-seeds":
+        return plan.headline_seed_models(rp.families)
+    return plan.headline_models(plan.seeds[0], rp.families)
 
 
 def robustness_units(plan: "DatasetPlan", config: RunConfig, rp: RobustnessPlan) -> list[Unit]:
