@@ -544,6 +544,7 @@ def test_a_family_only_seed_adds_that_familys_pair_and_nothing_else():
     assert added == {plan.run("pgd", 0.0, 4).key(), plan.run("pgd", 0.5, 4).key()}
     assert [c.seed for c in plan.headline_seed_models(("trades",))] == [0, 0, 1, 1]
     assert book.seeds_text(plan) == "2 seeds (the PGD pair 3)"
+    assert plan.every_seed() == (0, 1, 4) and replace(plan, family_only_seeds=()).every_seed() == (0, 1)
     with pytest.raises(ValueError, match="already one of the common seeds"):
         replace(plan, family_only_seeds=(("trades", 1),))
     with pytest.raises(ValueError, match="defense family"):

@@ -36,7 +36,7 @@ class RobustnessPage:
         if source is None:
             return None, value, ""
         rp, cut = checks[source.profile]
-        later = ", ".join(str(s) for s in source.plan.seeds[1:])
+        later = ", ".join(str(s) for s in source.plan.every_seed()[1:])
         note = f"first seed only: seeds {later} are not evaluated yet" if cut else ""
         missing = [f.upper() for f in ("pgd", "trades") if f not in rp.families]
         if missing:

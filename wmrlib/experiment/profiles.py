@@ -93,6 +93,11 @@ class DatasetPlan:
         check_choice("defense family", family, FAMILIES)
         return self.seeds + tuple(s for f, s in self.family_only_seeds if f == family)
 
+    def every_seed(self) -> tuple[int, ...]:
+        """Return every seed at which some family's headline pair is in the plan: the common
+        seeds, then the family-only ones."""
+        return self.seeds + tuple(sorted({s for _, s in self.family_only_seeds}))
+
     def headline_seed_models(self, families=FAMILIES) -> list[RunConfig]:
         """Return the headline models of ``families`` at every seed: the common seeds seed by
         seed, then each family's own seeds (``family_only_seeds``)."""
