@@ -90,3 +90,39 @@ def test_a_familys_own_seeds_are_paired_in_its_gains_and_the_other_family_keeps_
     pd.testing.assert_frame_equal(got[full.seeds], gain_table(stored.store, full, 1, defenses=("trades",)))
     pd.testing.assert_frame_equal(got[full.seeds[:1]], gain_table(
         stored.store, dataclasses.replace(full, seeds=full.seeds[:1]), 1, defenses=("pgd",)))
+
+
+def _c2_rows(family: str, lows: list[float], verdicts: list[str]) -> list[dict]:
+    return [{"claim": "C2", "family": family, "op": ">", "threshold": 0.0, "interval_low": low,
+             "verdict": verdict} for low, verdict in zip(lows, verdicts)]
+
+
+def test_the_bottom_line_says_why_c2_is_inconclusive_when_its_intervals_clear_zero():
+    """Holm over a claim's 12 comparisons asks more than each 95 % interval: a family whose C2
+    intervals lie above 0 but do not all hold gets a sentence saying so; a family where C2
+    holds, or where no interval clears 0, gets none."""
+    from wmrlib.book.landing import _family_line, holm_note
+
+    frame = pd.DataFrame(
+        _c2_rows("PGD", [7.1, 6.8, 2.0, 1.5, -0.3, 0.4], ["inconclusive"] * 6)
+        + _c2_rows("TRADES", [1.5, 0.8, 0.2, 0.1, 0.3, 0.9], ["holds"] + ["inconclusive"] * 5)
+        + [{"claim": "C3", "family": "PGD", "op": "within", "threshold": 1.0,
+            "interval_low": 0.5, "verdict": "inconclusive"}])
+    assert holm_note("PGD", frame) == (
+        "C2 stays inconclusive: 5 of the family's 6 C2 comparisons have a 95 % interval above "
+        "0, but none of them hold after Holm's correction for the claim's 12 comparisons")
+    assert holm_note("TRADES", frame).startswith(
+        "C2 stays inconclusive: 6 of the family's 6 C2 comparisons have a 95 % interval above "
+        "0, but 1 of them holds after Holm's correction for the claim's 12 comparisons")
+    every = frame.assign(verdict="holds")
+    assert holm_note("PGD", every) is None                   # C2 holds: nothing to explain
+    assert holm_note("PGD", frame.assign(interval_low=-1.0)) is None  # no interval clears 0
+    assert holm_note("PGD", None) is None and holm_note("PGD", frame.iloc[:0]) is None
+    gains = pd.DataFrame([{"family": "PGD", "alpha_train": 0.5, "metric": "A_sa",
+                           "paper gain": 9.64, "our gain": 10.86, "interval": "[+7.09, +14.63]",
+                           "agrees": "yes", "size": "consistent with the paper's size"}])
+    claims = pd.DataFrame({"claim": ["C2"], "verdict": ["inconclusive"],
+                           "PGD family": ["inconclusive"], "TRADES family": ["inconclusive"]})
+    line = _family_line("PGD", claims, gains, 2.0, [], frame=frame)
+    assert line.endswith("contains the paper's +9.64; " + holm_note("PGD", frame) + ".")
+    assert "Holm" not in _family_line("PGD", claims, gains, 2.0, [])

@@ -15,7 +15,7 @@ from ..analysis.claims import comparisons, summary
 from ..analysis.collapse import collapse_epochs, collapsed_by_family, describe_rule
 from ..analysis.gains import gain_table
 from ..analysis.robustness import headline_sentence, pgd_overstatement
-from ..analysis.stats import INTERVAL
+from ..analysis.stats import INTERVAL, combine
 from ..experiment.profiles import DatasetPlan
 from ..workflow.store import MissingResult
 from .display import csv_link
@@ -47,9 +47,10 @@ def headline(results: str | Path, profile: str = "cpu", dataset: str = "mnist") 
     out["gains"] = headline_rows(gains, alpha)
     out["rob"] = gains[gains["metric"] == "A_rob"]
     try:
-        out["claims"] = summary(comparisons(source.store, plan))
+        out["comparisons"] = comparisons(source.store, plan)
+        out["claims"] = summary(out["comparisons"])
     except MissingResult:
-        out["claims"] = None
+        out["claims"] = out["comparisons"] = None
     out["robustness"] = None if source.synthetic else headline_sentence(source.store, plan)
     out["overstatement"] = None if source.synthetic else pgd_overstatement(source.store, plan)
     out["checked"] = source.results.robustness_progress(dataset)
@@ -123,11 +124,32 @@ def gain_markdown(gains: pd.DataFrame, seeds: str | None = None, name_alpha: boo
 PLURAL = {"holds": "hold", "does not hold": "do not hold", "inconclusive": "are inconclusive"}
 
 
+def holm_note(family: str, frame: pd.DataFrame | None, claim: str = "C2") -> str | None:
+    """Say why ``claim`` is inconclusive for ``family`` although some of its comparisons' own
+    95 % intervals clear the threshold (Holm's correction over the claim's comparisons asks
+    more), or None when that is not the case."""
+    if frame is None or frame.empty:
+        return None
+    rows = frame[(frame["claim"] == claim) & (frame["op"] == ">")]
+    part = rows[rows["family"] == family]
+    if part.empty or combine(part["verdict"]) != "inconclusive":
+        return None
+    clear = int((part["interval_low"] > part["threshold"]).sum())
+    if not clear:
+        return None
+    held = int((part["verdict"] == "holds").sum())
+    return (f"{claim} stays inconclusive: {clear} of the family's {len(part)} {claim} "
+            f"comparisons have a 95 % interval above {part['threshold'].iloc[0]:g}, but "
+            f"{held or 'none'} of them hold{'s' if held == 1 else ''} after Holm's correction "
+            f"for the claim's {len(rows)} comparisons")
+
+
 def _family_line(family: str, claims: pd.DataFrame | None, gains: pd.DataFrame,
                  alpha: float, collapsed: list[str], paper: str = "the paper's",
-                 name: str = "") -> str:
+                 name: str = "", frame: pd.DataFrame | None = None) -> str:
     """Return the bottom line's sentence on one defense family: its claims' verdicts and its
-    headline A_sa gain with interval beside the paper's (``paper`` names that gain)."""
+    headline A_sa gain with interval beside the paper's (``paper`` names that gain), and why C2
+    is inconclusive where its intervals alone would clear 0 (``frame``: the comparisons)."""
     words = []
     if claims is not None:
         column = f"{family} family"
@@ -150,6 +172,9 @@ def _family_line(family: str, claims: pd.DataFrame | None, gains: pd.DataFrame,
                 "inconclusive": "too uncertain to give a direction"}[r["agrees"]]
         words.append(f"the weighting (α_train {r['alpha_train']:g}) changes A_sa at α_test "
                      f"{alpha:g} by {r['our gain']:+.2f} pp {r['interval']}: {sure}, {size}")
+    note = holm_note(family, frame)
+    if note:
+        words.append(note)
     if collapsed:
         words.append(f"{len(collapsed)} of its runs collapsed in training ({', '.join(collapsed)}); "
                      f"{'they stay' if len(collapsed) > 1 else 'it stays'} in the means and widen"
@@ -193,7 +218,8 @@ def dataset_lines(h: dict) -> list[str]:
     for family in ("PGD", "TRADES"):
         lines.append(_family_line(family, claims, h["gains"], h["alpha_test"],
                                   (h.get("collapsed families") or {}).get(family, []),
-                                  paper="the paper's MNIST gain", name=f"{name}, "))
+                                  paper="the paper's MNIST gain", name=f"{name}, ",
+                                  frame=h.get("comparisons")))
     return lines
 
 
@@ -211,7 +237,8 @@ def bottom_line(h: dict, *others: dict) -> str:
         lines.append(f"Of the paper's {len(claims)} claims, {_tally(claims)} on these models.")
     for family in ("PGD", "TRADES"):
         lines.append(_family_line(family, claims, h["gains"], h["alpha_test"],
-                                  (h.get("collapsed families") or {}).get(family, [])))
+                                  (h.get("collapsed families") or {}).get(family, []),
+                                  frame=h.get("comparisons")))
     so_far = so_far_sentence(h)
     if so_far:
         lines.append(so_far)
