@@ -126,3 +126,25 @@ def test_the_bottom_line_says_why_c2_is_inconclusive_when_its_intervals_clear_ze
     line = _family_line("PGD", claims, gains, 2.0, [], frame=frame)
     assert line.endswith("contains the paper's +9.64; " + holm_note("PGD", frame) + ".")
     assert "Holm" not in _family_line("PGD", claims, gains, 2.0, [])
+
+
+def test_the_verdict_history_labels_each_profile_by_its_schedule_and_seeds(tmp_path):
+    """Two 5-epoch profiles differ by their training attack: each column names its epochs, its
+    training attack's steps and its seeds, and a campaign's complete part says it is partial."""
+    from wmrlib.book.sources import Source
+    from wmrlib.book.views import schedule_label, verdicts_by_profile
+
+    plan = profile("cpu").plan("mnist")
+    store = Store(tmp_path, readonly=True)
+    assert schedule_label(Source("mnist", "cpu", plan, store)) == (
+        f"cpu (5 epochs, {plan.base.attack_steps}-step training attack, 5 seeds)")
+    cut = dataclasses.replace(plan, seeds=(0, 1, 2), family_only_seeds=(("trades", 3), ("trades", 4)))
+    assert schedule_label(Source("mnist", "cpu", cut, store, partial=True)) == (
+        f"cpu (5 epochs, {plan.base.attack_steps}-step training attack, 3 seeds (the TRADES "
+        "pair 5); partial)")
+    smoke = profile("smoke").plan("mnist")
+    history = verdicts_by_profile("mnist", ["smoke"], results=REPO_ROOT / "results")
+    label = schedule_label(Source("mnist", "smoke", smoke, Store(SMOKE, readonly=True)))
+    assert list(history.columns) == ["claim"] + [f"{label}: {c}" for c in
+                                                 ("verdict", "PGD family", "TRADES family")]
+    assert len(history) == 7

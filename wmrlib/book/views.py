@@ -14,7 +14,7 @@ from ..method.dro import RHO_GRID
 from ..workflow.store import MissingResult
 from .figures import curve_gain_figure, dro_curves, dro_figure, histogram_figure, sensitivity_figure
 from .records import provenance_table
-from .sources import candidate_sources, Source
+from .sources import candidate_sources, seeds_text, Source
 
 
 def require_runs(source: Source) -> pd.DataFrame:
@@ -53,6 +53,14 @@ def claim_comparisons(source: Source) -> pd.DataFrame:
     return comparisons(source.store, source.plan)
 
 
+def schedule_label(source: Source) -> str:
+    """Return a profile's column label for the verdict history: its epochs, training attack and
+    seeds, e.g. ``cpu (5 epochs, 10-step training attack, 3 seeds; partial)``."""
+    base, epochs = source.plan.base, source.plan.base.epochs
+    return (f"{source.profile} ({epochs} epoch{'s' * (epochs != 1)}, {base.attack_steps}-step "
+            f"training attack, {seeds_text(source.plan)}{'; partial' if source.partial else ''})")
+
+
 def verdicts_by_profile(dataset: str, names, *, results: str | Path) -> pd.DataFrame:
     """Return each claim's verdict (overall and per family) for every profile of ``names`` whose
     results are complete, side by side: how the verdicts move with the training schedule."""
@@ -62,8 +70,7 @@ def verdicts_by_profile(dataset: str, names, *, results: str | Path) -> pd.DataF
             frame = summary(comparisons(source.store, source.plan)).set_index("claim")
         except MissingResult:
             continue
-        epochs = source.plan.base.epochs
-        label = f"{source.profile} ({epochs} epoch{'s' * (epochs != 1)})"
+        label = schedule_label(source)
         columns.append(frame[["verdict", "PGD family", "TRADES family"]].add_prefix(f"{label}: "))
     if not columns:
         return pd.DataFrame()
