@@ -148,3 +148,27 @@ def test_the_verdict_history_labels_each_profile_by_its_schedule_and_seeds(tmp_p
     assert list(history.columns) == ["claim"] + [f"{label}: {c}" for c in
                                                  ("verdict", "PGD family", "TRADES family")]
     assert len(history) == 7
+
+
+def test_a_page_on_a_dataset_with_no_complete_job_says_so_in_words(tmp_path):
+    """Fashion-MNIST before its first job: the note counts its jobs instead of naming the first
+    missing evaluation; MNIST, which two profiles cover, still names what each one misses."""
+    from wmrlib.book.sources import first_available, profiles_of
+
+    def compute(source):
+        return gain_table(source.store, source.plan, 1)
+
+    total = len(profile("cpu").plan("fashionmnist").models())
+    source, why = first_available("fashionmnist", profiles_of("cpu", None), compute,
+                                  results=tmp_path, readonly=True, progress=False)
+    assert source is None and why == (
+        f"No stored results for this page yet (none of the {total} Fashion-MNIST jobs of profile "
+        "`cpu` is complete). Run `python -m wmrlib reproduce --profile cpu` to compute them.")
+    source, why = first_available("mnist", profiles_of("cpu", None), compute,
+                                  results=tmp_path, readonly=True, progress=False)
+    assert source is None and "profile `cpu`: " in why and "profile `cpu-5epoch`: " in why
+    # a store inside the repository is named by its relative path, as a reader's clone has it
+    never = dataclasses.replace(profile("cpu").plan("mnist"), seeds=tuple(range(20)))  # seed 19
+    source, why = first_available("mnist", ["cpu"], lambda s: gain_table(s.store, never, 1),
+                                  results=REPO_ROOT / "results", readonly=True, progress=False)
+    assert source is None and "is not in results/cpu" in why and str(REPO_ROOT) not in why

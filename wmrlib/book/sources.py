@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..analysis.results import ProfileResults, results_for
+from ..core import paths
 from ..core.datasets import REGISTRY
 from ..experiment.profiles import PREDECESSORS, DatasetPlan, profile as get_profile
 from ..workflow.store import MissingResult, Store
@@ -120,14 +121,19 @@ def covers(plan: DatasetPlan, earlier: DatasetPlan) -> bool:
 
 def first_available(dataset: str, profiles, compute: Callable[[Source], object], **kwargs):
     """Return ``(source, compute(source))`` for the first profile with results, or ``(None, reason)``."""
-    reasons = []
-    for source in candidate_sources(dataset, profiles, **kwargs):
+    reasons, sources = [], candidate_sources(dataset, profiles, **kwargs)
+    for source in sources:
         try:
             return source, compute(source)
         except MissingResult as e:
-            reason = f"profile `{source.profile}`: {e}"
+            reason = f"profile `{source.profile}`: {e}".replace(f"{paths.REPO_ROOT}/", "")
             if reason not in reasons:  # a campaign's partial plan misses what its full plan does
                 reasons.append(reason)
+    if len(sources) == 1 and sources[0].results is not None and not sources[0].synthetic:
+        done, total = sources[0].results.progress(dataset)
+        if total and not done:
+            reasons = [f"none of the {total} {DATASET_NAMES[dataset]} jobs of profile "
+                       f"`{sources[0].profile}` is complete"]
     if not reasons:
         reasons.append(f"no profile among {list(profiles)} covers {dataset}")
     return None, "No stored results for this page yet (" + "; ".join(reasons) + "). Run " \
