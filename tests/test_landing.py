@@ -162,8 +162,8 @@ def test_a_page_on_a_dataset_with_no_complete_job_says_so_in_words(tmp_path):
     source, why = first_available("fashionmnist", profiles_of("cpu", None), compute,
                                   results=tmp_path, readonly=True, progress=False)
     assert source is None and why == (
-        f"No stored results for this page yet (none of the {total} Fashion-MNIST jobs of profile "
-        "`cpu` is complete). Run `python -m wmrlib reproduce --profile cpu` to compute them.")
+        f"No stored results for this page yet (none of the {total} Fashion-MNIST models of "
+        "profile `cpu` is trained and evaluated yet). Run `python -m wmrlib reproduce --profile cpu` to compute them.")
     source, why = first_available("mnist", profiles_of("cpu", None), compute,
                                   results=tmp_path, readonly=True, progress=False)
     assert source is None and "profile `cpu`: " in why and "profile `cpu-5epoch`: " in why

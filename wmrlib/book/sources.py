@@ -132,8 +132,8 @@ def first_available(dataset: str, profiles, compute: Callable[[Source], object],
     if len(sources) == 1 and sources[0].results is not None and not sources[0].synthetic:
         done, total = sources[0].results.progress(dataset)
         if total and not done:
-            reasons = [f"none of the {total} {DATASET_NAMES[dataset]} jobs of profile "
-                       f"`{sources[0].profile}` is complete"]
+            reasons = [f"none of the {total} {DATASET_NAMES[dataset]} models of profile "
+                       f"`{sources[0].profile}` is trained and evaluated yet"]
     if not reasons:
         reasons.append(f"no profile among {list(profiles)} covers {dataset}")
     return None, "No stored results for this page yet (" + "; ".join(reasons) + "). Run " \
