@@ -130,8 +130,8 @@ def holm_note(family: str, frame: pd.DataFrame | None, claim: str = "C2") -> str
     more), or None when that is not the case."""
     if frame is None or frame.empty:
         return None
-    rows = frame[(frame["claim"] == claim) & (frame["op"] == ">")]
-    part = rows[rows["family"] == family]
+    rows = frame[frame["claim"] == claim]  # Holm runs over all of them
+    part = rows[(rows["family"] == family) & (rows["op"] == ">")]
     if part.empty or combine(part["verdict"]) != "inconclusive":
         return None
     clear = int((part["interval_low"] > part["threshold"]).sum())
