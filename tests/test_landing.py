@@ -6,10 +6,12 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from wmrlib.analysis.gains import gain_table
 from wmrlib.analysis.results import forget
 from wmrlib.analysis.tables import model_metrics
+from wmrlib.book import words
 from wmrlib.book.landing import campaign_so_far, so_far_lines, so_far_sentence
 from wmrlib.core.paths import REPO_ROOT
 from wmrlib.experiment.profiles import profile
@@ -172,3 +174,10 @@ def test_a_page_on_a_dataset_with_no_complete_job_says_so_in_words(tmp_path):
     source, why = first_available("mnist", ["cpu"], lambda s: gain_table(s.store, never, 1),
                                   results=REPO_ROOT / "results", readonly=True, progress=False)
     assert source is None and "is not in results/cpu" in why and str(REPO_ROOT) not in why
+
+
+@pytest.mark.parametrize("n, noun, plural, expected", [
+    (1, "epoch", None, "1 epoch"), (5, "epoch", None, "5 epochs"), (0, "seed", None, "0 seeds"),
+    (2, "family", "families", "2 families"), (1, "family", "families", "1 family")])
+def test_count_puts_the_noun_in_the_right_number(n, noun, plural, expected):
+    assert words.count(n, noun, plural) == expected

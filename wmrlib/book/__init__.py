@@ -4,13 +4,14 @@ table or figure, :mod:`.records` gathers the facts of "How we reproduce", :mod:`
 :mod:`.figures` draw the result tables and figures, :mod:`.page` is the page object of every
 chapter, :mod:`.robustness_page` the robustness chapter's, :mod:`.landing` the landing page,
 :mod:`.models` the shipped models' page, :mod:`.schedule_pilot` the schedule pilot's
-decisions in words, and :mod:`.params` checks the notebooks' parameters.
+decisions in words, :mod:`.words` small English helpers (a count with its noun), and
+:mod:`.params` checks the notebooks' parameters.
 It imports from every layer below and nothing imports it but the notebooks.
 """
 from __future__ import annotations
 
 from .display import VERDICT_COLOURS, caption, display_frame, figure, section, show, show_report
-from . import models, schedule_pilot
+from . import models, schedule_pilot, words
 from .landing import (bottom_line, build_stamp, citation, gains_without_collapsed, headline,
                       headline_text)
 from .page import Page
@@ -26,7 +27,7 @@ from .views import (claim_comparisons, convergence, verdict_table, verdicts_by_d
 __all__ = [
     # modules
     "display", "figures", "landing", "models", "page", "params", "records", "robustness_page",
-    "schedule_pilot", "sources", "views",
+    "schedule_pilot", "sources", "views", "words",
     # what the notebooks and pages call
     "Page", "RobustnessPage", "Source", "DATASET_NAMES", "VERDICT_COLOURS", "AIM_PP",
     "candidate_sources", "covers", "first_available", "profiles_of", "seeds_text", "section", "show", "show_report",

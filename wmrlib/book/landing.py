@@ -21,6 +21,7 @@ from ..workflow.store import MissingResult
 from .display import csv_link
 from .sources import DATASET_NAMES, first_available, profiles_of, seeds_text
 from .views import DIRECTION_WORDS, SIZE_WORDS
+from .words import count
 
 
 def headline(results: str | Path, profile: str = "cpu", dataset: str = "mnist") -> dict:
@@ -193,10 +194,6 @@ def _tally(claims: pd.DataFrame) -> str:
     return ", ".join([text] + rest)
 
 
-def _epochs(n: int) -> str:
-    return f"{n} epoch{'s' * (n != 1)}"
-
-
 def dataset_lines(h: dict) -> list[str]:
     """Return the bottom line's paragraphs on a dataset the paper did not run (Fashion-MNIST):
     its scale and claims' tally, then per family the verdicts and the headline gain beside the
@@ -209,7 +206,7 @@ def dataset_lines(h: dict) -> list[str]:
         return [f"**{name}:** not judged yet: {done} of its {total} models are trained and "
                 "evaluated (they are trained after the MNIST headline seeds)."]
     claims = h.get("claims")
-    head = (f"**{name}** (ε {h['eps']:g}; {_epochs(h['epochs'])}, {h['seeds_text']}, "
+    head = (f"**{name}** (ε {h['eps']:g}; {count(h['epochs'], 'epoch')}, {h['seeds_text']}, "
             f"{h['eval_size']:,} test images"
             + (f"; partial: {h['jobs_done']} of {h['jobs']} models" if h["source"].partial else "")
             + f"). The paper has no {name} results, so its MNIST gain is context, not a target."
@@ -231,7 +228,7 @@ def bottom_line(h: dict, *others: dict) -> str:
     if h.get("profile") is None:
         return ""
     claims = h.get("claims")
-    lines = [f"**Bottom line** (MNIST; SmallCNNs trained {_epochs(h['epochs'])}, {h['seeds_text']}, "
+    lines = [f"**Bottom line** (MNIST; SmallCNNs trained {count(h['epochs'], 'epoch')}, {h['seeds_text']}, "
              f"{h['eval_size']:,} test images; brackets: {INTERVAL})."]
     if claims is not None:
         lines.append(f"Of the paper's {len(claims)} claims, {_tally(claims)} on these models.")
@@ -283,7 +280,7 @@ def headline_text(h: dict) -> str:
                 "(see *How we reproduce*).")
     lines = [f"**What we reproduced.** The MNIST experiments (Tables 1, 6 and 10, and MNIST "
              f"analogs of Tables 7–9 and Figures 3–7), with SmallCNN models trained for "
-             f"**{h['epochs']} epoch{'s' * (h['epochs'] != 1)}** instead of the paper's 100, "
+             f"**{count(h['epochs'], 'epoch')}** instead of the paper's 100, "
              f"evaluated by 40-step PGD on **{h['eval_size']:,} fixed test images** "
              f"(the paper: all 10,000), with **{h['seeds_text']}** of "
              f"the two headline comparisons (profile `{h['profile']}`)."]
@@ -302,7 +299,7 @@ def headline_text(h: dict) -> str:
                         "*inconclusive* until the other seeds are trained." if h["seeds"] == 1 else ""))
     if h.get("collapsed"):
         runs = h["collapsed"]
-        lines.append(f"**{len(runs)} stored run{'s' * (len(runs) != 1)} collapsed in training.** "
+        lines.append(f"**{count(len(runs), 'stored run')} collapsed in training.** "
                      + ", ".join(f"{m} (epoch {e})" for m, e in runs.items())
                      + f": their {describe_rule(h['source'].plan)} during training while "
                      "clean accuracy rose, a model that learned to defeat the short training "

@@ -10,6 +10,7 @@ from ..core import paths
 from ..core.datasets import REGISTRY
 from ..experiment.profiles import PREDECESSORS, DatasetPlan, profile as get_profile
 from ..workflow.store import MissingResult, Store
+from .words import count
 
 
 DATASET_NAMES = {name: s.display_name for name, s in REGISTRY.items()}  # from the registry
@@ -75,7 +76,7 @@ def seeds_text(plan: DatasetPlan) -> str:
     """Return how many seeds the plan's headline pairs have, e.g. ``3 seeds`` or, when one family
     has more, ``3 seeds (the TRADES pair 5)``."""
     n = len(plan.seeds)
-    text = f"{n} seed{'s' * (n != 1)}"
+    text = count(n, "seed")
     more = [f"the {f.upper()} pair {len(plan.seeds_of(f))}" for f, _ in plan.headline_pairs()
             if len(plan.seeds_of(f)) > n]
     return text + (f" ({', '.join(more)})" if more else "")

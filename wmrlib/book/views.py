@@ -15,6 +15,7 @@ from ..workflow.store import MissingResult
 from .figures import curve_gain_figure, dro_curves, dro_figure, histogram_figure, sensitivity_figure
 from .records import provenance_table
 from .sources import candidate_sources, seeds_text, Source
+from .words import count
 
 
 def require_runs(source: Source) -> pd.DataFrame:
@@ -57,7 +58,7 @@ def schedule_label(source: Source) -> str:
     """Return a profile's column label for the verdict history: its epochs, training attack and
     seeds, e.g. ``cpu (5 epochs, 10-step training attack, 3 seeds; partial)``."""
     base, epochs = source.plan.base, source.plan.base.epochs
-    return (f"{source.profile} ({epochs} epoch{'s' * (epochs != 1)}, {base.attack_steps}-step "
+    return (f"{source.profile} ({count(epochs, 'epoch')}, {base.attack_steps}-step "
             f"training attack, {seeds_text(source.plan)}{'; partial' if source.partial else ''})")
 
 
