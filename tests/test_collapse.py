@@ -219,7 +219,7 @@ def test_the_bottom_line_states_each_familys_verdicts_gain_and_the_attacks_overs
     text = book.bottom_line(h)
     assert text.startswith("**Bottom line** (MNIST; SmallCNNs trained 5 epochs, 3 seeds, 2,000 test images")
     assert "Of the paper's 2 claims, 1 holds, 0 do not hold, 1 is inconclusive" in text
-    assert ("**PGD family:** of the claims judged on it, 1 holds, 1 inconclusive (C1 holds); the "
+    assert ("**PGD family:** of the claims judged on it, 1 holds, 1 is inconclusive (C1 holds); the "
             "weighting (α_train 0.5) changes A_sa at α_test 2 by +23.63 pp [-31.90, +79.15]: too "
             "uncertain to give a direction") in text
     assert "1 of its runs collapsed in training (PGD seed 2); it stays in the means" in text

@@ -115,7 +115,7 @@ def test_the_bottom_line_says_why_c2_is_inconclusive_when_its_intervals_clear_ze
         "0, but none of them hold after Holm's correction for the claim's 12 comparisons")
     assert holm_note("TRADES", frame).startswith(
         "C2 stays inconclusive: 6 of the family's 6 C2 comparisons have a 95 % interval above "
-        "0, but 1 of them holds after Holm's correction for the claim's 12 comparisons")
+        "0, but only 1 of them holds after Holm's correction for the claim's 12 comparisons")
     every = frame.assign(verdict="holds")
     assert holm_note("PGD", every) is None                   # C2 holds: nothing to explain
     assert holm_note("PGD", frame.assign(interval_low=-1.0)) is None  # no interval clears 0
@@ -181,3 +181,16 @@ def test_a_page_on_a_dataset_with_no_complete_job_says_so_in_words(tmp_path):
     (2, "family", "families", "2 families"), (1, "family", "families", "1 family")])
 def test_count_puts_the_noun_in_the_right_number(n, noun, plural, expected):
     assert words.count(n, noun, plural) == expected
+
+
+def test_tally_counts_verdicts_in_plain_english():
+    """The bottom line's tallies agree in number ("1 holds", "2 hold", "1 is inconclusive",
+    "11 are inconclusive"); a family's tally shows only the verdicts that occur."""
+    from wmrlib.book.landing import _tally
+
+    claims = pd.DataFrame({"verdict": ["holds", "holds", "does not hold"] + ["inconclusive"] * 11
+                           + ["not evaluated"]})
+    assert _tally(claims) == "2 hold, 1 does not hold, 11 are inconclusive, 1 is not evaluated"
+    one = pd.DataFrame({"PGD family": ["holds", "inconclusive", "not evaluated"]})
+    assert _tally(one, "PGD family", judged_only=True) == "1 holds, 1 is inconclusive"
+    assert _tally(one, "PGD family") == "1 holds, 0 do not hold, 1 is inconclusive, 1 is not evaluated"

@@ -141,7 +141,7 @@ def holm_note(family: str, frame: pd.DataFrame | None, claim: str = "C2") -> str
     held = int((part["verdict"] == "holds").sum())
     return (f"{claim} stays inconclusive: {clear} of the family's {len(part)} {claim} "
             f"comparisons have a 95 % interval above {part['threshold'].iloc[0]:g}, but "
-            f"{held or 'none'} of them hold{'s' if held == 1 else ''} after Holm's correction "
+            f"{f'only {held}' if held else 'none'} of them hold{'s' if held == 1 else ''} after Holm's correction "
             f"for the claim's {len(rows)} comparisons")
 
 
@@ -154,9 +154,7 @@ def _family_line(family: str, claims: pd.DataFrame | None, gains: pd.DataFrame,
     words = []
     if claims is not None:
         column = f"{family} family"
-        counts = claims[column].value_counts()
-        tally = ", ".join(f"{counts[v]} {v}" for v in ("holds", "does not hold", "inconclusive")
-                          if v in counts)
+        tally = _tally(claims, column, judged_only=True)
         held = [c for c, v in zip(claims["claim"], claims[column]) if v in ("holds", "does not hold")]
         words.append(f"of the claims judged on it, {tally}"
                      + (f" ({', '.join(f'{c} {v}' for c, v in zip(claims['claim'], claims[column]) if c in held)})"
@@ -183,15 +181,23 @@ def _family_line(family: str, claims: pd.DataFrame | None, gains: pd.DataFrame,
     return f"**{name}{family} family:** " + "; ".join(words) + "."
 
 
-def _tally(claims: pd.DataFrame) -> str:
-    """Return e.g. "1 holds, 0 do not hold, 5 are inconclusive, 1 is not evaluated"."""
-    counts = claims["verdict"].value_counts()
+def _tally(claims: pd.DataFrame, column: str = "verdict", judged_only: bool = False) -> str:
+    """Return e.g. "1 holds, 0 do not hold, 5 are inconclusive, 1 is not evaluated"; with
+    ``judged_only``, the three verdicts that occur, e.g. "2 hold, 1 does not hold"."""
+    counts = claims[column].value_counts()
     main = ("holds", "does not hold", "inconclusive")
-    text = ", ".join(f"{counts.get(v, 0)} {PLURAL.get(v, v) if counts.get(v, 0) != 1 else v}"
-                     for v in main)
-    text = text.replace("1 inconclusive", "1 is inconclusive")
-    rest = [f"{n} {'is' if n == 1 else 'are'} {v}" for v, n in counts.items() if v not in main]
-    return ", ".join([text] + rest)
+
+    def phrase(n: int, verdict: str) -> str:
+        if verdict not in main:
+            return f"{n} {'is' if n == 1 else 'are'} {verdict}"
+        if n == 1:
+            return f"1 {'is inconclusive' if verdict == 'inconclusive' else verdict}"
+        return f"{n} {PLURAL[verdict]}"
+
+    shown = [phrase(int(counts.get(v, 0)), v) for v in main if counts.get(v, 0) or not judged_only]
+    if not judged_only:
+        shown += [phrase(int(n), v) for v, n in counts.items() if v not in main]
+    return ", ".join(shown)
 
 
 def dataset_lines(h: dict) -> list[str]:
