@@ -209,4 +209,24 @@ def test_comparisons_combine_seed_and_test_sample_errors():
     c2 = frame[frame["claim"] == "C2"]
     assert (c2["se_test"] > 0).all()
     assert np.allclose(c2["se"], np.hypot(c2["se_seed"], c2["se_test"]))
+    # C6's worst-case losses carry the test-sample part too (one exact solve per resample).
+    c6 = frame[frame["claim"] == "C6"]
+    assert len(c6) and (c6["se_test"] > 0).all()
+    assert c6["se_from"].str.endswith("+ paired bootstrap").all()
     assert set(frame["family"]) == {"PGD", "TRADES"}
+
+
+def test_resampled_dro_loss_at_rho_0_is_the_resampled_mean_with_the_textbook_error():
+    """At ρ 0 the χ² worst-case loss is the mean loss, so each resample's value is the mean of
+    its losses, and the spread over draws approaches sd/√n; at ρ > 0 it never falls below it."""
+    from wmrlib.analysis.bootstrap import resample_indices, resampled_dro_loss
+
+    losses = np.random.default_rng(1).exponential(0.7, size=400)
+    idx = resample_indices(400, draws=300, seed=2)
+    out = resampled_dro_loss(losses, [0.0, 0.5], idx, draws=300)
+    assert out.shape == (300, 2)
+    assert np.allclose(out[:, 0], losses[idx].mean(axis=1))
+    assert np.std(out[:, 0], ddof=1) == pytest.approx(losses.std(ddof=1) / np.sqrt(400), rel=0.15)
+    assert (out[:, 1] >= out[:, 0] - 1e-12).all()
+    with pytest.raises(ValueError, match="resample the same evaluated examples"):
+        resampled_dro_loss(losses[:10], [0.0], idx)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..compute.outcome import EvalRecord
+from ..method.dro import chi2_dro_curve
 
 DRAWS = 1000
+DRO_DRAWS = 200  # the χ² worst-case loss needs one exact solve per resample: the first 200 draws
 
 
 def resample_indices(n: int, draws: int = DRAWS, seed: int = 0) -> np.ndarray:
@@ -54,3 +56,20 @@ def paired_difference_se(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     (arrays [draws] scored on the same resamples)."""
     diff = np.mean(a, axis=0) - np.mean(b, axis=0)
     return float(np.std(diff, ddof=1))
+
+
+def resampled_dro_loss(losses: np.ndarray, rhos, idx: np.ndarray,
+                       draws: int = DRO_DRAWS) -> np.ndarray:
+    """Return the χ² worst-case loss at each ρ on each of the first ``draws`` resamples (rows of
+    ``idx``), an array [draws, len(rhos)]; at ρ 0 it is the resample's mean loss.
+
+    Example:
+        >>> idx = resample_indices(3, draws=2, seed=0)
+        >>> resampled_dro_loss(np.array([0.0, 1.0, 2.0]), [0.0], idx).shape
+        (2, 1)
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    if idx.shape[1] != losses.size:
+        raise ValueError(f"the resamples index {idx.shape[1]} examples but there are "
+                         f"{losses.size} losses: resample the same evaluated examples")
+    return np.array([chi2_dro_curve(losses[row], rhos)["loss"] for row in idx[:draws]])

@@ -18,7 +18,7 @@ from ..experiment.profiles import DatasetPlan
 from ..method.dro import RHO_GRID, chi2_dro_curve
 from ..method.risk import normalized_weights
 from ..workflow.store import Store
-from .bootstrap import resample_indices, resampled_metric
+from .bootstrap import resample_indices, resampled_dro_loss, resampled_metric
 from . import stats
 from .collapse import healthy_exclusions
 from .stats import METRIC_NAMES, combine, family_name, judge
@@ -206,14 +206,16 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
                                        f"α_train {trained} at α_test {a:g}",
                                        "pp per unit α_train"))
     for d in defenses:
-        losses = {}
+        losses, loss_draws = {}, {}
         for g in ((d, 0.0), (d, headline[d])):
             for config in groups[g]:
                 rec = store.get_or_attack(config, plan.attack, 0.0, eval_size=plan.eval_size,
                                           eval_seed=plan.eval_seed)
                 losses[config.key()] = chi2_dro_curve(rec.loss, RHOS)["loss"]
+                loss_draws[config.key()] = resampled_dro_loss(rec.loss, RHOS, idx)
         for i, rho in enumerate(RHOS):
-            q = quantity(lambda c, i=i: losses[c.key()][i], only=((d, 0.0), (d, headline[d])))
+            q = quantity(lambda c, i=i: losses[c.key()][i], only=((d, 0.0), (d, headline[d])),
+                         draws_fn=lambda c, i=i: loss_draws[c.key()][:, i])
             rows.append(_row("C6", f"{_label(d, 0)} − {_label(d, headline[d])}: worst-case "
                              f"loss at ρ {rho:g}", q, (d, 0.0), q, (d, headline[d]), op=">",
                              unit="loss"))
