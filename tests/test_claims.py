@@ -1,9 +1,11 @@
 """Claims C1-C7: the verdict rule, pooled seed spread, slopes, and estimates against the store."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from wmrlib.analysis import claims, stats
+from wmrlib.analysis import bootstrap, claims, stats
 from wmrlib.method import metrics
 from wmrlib.experiment.profiles import profile
 from wmrlib.core.paths import REPO_ROOT as REPO
@@ -230,3 +232,12 @@ def test_resampled_dro_loss_at_rho_0_is_the_resampled_mean_with_the_textbook_err
     assert (out[:, 1] >= out[:, 0] - 1e-12).all()
     with pytest.raises(ValueError, match="resample the same evaluated examples"):
         resampled_dro_loss(losses[:10], [0.0], idx)
+
+
+def test_claims_page_names_the_resample_counts_that_the_bootstrap_uses():
+    """The method paragraph is prose in the notebook; it must state the draws that the code takes."""
+    cells = json.loads((REPO / "notebooks" / "claims.ipynb").read_text())["cells"]
+    method = next("".join(c["source"]) for c in cells
+                  if c["cell_type"] == "markdown" and "How a verdict is reached" in "".join(c["source"]))
+    assert f"same {bootstrap.DRAWS:,} resamples" in method
+    assert f"first {bootstrap.DRO_DRAWS} of them" in method
