@@ -215,6 +215,10 @@ def test_comparisons_combine_seed_and_test_sample_errors():
     c6 = frame[frame["claim"] == "C6"]
     assert len(c6) and (c6["se_test"] > 0).all()
     assert c6["se_from"].str.endswith("+ paired bootstrap").all()
+    # So do C7's weight spreads.
+    c7 = frame[frame["claim"] == "C7"]
+    assert len(c7) and (c7["se_test"] > 0).all()
+    assert c7["se_from"].str.endswith("+ paired bootstrap").all()
     assert set(frame["family"]) == {"PGD", "TRADES"}
 
 
@@ -232,6 +236,20 @@ def test_resampled_dro_loss_at_rho_0_is_the_resampled_mean_with_the_textbook_err
     assert (out[:, 1] >= out[:, 0] - 1e-12).all()
     with pytest.raises(ValueError, match="resample the same evaluated examples"):
         resampled_dro_loss(losses[:10], [0.0], idx)
+
+
+def test_resampled_weight_spread_by_hand_and_on_the_whole_sample():
+    """Margins 0 and ln 2 at α 1 give weights 1 and ½: a resample of the first twice has uniform
+    weights (spread 0); one of both has N·s̃ = (4/3, 2/3), spread 1/3. The identity resample gives
+    the histograms' own spread."""
+    margins = np.array([0.0, np.log(2)])
+    out = bootstrap.resampled_weight_spread(margins, 1.0, np.array([[0, 0], [0, 1], [1, 0]]))
+    assert np.allclose(out, [0.0, 1 / 3, 1 / 3])
+    m = np.random.default_rng(3).normal(1.0, 0.8, size=300)
+    whole = bootstrap.resampled_weight_spread(m, 2.0, np.arange(300)[None, :])
+    assert whole[0] == pytest.approx(claims.weight_spread(m, 2.0))
+    with pytest.raises(ValueError, match="resample the same evaluated examples"):
+        bootstrap.resampled_weight_spread(m[:10], 2.0, np.arange(300)[None, :])
 
 
 def test_claims_page_names_the_resample_counts_that_the_bootstrap_uses():

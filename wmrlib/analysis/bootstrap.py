@@ -73,3 +73,19 @@ def resampled_dro_loss(losses: np.ndarray, rhos, idx: np.ndarray,
         raise ValueError(f"the resamples index {idx.shape[1]} examples but there are "
                          f"{losses.size} losses: resample the same evaluated examples")
     return np.array([chi2_dro_curve(losses[row], rhos)["loss"] for row in idx[:draws]])
+
+
+def resampled_weight_spread(margins: np.ndarray, alpha: float, idx: np.ndarray) -> np.ndarray:
+    """Return the standard deviation of N·s̃ (the weights exp(-alpha·margin) over their mean)
+    on each resample (rows of ``idx``), the histograms' spread (claim C7); 0 = uniform weights.
+
+    Example:
+        >>> resampled_weight_spread(np.array([0.0, np.log(2)]), 1.0, np.array([[0, 0], [0, 1]]))
+        array([0.        , 0.33333333])
+    """
+    m = np.asarray(margins, dtype=np.float64)
+    if idx.shape[1] != m.size:
+        raise ValueError(f"the resamples index {idx.shape[1]} examples but there are "
+                         f"{m.size} margins: resample the same evaluated examples")
+    w = np.exp(-alpha * (m - m.min()))[idx]  # the shift cancels in the ratio and cannot overflow
+    return np.std(w / w.mean(axis=1, keepdims=True), axis=1)

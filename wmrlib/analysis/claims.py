@@ -18,7 +18,8 @@ from ..experiment.profiles import DatasetPlan
 from ..method.dro import RHO_GRID, chi2_dro_curve
 from ..method.risk import normalized_weights
 from ..workflow.store import Store
-from .bootstrap import resample_indices, resampled_dro_loss, resampled_metric
+from .bootstrap import (resample_indices, resampled_dro_loss, resampled_metric,
+                        resampled_weight_spread)
 from . import stats
 from .collapse import healthy_exclusions
 from .stats import METRIC_NAMES, combine, family_name, judge
@@ -219,7 +220,7 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
             rows.append(_row("C6", f"{_label(d, 0)} − {_label(d, headline[d])}: worst-case "
                              f"loss at ρ {rho:g}", q, (d, 0.0), q, (d, headline[d]), op=">",
                              unit="loss"))
-    rows += _histogram_rows(store, plan, groups)
+    rows += _histogram_rows(store, plan, groups, idx)
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame["verdict"] = judge(frame)
@@ -260,34 +261,40 @@ def weight_spread(margins: np.ndarray, alpha_test: float) -> float:
     return float(np.std(normalized_weights(margins, alpha_test) * len(margins)))
 
 
-def _histogram_rows(store: Store, plan: DatasetPlan, groups) -> list[dict]:
-    """C7 on the TRADES models at the main ε (the histograms' models), all seeds stored."""
+def _histogram_rows(store: Store, plan: DatasetPlan, groups, idx: np.ndarray) -> list[dict]:
+    """C7 on the TRADES models at the main ε (the histograms' models), all seeds stored; the
+    spreads' test-sample part comes from the paired bootstrap resamples ``idx``."""
     trades = {g: cs for g, cs in groups.items() if g[0] == "trades"}
     if not trades:
         return []
     alphas = plan.alpha_tests
-    spread = {}
+    spread, spread_draws = {}, {}
     for cs in trades.values():
         for config in cs:
             for a in alphas:
                 rec = store.get_or_attack(config, plan.attack, a, eval_size=plan.eval_size,
                                           eval_seed=plan.eval_seed)
                 spread[(config.key(), a)] = weight_spread(rec.margin, a)
+                spread_draws[(config.key(), a)] = resampled_weight_spread(rec.margin, a, idx)
 
-    def quantity(fn) -> _Quantity:
-        return _Quantity({g: {c.seed: float(fn(c)) for c in cs} for g, cs in trades.items()})
+    def quantity(fn, draws_fn) -> _Quantity:
+        return _Quantity({g: {c.seed: float(fn(c)) for c in cs} for g, cs in trades.items()},
+                         {g: {c.seed: draws_fn(c) for c in cs} for g, cs in trades.items()})
 
     rows = []
     for g in sorted(trades):
         for lo, hi in zip(alphas[:-1], alphas[1:]):
-            q = quantity(lambda c, lo=lo, hi=hi: spread[(c.key(), hi)] - spread[(c.key(), lo)])
+            q = quantity(lambda c, lo=lo, hi=hi: spread[(c.key(), hi)] - spread[(c.key(), lo)],
+                         lambda c, lo=lo, hi=hi: (spread_draws[(c.key(), hi)]
+                                                  - spread_draws[(c.key(), lo)]))
             row = _row("C7", f"{_label(*g)}: spread at α_test {hi:g} − at {lo:g}", q, g, op=">",
                        unit="std of N·s̃")
             rows.append(row)
     trained = sorted(a for (_, a) in trades)
     if len(trained) >= 2:
         for a in alphas:
-            q = quantity(lambda c, a=a: spread[(c.key(), a)])
+            q = quantity(lambda c, a=a: spread[(c.key(), a)],
+                         lambda c, a=a: spread_draws[(c.key(), a)])
             rows.append(_slope_row("C7", q, "trades", trained, f"TRADES family: slope of the "
                                    f"spread over α_train {trained} at α_test {a:g}",
                                    "std of N·s̃ per unit α_train", op="<"))
