@@ -127,8 +127,10 @@ def test_jobs_write_the_shared_store_and_are_idempotent(tmp_path, executor, work
     # Run again: nothing is trained or evaluated twice, and the log keeps both invocations.
     again = compute("smoke", results=tmp_path, data_root=mnist_root(), progress=False, jobs=jobs)
     assert all(not r["trained"] and r["units_computed"] == 0 for r in again["results"])
+    assert again["jobs_done"] == 0  # found complete: the compute log does not count them again
     log = json.loads((tmp_path / "smoke" / "compute.json").read_text())
     assert len(log) == 2 and all(e["finished"] for e in log)
+    assert book.compute_log(tmp_path, "smoke")["jobs done"].tolist() == [2, 0]
     assert _unit_files(tmp_path) == files
 
 

@@ -15,6 +15,7 @@ from ..compute.device import cpu_kind
 from ..experiment.config import DEFENSE_NAMES
 from ..experiment.profiles import DatasetPlan, profile as get_profile, PROFILES
 from ..method import metrics
+from ..workflow.campaign import jobs_computed
 from ..workflow.store import MissingResult
 from .sources import candidate_sources, DATASET_NAMES, Source
 
@@ -159,7 +160,9 @@ def compute_log(results: str | Path, name: str) -> pd.DataFrame:
         rows.append({"date": entry["date"][:16].replace("T", " "), "commit": entry["git_commit"][:12],
                      "cpu kind": kind + ("" if entry["executor"] == "local" else f" ({entry['executor']})"),
                      "workers × threads": f"{entry['workers']} × {entry['threads'] or 'default'}",
-                     "jobs done": entry["jobs_done"], "jobs": entry["jobs"],
+                     # from the job results: logs written before jobs_computed counted found-complete jobs
+                     "jobs done": jobs_computed(entry["results"]) if "results" in entry
+                     else entry["jobs_done"], "jobs": entry["jobs"],
                      "finished": entry["finished"], "wall_min": entry["wall_time_s"] / 60,
                      "load avg start → end": " ".join(f"{x:.1f}" for x in entry["load_average_start"])
                      + " → " + " ".join(f"{x:.1f}" for x in entry["load_average_end"])})

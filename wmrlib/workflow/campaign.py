@@ -49,6 +49,13 @@ class JobResult:
     skipped: bool = False  # not started: it could no longer finish within the budget
 
 
+
+def jobs_computed(results: list[dict]) -> int:
+    """Return how many of an invocation's job results (``asdict(JobResult)``) trained or
+    evaluated anything: a job found complete, or skipped, did no work there."""
+    return sum(bool(r["trained"]) or r["units_computed"] > 0 for r in results)
+
+
 def run_job(job: Job, results: str, profile_name: str, data_root: str | None = None,
             device: str | None = None, threads: int | None = None,
             start_by: float | None = None, log_progress: bool = False) -> JobResult:
@@ -281,10 +288,10 @@ def compute(profile_name: str, *, results: str | Path = "results", datasets=None
     def record(finished: bool) -> dict:
         # Rewritten after every job and every minute, so a killed invocation still counts its time.
         with lock:
+            results_so_far = [asdict(r) for r in list(done)]
             entry = provenance(default_device(device), time.perf_counter() - started, **header,
-                               finished=finished, jobs_done=sum(not r.skipped for r in done),
-                               load_average_end=os.getloadavg(),
-                               results=[asdict(r) for r in list(done)])
+                               finished=finished, jobs_done=jobs_computed(results_so_far),
+                               load_average_end=os.getloadavg(), results=results_so_far)
             _log_invocation(log, entry)
         return entry
 
