@@ -194,3 +194,13 @@ def test_tally_counts_verdicts_in_plain_english():
     one = pd.DataFrame({"PGD family": ["holds", "inconclusive", "not evaluated"]})
     assert _tally(one, "PGD family", judged_only=True) == "1 holds, 1 is inconclusive"
     assert _tally(one, "PGD family") == "1 holds, 0 do not hold, 1 is inconclusive, 1 is not evaluated"
+
+
+def test_the_progress_note_says_per_dataset_which_models_its_pages_show():
+    from wmrlib.book import progress_note
+    done = progress_note({"mnist": (28, 28), "fashionmnist": (1, 12)})
+    assert done.startswith("**29 of 40 campaign jobs are complete.**")
+    assert "MNIST: all 28 complete; its pages show these models." in done
+    assert "Fashion-MNIST: 1 of 12;" in done and "cpu-5epoch" not in done
+    interim = progress_note({"mnist": (10, 28), "fashionmnist": (0, 12)})
+    assert "MNIST: 10 of 28. Until they cover every MNIST model of the `cpu-5epoch`" in interim

@@ -17,7 +17,7 @@ from .landing import (bottom_line, build_stamp, citation, gains_without_collapse
 from .page import Page
 from .records import (AIM_PP, baseline_reach, compute_by_cpu, compute_log, config_comparison,
                       config_table, evaluation_wall_time, pilot_runs, precision_check,
-                      profiles_table, provenance_table, wall_time_table)
+                      profiles_table, progress_note, provenance_table, wall_time_table)
 from .robustness_page import RobustnessPage
 from .sources import (DATASET_NAMES, Source, candidate_sources, covers, first_available,
                       profiles_of, seeds_text)
@@ -34,7 +34,8 @@ __all__ = [
     "caption", "display_frame", "figure", "headline", "headline_text", "bottom_line",
     "build_stamp", "citation", "gains_without_collapsed",
     "provenance_table", "evaluation_wall_time", "config_table", "profiles_table",
-    "config_comparison", "wall_time_table", "compute_log", "compute_by_cpu", "precision_check",
+    "config_comparison", "wall_time_table", "compute_log", "compute_by_cpu", "progress_note",
+    "precision_check",
     "baseline_reach", "pilot_runs", "claim_comparisons", "verdicts_by_profile", "convergence",
     "verdict_table", "verdicts_by_dataset",
 ]

@@ -169,6 +169,27 @@ def compute_log(results: str | Path, name: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def progress_note(progress: dict[str, tuple[int, int]], previous: str = "cpu-5epoch") -> str:
+    """Return the campaign's progress in words, per dataset (``progress``: dataset → (jobs
+    complete, jobs planned)), saying which models each dataset's pages show meanwhile."""
+    done, total = (sum(v[i] for v in progress.values()) for i in (0, 1))
+    parts = []
+    for dataset, (d, t) in progress.items():
+        name = DATASET_NAMES[dataset]
+        if d == t:
+            parts.append(f"{name}: all {t} complete; its pages show these models.")
+        elif dataset == "mnist":
+            parts.append(f"{name}: {d} of {t}. Until they cover every MNIST model of the "
+                         f"`{previous}` campaign, the MNIST result pages show the `{previous}` "
+                         "models, so that no table shrinks in between; the landing page shows the "
+                         "new models' paired gains so far.")
+        else:
+            parts.append(f"{name}: {d} of {t}; it has no earlier models, so its pages show its "
+                         "complete models as they come (its verdicts once the first seed's four "
+                         "headline models are stored).")
+    return f"**{done} of {total} campaign jobs are complete.** " + " ".join(parts)
+
+
 def compute_by_cpu(results: str | Path, name: str) -> pd.DataFrame:
     """Return a profile's total compute per CPU kind: invocations, jobs finished, wall minutes."""
     log = compute_log(results, name)
