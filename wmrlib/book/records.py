@@ -171,16 +171,17 @@ def compute_log(results: str | Path, name: str) -> pd.DataFrame:
 
 def progress_note(progress: dict[str, tuple[int, int]], previous: str = "cpu-5epoch") -> str:
     """Return the campaign's progress in words, per dataset (``progress``: dataset → (jobs
-    complete, jobs planned)), saying which models each dataset's pages show meanwhile."""
+    complete, jobs planned)), saying which models each dataset's pages show meanwhile: those of
+    the ``previous`` profile where it covers the dataset."""
     done, total = (sum(v[i] for v in progress.values()) for i in (0, 1))
     parts = []
     for dataset, (d, t) in progress.items():
         name = DATASET_NAMES[dataset]
         if d == t:
             parts.append(f"{name}: all {t} complete; its pages show these models.")
-        elif dataset == "mnist":
-            parts.append(f"{name}: {d} of {t}. Until they cover every MNIST model of the "
-                         f"`{previous}` campaign, the MNIST result pages show the `{previous}` "
+        elif dataset in get_profile(previous).plans:
+            parts.append(f"{name}: {d} of {t}. Until they cover every {name} model of the "
+                         f"`{previous}` campaign, the {name} result pages show the `{previous}` "
                          "models, so that no table shrinks in between; the landing page shows the "
                          "new models' paired gains so far.")
         else:

@@ -49,7 +49,6 @@ class JobResult:
     skipped: bool = False  # not started: it could no longer finish within the budget
 
 
-
 def jobs_computed(results: list[dict]) -> int:
     """Return how many of an invocation's job results (``asdict(JobResult)``) trained or
     evaluated anything: a job found complete, or skipped, did no work there."""
