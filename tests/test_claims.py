@@ -259,3 +259,25 @@ def test_claims_page_names_the_resample_counts_that_the_bootstrap_uses():
                   if c["cell_type"] == "markdown" and "How a verdict is reached" in "".join(c["source"]))
     assert f"same {bootstrap.DRAWS:,} resamples" in method
     assert f"first {bootstrap.DRO_DRAWS} of them" in method
+
+
+def test_one_seed_with_nothing_to_pool_is_not_judged():
+    """One seed per model and no multi-seed group to pool from: the seed error is unknown, so a
+    difference whose test-sample interval clears 0 (+5 pp, bootstrap se 0.5) is still
+    inconclusive, and the gain table says so; with two seeds the same data is judged."""
+    rng = np.random.default_rng(0)
+    one = claims._Quantity({("pgd", 0.5): {0: 45.0}, ("pgd", 0.0): {0: 40.0}},
+                           {("pgd", 0.5): {0: 45 + rng.normal(0, 0.35, 500)},
+                            ("pgd", 0.0): {0: 40 + rng.normal(0, 0.35, 500)}})
+    row = claims._row("C2", "gain", one, ("pgd", 0.5), one, ("pgd", 0.0))
+    assert np.isnan(row["se_seed"]) and row["df"] == 0
+    assert row["interval_low"] > 0  # the test sample alone would call it
+    assert row["se_from"].startswith("test sample only")
+    assert stats.judge(pd.DataFrame([row])).tolist() == ["inconclusive"]
+    two = claims._Quantity({("pgd", 0.5): {0: 45.0, 1: 46.0}, ("pgd", 0.0): {0: 40.0, 1: 40.5}})
+    row2 = claims._row("C2", "gain", two, ("pgd", 0.5), two, ("pgd", 0.0))
+    assert row2["df"] == 1 and stats.judge(pd.DataFrame([row2])).tolist() == ["holds"]
+    assert stats.agreement(9.6, 5.0, 1.0, df=0.0) == stats.NOT_JUDGED
+    assert stats.size_agreement(9.6, 5.0, 1.0, df=0.0) == stats.NOT_JUDGED
+    assert stats.agreement(9.6, 5.0, 1.0, df=4.0) == "yes"
+    assert stats.size_agreement(9.6, 5.0, 1.0, df=4.0) == "smaller than the paper's"

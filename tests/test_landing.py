@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wmrlib.analysis import stats
 from wmrlib.analysis.gains import gain_table
 from wmrlib.analysis.results import forget
 from wmrlib.analysis.tables import model_metrics
@@ -94,9 +95,9 @@ def test_a_familys_own_seeds_are_paired_in_its_gains_and_the_other_family_keeps_
         stored.store, dataclasses.replace(full, seeds=full.seeds[:1]), 1, defenses=("pgd",)))
 
 
-def _c2_rows(family: str, lows: list[float], verdicts: list[str]) -> list[dict]:
+def _c2_rows(family: str, lows: list[float], verdicts: list[str], df: float = 4.0) -> list[dict]:
     return [{"claim": "C2", "family": family, "op": ">", "threshold": 0.0, "interval_low": low,
-             "verdict": verdict} for low, verdict in zip(lows, verdicts)]
+             "verdict": verdict, "df": df} for low, verdict in zip(lows, verdicts)]
 
 
 def test_the_bottom_line_says_why_c2_is_inconclusive_when_its_intervals_clear_zero():
@@ -109,7 +110,7 @@ def test_the_bottom_line_says_why_c2_is_inconclusive_when_its_intervals_clear_ze
         _c2_rows("PGD", [7.1, 6.8, 2.0, 1.5, -0.3, 0.4], ["inconclusive"] * 6)
         + _c2_rows("TRADES", [1.5, 0.8, 0.2, 0.1, 0.3, 0.9], ["holds"] + ["inconclusive"] * 5)
         + [{"claim": "C3", "family": "PGD", "op": "within", "threshold": 1.0,
-            "interval_low": 0.5, "verdict": "inconclusive"}])
+            "interval_low": 0.5, "verdict": "inconclusive", "df": 4.0}])
     assert holm_note("PGD", frame) == (
         "C2 stays inconclusive: 5 of the family's 6 C2 comparisons have a 95 % interval above "
         "0, but none of them hold after Holm's correction for the claim's 12 comparisons")
@@ -128,6 +129,14 @@ def test_the_bottom_line_says_why_c2_is_inconclusive_when_its_intervals_clear_ze
     line = _family_line("PGD", claims, gains, 2.0, [], frame=frame)
     assert line.endswith("contains the paper's +9.64; " + holm_note("PGD", frame) + ".")
     assert "Holm" not in _family_line("PGD", claims, gains, 2.0, [])
+    # One seed, nothing to pool (df 0): nothing is judged, so Holm explains nothing, and the gain
+    # is given on its one seed without a direction or size verdict.
+    one_seed = pd.DataFrame(_c2_rows("PGD", [7.1, 6.8, 2.0, 1.5, 0.3, 0.4], ["inconclusive"] * 6, df=0.0))
+    assert holm_note("PGD", one_seed) is None
+    unjudged = gains.assign(agrees=stats.NOT_JUDGED, size=stats.NOT_JUDGED)
+    line = _family_line("PGD", claims, unjudged, 2.0, [], frame=one_seed)
+    assert "+10.86 pp on one seed (the test sample alone gives [+7.09, +14.63]" in line
+    assert "not judged until a second seed" in line and "direction" not in line
 
 
 def test_the_verdict_history_labels_each_profile_by_its_schedule_and_seeds(tmp_path):

@@ -174,8 +174,9 @@ def gain_table(store: Store, plan: DatasetPlan, number: int,
     else:
         out = ours.assign(**{"paper gain": np.nan})
     out["interval"] = [format_interval(g, h) for g, h in zip(out["gain"], out["half"])]
-    out["agrees"] = [agreement(p, g, h) for p, g, h in zip(out["paper gain"], out["gain"], out["half"])]
-    out["size"] = [size_agreement(p, g, h) for p, g, h in zip(out["paper gain"], out["gain"], out["half"])]
+    rows = list(zip(out["paper gain"], out["gain"], out["half"], out["df"]))
+    out["agrees"] = [agreement(*row) for row in rows]
+    out["size"] = [size_agreement(*row) for row in rows]
     out = out.sort_values(["family", "alpha_train"], kind="stable")
     columns = ["family", "alpha_train", "alpha_test", "metric", "paper gain", "gain", "interval",
                "agrees", "size", "ours", "baseline", "seeds"]

@@ -217,8 +217,8 @@ def subset_plan(plan, rp: RobustnessPlan, attack: AttackConfig):
 def claim_rows(store: Store, plan, families=("pgd", "trades")) -> pd.DataFrame:
     """Return claims C2 (A_sa, A_tr gains > 0 at every alpha_test) and C3 (A_nat, A_rob within
     the tolerance) of ``plan``'s headline pairs of ``families``: one row per comparison with gain,
-    interval and verdict, by the rules of :mod:`wmrlib.analysis.claims` (with one seed the interval is
-    the paired bootstrap's alone)."""
+    interval and verdict, by the rules of :mod:`wmrlib.analysis.claims` (with one seed and nothing to
+    pool, the interval is the paired bootstrap's alone and the comparison is not judged)."""
     pairs = plan.headline_pairs(families)
     gains = pd.concat([our_gains(store, plan, pairs, plan.alpha_tests, ("a_sa", "a_tr")),
                        our_gains(store, plan, pairs, (None,), ("a_nat", "a_rob"))],

@@ -7,8 +7,9 @@ share the seed's initialisation, data order and attack noise). Its standard erro
 part, std(differences)/√n, to the test-sample part from the paired bootstrap; a comparison with
 one seed borrows the seed standard deviation pooled over the healthy multi-seed comparisons of
 the same quantity. Its 95 % interval is ``estimate ± t·se`` with Student's t at the seed part's
-degrees of freedom (n − 1, or the pooled ones; the normal quantile when only the test sample
-varies).
+degrees of freedom (n − 1, or the pooled ones). With one seed and nothing to pool, the seed error
+is unknown (0 degrees of freedom): the interval shown covers the test sample only (normal
+quantile) and the comparison is not judged: it is *inconclusive*.
 
 Rules, each a one-sided test at ``LEVEL / 2``:
 
@@ -35,6 +36,7 @@ INTERVAL = "95 % interval (Student's t over seeds, plus the test-sample variance
 MULTIPLICITY = "Holm's step-down procedure within each claim"
 METRIC_NAMES = {"a_nat": "A_nat", "a_rob": "A_rob", "a_sa": "A_sa", "a_tr": "A_tr"}
 VERDICTS = ("holds", "does not hold", "inconclusive")
+NOT_JUDGED = "not judged (one seed)"  # a gain's direction or size when its seed error is unknown
 
 
 def family_name(defense: str) -> str:
@@ -187,22 +189,28 @@ def judge(frame: pd.DataFrame, by: str = "claim") -> pd.Series:
     return out
 
 
-def agreement(paper_gain: float, gain: float, half: float) -> str:
+def agreement(paper_gain: float, gain: float, half: float, df: float = np.inf) -> str:
     """Return whether our gain's interval lies on the paper's side of 0 ("yes"), on the other
-    side ("no") or contains 0 ("inconclusive"); "–" without a paper gain or an error."""
+    side ("no") or contains 0 ("inconclusive"); "–" without a paper gain or an error;
+    :data:`NOT_JUDGED` when the seed error is unknown (``df`` 0: one seed, nothing to pool)."""
     if not np.isfinite(paper_gain) or not np.isfinite(half):
         return "–"
+    if not df > 0:
+        return NOT_JUDGED
     low, high = interval(gain, half)
     if low <= 0 <= high:
         return "inconclusive"
     return "yes" if (low > 0) == (paper_gain > 0) else "no"
 
 
-def size_agreement(paper_gain: float, gain: float, half: float) -> str:
+def size_agreement(paper_gain: float, gain: float, half: float, df: float = np.inf) -> str:
     """Return how the paper's gain sits against our interval: "consistent with the paper's
-    size" (inside it), "smaller than the paper's" or "larger than the paper's"; "–" without one."""
+    size" (inside it), "smaller than the paper's" or "larger than the paper's"; "–" without one;
+    :data:`NOT_JUDGED` when the seed error is unknown (``df`` 0)."""
     if not np.isfinite(paper_gain) or not np.isfinite(half):
         return "–"
+    if not df > 0:
+        return NOT_JUDGED
     low, high = interval(gain, half)
     if low <= paper_gain <= high:
         return "consistent with the paper's size"

@@ -239,7 +239,8 @@ def detail_view(part: pd.DataFrame) -> pd.DataFrame:
         "estimate [interval]": [f"{e:+.2f} [{lo:+.2f}, {hi:+.2f}]" for e, lo, hi in
                                 zip(part["estimate"], part["interval_low"], part["interval_high"])],
         "measured in": part["unit"], "test": part["test"], "seeds": part["seeds"],
-        "df": [("normal" if pd.isna(d) or np.isinf(d) else f"{d:g}") for d in part["df"]],
+        "df": [("normal" if pd.isna(d) or np.isinf(d) else "none (one seed)" if d == 0 else f"{d:g}")
+               for d in part["df"]],
         "verdict": part["verdict"]})
 
 
