@@ -265,7 +265,11 @@ def test_probes_flag_saturated_logits(trained_smallcnn, mnist_test):
 def test_probes_flag_shattered_gradients(trained_smallcnn, mnist_test):
     flags = _flags(_Binarized(trained_smallcnn), mnist_test.subset(16, seed=0), 0.5)
     assert flags["Square beats white-box"] and flags["zero gradients"]
-    assert flags["A_rob → 0 as ε grows"] and not flags["logit scaling"]
+    assert flags["A_rob → 0 as ε grows"]
+    # Not asserted: "logit scaling". With zero gradients its scales are only extra random starts,
+    # and at ε 0.5 one of them can round an image into a wrong class: one image of 16 is 6.25 pp,
+    # over the 3 pp threshold. Which image falls depends on float details (it fired on an AVX2 CPU
+    # in a whole-file run and not alone), so the flag is chance here, not a property of the probe.
 
 
 def test_probes_flag_a_randomised_model(trained_smallcnn, mnist_test):
