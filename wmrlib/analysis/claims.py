@@ -106,10 +106,9 @@ def _row(claim, what, a: _Quantity, ga, b: _Quantity | None = None, gb=None, op=
     estimate = float(np.mean(diffs))
     low, high = stats.interval(estimate, half)
     return {"claim": claim, "family": _family(ga), "comparison": what, "estimate": estimate,
-            # df 0 when the seed error is unknown (one seed, nothing to pool): the interval covers
-            # the test sample only and the comparison is not judged (inconclusive), since the
-            # spread between seeds is usually the larger part
-            "se_seed": se_seed, "se_test": se_test, "se": se, "df": df if np.isfinite(se_seed) else 0.0,
+            # df is 0 when the seed error is unknown (one seed, nothing to pool): stats judges
+            # nothing then, since the spread between seeds is usually the larger part
+            "se_seed": se_seed, "se_test": se_test, "se": se, "df": df,
             "interval_low": low, "interval_high": high, "op": op, "threshold": threshold,
             "test": f"{op} {threshold:g}" if op != "within" else f"within ±{threshold:g}",
             "unit": unit, "seeds": label,
@@ -242,7 +241,7 @@ def _slope_row(claim: str, q: _Quantity, defense: str, trained: list[float], wha
     coef = xc / np.sum(xc ** 2)
     slope = float(np.sum(coef * means))
     se_seed = float(np.sqrt(np.sum(coef ** 2 * ses ** 2)))
-    df = float(np.min(dfs)) if np.isfinite(se_seed) else 0.0  # unknown seed error: not judged
+    df = float(np.min(dfs))  # 0 when a group's seed error is unknown: not judged
     draws = [q.seed_mean_draws((defense, a)) for a in trained]
     se_test = (float(np.std(np.tensordot(coef, np.stack(draws), axes=1), ddof=1))
                if all(d is not None for d in draws) else np.nan)
