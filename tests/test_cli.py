@@ -1,6 +1,8 @@
 """The command line: bad input is one ``error:`` line with exit status 2; a smoke training run works.
 
-Every case is a real ``python -m wmrlib`` subprocess; they start together to share the import cost.
+Three cases are real ``python -m wmrlib`` subprocesses (one bad input, ``--debug`` and a training
+run; they start together to share the import cost); the other bad inputs call ``main`` in this
+process, which is the same code after the import.
 """
 import json
 import os
@@ -68,16 +70,33 @@ def cli(tmp_path_factory):
         pytest.skip("MNIST files not found (set WMR_DATA_ROOT)")
     tmp = tmp_path_factory.mktemp("cli")
     table = cases(tmp)
-    return tmp, table, run_all({name: argv for name, (argv, _) in table.items()})
+    return tmp, table, run_all({name: table[name][0] for name in SUBPROCESS})
+
+
+SUBPROCESS = ("profile", "debug", "train")  # through the real entry point; the rest in-process
+
+
+def run_in_process(argv, capsys):
+    """Return (status, stdout, stderr) of ``main(argv)`` in this process (argparse exits itself)."""
+    try:
+        status = main(argv)
+    except SystemExit as e:
+        status = e.code
+    out = capsys.readouterr()
+    return status, out.out, out.err
 
 
 BAD = ["profile", "dataset", "defense", "alpha", "loss", "notebook", "data", "out", "usage"]
 
 
 @pytest.mark.parametrize("name", BAD)
-def test_bad_input_is_one_error_line_with_status_2(cli, name):
+def test_bad_input_is_one_error_line_with_status_2(cli, name, capsys, monkeypatch):
     _, table, results = cli
-    status, stdout, stderr = results[name]
+    if name in SUBPROCESS:
+        status, stdout, stderr = results[name]
+    else:
+        monkeypatch.setenv("WMR_DATA_ROOT", str(mnist_root()))
+        status, stdout, stderr = run_in_process(table[name][0], capsys)
     assert status == 2, (stdout, stderr)
     lines = stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), stderr
@@ -93,7 +112,7 @@ def test_debug_shows_the_traceback(cli):
     assert "ValueError" in stderr and "'mart'" in stderr
 
 
-def test_smoke_training_prints_its_run_and_is_found_again(cli):
+def test_smoke_training_prints_its_run_and_is_found_again(cli, capsys, monkeypatch):
     tmp, _, results = cli
     status, stdout, stderr = results["train"]
     assert status == 0, stderr
@@ -105,7 +124,8 @@ def test_smoke_training_prints_its_run_and_is_found_again(cli):
     assert out["wall_time_s"] > 0 and out["final"]["epoch"] == config.epochs
     assert Store(tmp / "good" / "smoke").provenance_path(config).exists()
     # The same command again finds the stored run and trains nothing: identical output.
-    again = run_all({"again": ["train", *SMOKE_PGD, "--out", str(tmp / "good")]})["again"]
+    monkeypatch.setenv("WMR_DATA_ROOT", str(mnist_root()))
+    again = run_in_process(["train", *SMOKE_PGD, "--out", str(tmp / "good")], capsys)
     assert again[0] == 0 and json.loads(again[1]) == out
 
 

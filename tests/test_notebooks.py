@@ -52,7 +52,8 @@ def executed(tmp_path_factory):
     os.environ["WMR_DATA_ROOT"] = str(root)  # the quickstart loads MNIST from data_root=None
     try:
         started = time.perf_counter()
-        paths = reproduce("smoke", results=tmp, output_dir=tmp / "nb")
+        # two processes train and evaluate, then two kernels run the notebooks: both cores work
+        paths = reproduce("smoke", results=tmp, output_dir=tmp / "nb", workers=2, threads=1)
         seconds = time.perf_counter() - started
     finally:
         if old is None:

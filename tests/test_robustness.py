@@ -328,7 +328,9 @@ def test_page_tables_from_stored_units(trained_smallcnn, mnist_test, tmp_path, m
     table = robustness.probe_table(store, plan, rp)
     fired = {m: list(g.loc[g["flag"], "probe"]) for m, g in table.groupby("model", sort=False)}
     assert robustness.flagged_models(store, plan) == {m: p for m, p in fired.items() if p}
-    sentence = robustness.headline_sentence(store, plan)
+    stored = sorted(p.name for p in (tmp_path / "smoke").rglob("*.npz"))
+    sentence = robustness.headline_sentence(store, plan)  # given a writable store, it still only reads
+    assert sorted(p.name for p in (tmp_path / "smoke").rglob("*.npz")) == stored
     assert sentence.startswith("We also attacked the first seed's headline models with standard "
                                "AutoAttack") and "Under AutoAttack" in sentence
 

@@ -134,6 +134,15 @@ def test_readonly_store_raises_missing_result(trained):
     assert isinstance(MissingResult("x"), LookupError)
     assert not store.run_dir(other).exists()
     assert not store.evals_dir(other).exists()
+    # A writable store's read-only view reads what is stored and computes nothing.
+    view = store.read_only()
+    assert view.readonly and not store.readonly and view.root == store.root
+    assert view.get_or_train(CONFIG, need_model=False).provenance == store.get_or_train(
+        CONFIG, need_model=False).provenance
+    with pytest.raises(MissingResult, match="clean"):
+        view.get_or_attack(CONFIG, None, eval_size=EVAL, eval_seed=99)
+    assert not store.has_unit(CONFIG, None, eval_size=EVAL, eval_seed=99)
+    assert view.read_only() is view
 
 
 # --- evaluation units -------------------------------------------------------------------------

@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--readonly", action="store_true", help="use stored results only; train nothing")
     p.add_argument("--datasets", nargs="*", default=None, help="compute only these datasets")
     p.add_argument("--no-notebooks", action="store_true", help="compute the results only")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="local worker processes, then notebooks run at once (default 1)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
     p.add_argument("--executor", default="local", help="local or submitit (one job per run)")
     p.add_argument("--cluster", default=None,

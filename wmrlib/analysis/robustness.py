@@ -368,6 +368,7 @@ def published_comparison(store: Store, plan, rp: RobustnessPlan | None = None) -
 def headline_sentence(store: Store, plan) -> str | None:
     """Return the landing page's sentences on the robustness check (None when it is not stored):
     what changes under AutoAttack, and which models a probe flags."""
+    store = store.read_only()  # a page sentence reads what is stored; it never attacks
     rp, _cut = stored_check(store, plan, plan_for(plan))
     if not all(is_checked(store, plan, c, rp) for c in robust_models(plan, rp)):
         return None  # never attack while rendering a page

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tqdm.std import tqdm
 
-from ..core.checks import check_choice
+from ..core.checks import check_choice, check_int
 from ..core.paths import REPO_ROOT
 from ..experiment.profiles import PROFILES
 from .campaign import compute
@@ -37,11 +38,13 @@ def reproduce(profile: str, *, only=None, results: str | Path = "results",
     through submitit). The executed notebooks go to ``<results>/<profile>/notebooks/`` (or
     ``output_dir``), beside the results they used. Bars show only on a terminal; unless
     ``quiet``, each job also logs a timestamped line per stage to stderr (a log file keeps them).
+    The notebooks then run ``workers`` at a time, each in its own kernel.
     """
     check_choice("profile", profile, PROFILES)
     names = list(only) if only else list(NOTEBOOKS)
     for name in names:  # before anything is computed: a wrong name costs nothing
         check_choice("notebook", name, NOTEBOOKS)
+    check_int("workers", workers, low=1)
     if not readonly:
         compute(profile, results=results, datasets=datasets, data_root=data_root, device=device,
                 workers=workers, threads=threads, executor=executor, cluster=cluster, slurm=slurm,
@@ -61,11 +64,15 @@ def reproduce(profile: str, *, only=None, results: str | Path = "results",
     # asks for a result the job list missed shows "No stored results" (the tests look for it).
     parameters = {"profile": profile, "results": str(results), "readonly": True,
                   "device": device or "auto", "progress": False}
-    written = []
-    for name in tqdm(names, desc=f"reproduce {profile}", disable=not sys.stderr.isatty()):
+
+    def execute(name: str) -> Path:
         target = out_dir / f"{name}.ipynb"
         papermill.execute_notebook(str(notebook_path(name)), str(target), parameters=parameters,
                                    kernel_name="python3", cwd=str(REPO_ROOT / "notebooks"),
                                    execution_timeout=timeout, progress_bar=False)
-        written.append(target)
-    return written
+        return target
+
+    # Each notebook runs in its own kernel process, so ``workers`` threads run that many at once.
+    with ThreadPoolExecutor(max_workers=min(workers, len(names)) or 1) as pool:
+        return list(tqdm(pool.map(execute, names), total=len(names), desc=f"reproduce {profile}",
+                         disable=not sys.stderr.isatty()))

@@ -78,6 +78,15 @@ class Store:
         self.eval_batch_size = check_int("eval_batch_size", eval_batch_size, low=1)
         self._data: dict[tuple, ImageData] = {}
 
+    def read_only(self) -> "Store":
+        """Return a view of the same results that never computes: a missing one raises MissingResult."""
+        if self.readonly:
+            return self
+        view = Store(self.root, data_root=self.data_root, device=self.device, readonly=True,
+                     progress=self.progress, eval_batch_size=self.eval_batch_size)
+        view._data = self._data  # the loaded datasets are shared, not read again
+        return view
+
     # --- data ---------------------------------------------------------------------------------
     def data(self, config: RunConfig, train: bool) -> ImageData:
         """Return the training or test data a run uses (synthetic tensors when the config says so)."""
