@@ -16,13 +16,13 @@ from wmrlib.workflow.store import Store
 from conftest import mnist_root
 
 
-def test_plan_jobs_cover_every_model_once_by_priority_then_longest_first():
+def test_plan_jobs_cover_every_model_once_by_priority_then_seed_then_longest_first():
     jobs = plan_jobs("cpu-5epoch")
     plan = profile("cpu-5epoch").plan("mnist")
     keys = [j.config.key() for j in jobs]
     assert len(keys) == len(set(keys))
     assert set(keys) == {c.key() for c in plan.models() + plan.precision_models()}
-    order = [(j.priority, -j.cost) for j in jobs]
+    order = [(j.priority, j.config.seed, -j.cost) for j in jobs]
     assert order == sorted(order)
     first = [(j.config.label, j.config.alpha_train) for j in jobs if j.priority == 0]
     assert sorted(first) == [("PGD", 0.0), ("PGD+ours", 0.5), ("TRADES", 0.0), ("TRADES+ours", 2.0)]
@@ -53,6 +53,8 @@ def test_the_cpu_campaign_trains_the_trades_pair_first_then_the_pgd_pair_then_th
     assert all(j.config.val_size == 1000 and j.curve is None for j in jobs)  # validation curves
     fashion = [j for j in jobs if j.config.dataset == "fashionmnist"]
     assert len(fashion) == 12 and min(j.priority for j in fashion) > 3  # after MNIST's headline seeds
+    # Seed by seed: every arm's seed 1 before any seed 2, so a budget-limited run completes a seed.
+    assert [j.config.seed for j in fashion] == [0] * 4 + [1] * 4 + [2] * 4
 
 
 def test_cpu_units_follow_the_plan():

@@ -38,7 +38,8 @@ class Job:
 
 
 def plan_jobs(profile_name: str, datasets=None, overrides: tuple[dict, dict] | None = None) -> list[Job]:
-    """Return the jobs of a profile (all its datasets, or ``datasets``): by priority, longest first.
+    """Return the jobs of a profile (all its datasets, or ``datasets``): by priority, then seed by
+    seed (a seed's arms together give their paired comparison a seed error sooner), longest first.
 
     ``overrides`` = (RunConfig changes, AttackConfig changes) from :mod:`wmrlib.experiment.overrides`.
     """
@@ -52,7 +53,7 @@ def plan_jobs(profile_name: str, datasets=None, overrides: tuple[dict, dict] | N
                      if plan.has_curve(config) else None)
             jobs.append(Job(config, tuple(plan.units(config)), plan.eval_seed, curve,
                             plan.priority(config)))
-    return sorted(jobs, key=lambda j: (j.priority, -j.cost))
+    return sorted(jobs, key=lambda j: (j.priority, j.config.seed, -j.cost))
 
 
 def unit_image_steps(job: Job) -> int:
