@@ -41,6 +41,8 @@ def headline(results: str | Path, profile: str = "cpu", dataset: str = "mnist") 
     done, total = stored.progress() if dataset == "mnist" else out["progress"]
     out.update(profile=source.profile, epochs=plan.base.epochs, eval_size=plan.eval_size,
                seeds=len(plan.seeds), seeds_text=seeds_text(plan), models=len(plan.models()),
+               # no family has a second seed: the seed error is unknown and nothing is judged
+               one_seed=len(plan.seeds) == 1 and not plan.family_only_seeds,
                jobs_done=done, jobs=total,
                partial=source.profile != profile and done < total, source=source)
     alpha = plan.alpha_tests[-1]
@@ -223,7 +225,7 @@ def dataset_lines(h: dict) -> list[str]:
             + f"). The paper has no {name} results, so its MNIST gain is context, not a target."
             + (f" Of the {len(claims)} claims, {_tally(claims)} on these models." if claims is not None else "")
             + (" With one seed per model the seed error is unknown, so no comparison is judged "
-               "yet: every interval here covers the test sample only." if h["seeds"] == 1 else ""))
+               "yet: every interval here covers the test sample only." if h["one_seed"] else ""))
     lines = [head]
     for family in ("PGD", "TRADES"):
         lines.append(_family_line(family, claims, h["gains"], h["alpha_test"],
@@ -309,7 +311,7 @@ def headline_text(h: dict) -> str:
                      f"{h['jobs']} `cpu` models are trained and evaluated; the pages show the models complete so far."
                      + (" With one seed per model the seed error is unknown, so the gains' "
                         "intervals below cover the test sample only and every claim is "
-                        "*inconclusive* until the other seeds are trained." if h["seeds"] == 1 else ""))
+                        "*inconclusive* until the other seeds are trained." if h["one_seed"] else ""))
     if h.get("collapsed"):
         runs = h["collapsed"]
         lines.append(f"**{count(len(runs), 'stored run')} collapsed in training.** "
