@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from wmrlib.analysis import stats
-from wmrlib.analysis.gains import gain_table
+from wmrlib.analysis.gains import gain_table, seed_error_unknown
 from wmrlib.analysis.results import forget
 from wmrlib.analysis.tables import model_metrics
 from wmrlib.book import words
@@ -28,6 +28,20 @@ def test_a_familys_gain_table_equals_its_rows_of_the_whole_table():
     trades = gain_table(store, plan, 1, defenses=("trades",))
     assert set(trades["family"]) == {"TRADES"}
     pd.testing.assert_frame_equal(trades, whole[whole["family"] == "TRADES"].reset_index(drop=True))
+
+
+def test_the_seed_error_is_unknown_only_when_no_comparison_has_a_second_seed():
+    """With both smoke seeds every gain has a seed error; with seed 0 alone and nothing to pool
+    every gain is 'not judged', and the landing's one-seed sentence reads that off the table."""
+    plan = profile("smoke").plan("mnist")
+    store = Store(SMOKE, readonly=True, progress=False)
+    both = gain_table(store, plan, 1)
+    alone = gain_table(store, dataclasses.replace(plan, seeds=(0,), family_only_seeds=()), 1)
+    assert not seed_error_unknown(both) and stats.NOT_JUDGED not in set(both["agrees"])
+    assert seed_error_unknown(alone) and set(alone["agrees"]) <= {stats.NOT_JUDGED, "–"}
+    assert not seed_error_unknown(alone.iloc[:0])
+    mixed = pd.concat([alone[alone["family"] == "PGD"], both[both["family"] == "TRADES"]])
+    assert not seed_error_unknown(mixed)
 
 
 def test_interim_gains_are_paired_means_over_the_complete_seeds_only(tmp_path):

@@ -181,3 +181,9 @@ def gain_table(store: Store, plan: DatasetPlan, number: int,
     columns = ["family", "alpha_train", "alpha_test", "metric", "paper gain", "gain", "interval",
                "agrees", "size", "ours", "baseline", "seeds"]
     return out[columns].rename(columns={"gain": "our gain"}).reset_index(drop=True)
+
+
+def seed_error_unknown(table: pd.DataFrame) -> bool:
+    """Return whether no gain of ``table`` (a :func:`gain_table` or its rows) has a known seed
+    error: every one is :data:`~wmrlib.analysis.stats.NOT_JUDGED` (one seed, nothing to pool)."""
+    return bool(len(table)) and bool((table["agrees"] == stats.NOT_JUDGED).all())

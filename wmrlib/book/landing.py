@@ -13,7 +13,7 @@ from ..core import paths
 from ..workflow.provenance import git_commit
 from ..analysis.claims import comparisons, summary
 from ..analysis.collapse import collapse_epochs, collapsed_by_family, describe_rule
-from ..analysis.gains import gain_table
+from ..analysis.gains import gain_table, seed_error_unknown
 from ..analysis.robustness import headline_sentence, pgd_overstatement
 from ..analysis.stats import INTERVAL, NOT_JUDGED, combine
 from ..experiment.profiles import DatasetPlan
@@ -41,13 +41,12 @@ def headline(results: str | Path, profile: str = "cpu", dataset: str = "mnist") 
     done, total = stored.progress() if dataset == "mnist" else out["progress"]
     out.update(profile=source.profile, epochs=plan.base.epochs, eval_size=plan.eval_size,
                seeds=len(plan.seeds), seeds_text=seeds_text(plan), models=len(plan.models()),
-               # no family has a second seed: the seed error is unknown and nothing is judged
-               one_seed=len(plan.seeds) == 1 and not plan.family_only_seeds,
                jobs_done=done, jobs=total,
                partial=source.profile != profile and done < total, source=source)
     alpha = plan.alpha_tests[-1]
     out["alpha_test"] = alpha
     out["gains"] = headline_rows(gains, alpha)
+    out["one_seed"] = seed_error_unknown(out["gains"])
     out["rob"] = gains[gains["metric"] == "A_rob"]
     try:
         out["comparisons"] = comparisons(source.store, plan)
