@@ -72,7 +72,7 @@ def test_the_landing_page_shows_the_gains_without_collapsed_runs_beside_the_othe
     row = {"family": "PGD", "alpha_train": 0.5, "metric": "A_sa", "paper gain": 9.64,
            "our gain": 10.77, "interval": "[+8.87, +12.67]", "agrees": "yes", "size": "consistent with the paper's size",
            "seeds kept": "0, 1"}
-    h = {"profile": "cpu", "epochs": 5, "eval_size": 2000, "seeds": 3, "one_seed": False, "seeds_text": "3 seeds", "source": book.Source(
+    h = {"profile": "cpu", "epochs": 5, "eval_size": 2000, "seeds": 3, "seed_error_unknown": False, "seeds_text": "3 seeds", "source": book.Source(
         "mnist", "cpu", profile("cpu").plan("mnist"), Store(tmp_path, readonly=True)), "jobs_done": 20, "jobs": 20, "alpha_test": 2.0,
          "gains": pd.DataFrame([row | {"our gain": 23.63, "interval": "[-1.76, +49.02]",
                                        "agrees": "inconclusive"}]),
@@ -212,7 +212,7 @@ def test_the_bottom_line_states_each_familys_verdicts_gain_and_the_attacks_overs
                            "PGD family": ["holds", "inconclusive"],
                            "TRADES family": ["holds", "does not hold"]})
     gap = pd.DataFrame([{"family": "PGD", "min": 6.4, "mean": 8.6, "max": 9.6, "models": 6}])
-    h = {"profile": "cpu", "epochs": 5, "eval_size": 2000, "seeds": 3, "one_seed": False, "seeds_text": "3 seeds", "models": 20,
+    h = {"profile": "cpu", "epochs": 5, "eval_size": 2000, "seeds": 3, "seed_error_unknown": False, "seeds_text": "3 seeds", "models": 20,
          "alpha_test": 2.0, "gains": gains, "claims": claims, "overstatement": gap,
          "collapsed": {"PGD seed 2": 2}, "collapsed families": {"PGD": ["PGD seed 2"]},
          "source": book.Source("mnist", "cpu", profile("cpu").plan("mnist"), Store(tmp_path, readonly=True))}
@@ -250,7 +250,7 @@ def test_the_bottom_line_adds_a_line_per_other_dataset_with_the_papers_mnist_gai
                            "PGD family": ["holds", "not evaluated"],
                            "TRADES family": ["holds", "not evaluated"]})
     plan = profile("cpu").plan("fashionmnist")
-    h = {"profile": "cpu", "dataset": "fashionmnist", "epochs": 5, "eval_size": 2000, "seeds": 3, "one_seed": False, "seeds_text": "3 seeds",
+    h = {"profile": "cpu", "dataset": "fashionmnist", "epochs": 5, "eval_size": 2000, "seeds": 3, "seed_error_unknown": False, "seeds_text": "3 seeds",
          "eps": 0.1, "alpha_test": 2.0, "gains": gains, "claims": claims, "jobs_done": 12,
          "jobs": 12, "collapsed families": {},
          "source": book.Source("fashionmnist", "cpu", plan, Store(tmp_path, readonly=True))}
@@ -264,7 +264,7 @@ def test_the_bottom_line_adds_a_line_per_other_dataset_with_the_papers_mnist_gai
     assert "seed error is unknown" not in head
     # One common seed, but a family with a second one: the seed error is known and pooled, so
     # the head must not say that nothing is judged; it does only when no family has a second seed.
-    assert "seed error is unknown" in dataset_lines({**h, "seeds": 1, "one_seed": True})[0]
+    assert "seed error is unknown" in dataset_lines({**h, "seeds": 1, "seed_error_unknown": True})[0]
 
 
 def test_stage_two_is_on_trial_until_every_trades_pair_run_is_trained_and_rejected_by_one_fall():

@@ -46,7 +46,7 @@ def headline(results: str | Path, profile: str = "cpu", dataset: str = "mnist") 
     alpha = plan.alpha_tests[-1]
     out["alpha_test"] = alpha
     out["gains"] = headline_rows(gains, alpha)
-    out["one_seed"] = seed_error_unknown(out["gains"])
+    out["seed_error_unknown"] = seed_error_unknown(out["gains"])
     out["rob"] = gains[gains["metric"] == "A_rob"]
     try:
         out["comparisons"] = comparisons(source.store, plan)
@@ -224,7 +224,7 @@ def dataset_lines(h: dict) -> list[str]:
             + f"). The paper has no {name} results, so its MNIST gain is context, not a target."
             + (f" Of the {len(claims)} claims, {_tally(claims)} on these models." if claims is not None else "")
             + (" With one seed per model the seed error is unknown, so no comparison is judged "
-               "yet: every interval here covers the test sample only." if h["one_seed"] else ""))
+               "yet: every interval here covers the test sample only." if h["seed_error_unknown"] else ""))
     lines = [head]
     for family in ("PGD", "TRADES"):
         lines.append(_family_line(family, claims, h["gains"], h["alpha_test"],
@@ -310,7 +310,7 @@ def headline_text(h: dict) -> str:
                      f"{h['jobs']} `cpu` models are trained and evaluated; the pages show the models complete so far."
                      + (" With one seed per model the seed error is unknown, so the gains' "
                         "intervals below cover the test sample only and every claim is "
-                        "*inconclusive* until the other seeds are trained." if h["one_seed"] else ""))
+                        "*inconclusive* until the other seeds are trained." if h["seed_error_unknown"] else ""))
     if h.get("collapsed"):
         runs = h["collapsed"]
         lines.append(f"**{count(len(runs), 'stored run')} collapsed in training.** "
