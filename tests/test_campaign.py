@@ -186,14 +186,39 @@ def test_more_workers_than_cores_warns_with_both_numbers(monkeypatch):
         warn_oversubscription(3, 1)
 
 
-def test_calibrating_on_a_busy_machine_warns_with_the_load(monkeypatch):
-    from wmrlib.workflow.cost import busy_machine_warning
+def test_busy_cores_reads_the_kernels_cpu_counters(tmp_path, monkeypatch):
+    from wmrlib.compute import device
+    from wmrlib.compute.device import busy_cores, cpu_time_counters
 
-    assert busy_machine_warning(0.99, 2) is None
-    assert "load average 1.9 on 2 cores" in busy_machine_warning(1.9, 2)
-    monkeypatch.setattr("os.getloadavg", lambda: (2.0, 2.0, 2.0))
+    assert doctest.testmod(device).failed == 0
+    # user nice system idle iowait irq softirq steal guest guest_nice: busy excludes idle, iowait
+    assert cpu_time_counters("cpu  10 2 3 50 5 1 1 1 7 0\ncpu0 1 1 1 1 1 1 1 1 0 0") == (18, 73)
+    with pytest.raises(ValueError, match="first line must start with 'cpu'"):
+        cpu_time_counters("intr 1 2 3")
+    # two snapshots 200 ticks apart, 150 of them busy, on 2 cores: 1.5 cores' worth of work
+    stat = tmp_path / "stat"
+    snapshots = iter(["cpu  100 0 0 100 0 0 0 0 0 0", "cpu  250 0 0 150 0 0 0 0 0 0"])
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("time.sleep", lambda s: stat.write_text(next(snapshots)))
+    stat.write_text(next(snapshots))
+    assert busy_cores(stat=stat) == pytest.approx(1.5)
+    assert busy_cores(stat=tmp_path / "absent") is None
+
+
+def test_calibrating_on_a_busy_machine_warns_with_the_cpu_in_use(monkeypatch):
+    from wmrlib.workflow.cost import _busy_warning, busy_machine_warning
+
+    assert busy_machine_warning(0.49, 2) is None
+    assert "1.9 of 2 cores in use, from CPU time" in busy_machine_warning(1.9, 2)
+    monkeypatch.setattr("wmrlib.workflow.cost.busy_cores", lambda: 1.2)
     with pytest.warns(UserWarning, match="the machine is busy"):
         calibrate([JOB], workers=1, threads=1)
+    # without /proc/stat the lagging load average decides, and only a whole busy core counts
+    monkeypatch.setattr("wmrlib.workflow.cost.busy_cores", lambda: None)
+    monkeypatch.setattr("os.getloadavg", lambda: (0.9, 0.9, 0.9))
+    assert _busy_warning() is None
+    monkeypatch.setattr("os.getloadavg", lambda: (2.0, 2.0, 2.0))
+    assert "from the 1-minute load average" in _busy_warning()
 
 
 def test_budget_and_plan_bad_input_is_one_line(capsys):

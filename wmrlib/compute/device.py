@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from pathlib import Path
 
 import torch
@@ -65,6 +66,37 @@ def cpu_info() -> dict:
     if caps:  # this CPU runs as an older one: say so wherever its numbers are recorded
         info["isa_caps"] = caps
     return info
+
+
+def cpu_time_counters(stat_text: str) -> tuple[int, int]:
+    """Return (busy, total) clock ticks of all CPUs since boot from the text of /proc/stat.
+
+    Busy is every tick except idle and I/O wait; guest time is already inside user time.
+
+    Example:
+        >>> cpu_time_counters("cpu  60 0 20 100 20 0 0 0 0 0\\ncpu0 30 0 10 50 10 0 0 0 0 0")
+        (80, 200)
+    """
+    fields = stat_text.splitlines()[0].split()
+    if not fields or fields[0] != "cpu":
+        raise ValueError("not /proc/stat text: its first line must start with 'cpu'")
+    ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    total = sum(ticks)
+    return total - ticks[3] - ticks[4], total
+
+
+def busy_cores(sample_s: float = 0.5, stat: Path = Path("/proc/stat")) -> float | None:
+    """Return how many cores' worth of CPU time all processes used over ``sample_s`` seconds,
+    from the kernel's counters in ``stat``; None where that file cannot be read (not Linux)."""
+    try:
+        busy0, total0 = cpu_time_counters(stat.read_text())
+        time.sleep(sample_s)
+        busy1, total1 = cpu_time_counters(stat.read_text())
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
 
 
 def cpu_kind(info: dict | None = None) -> str:

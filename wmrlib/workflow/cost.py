@@ -21,7 +21,7 @@ from pathlib import Path
 from ..compute.adaptive import step_equivalents
 from ..compute.checkpoint import CheckpointError, load_checkpoint
 from ..compute.data import num_batches, synthetic
-from ..compute.device import cpu_info, default_device
+from ..compute.device import busy_cores, cpu_info, default_device
 from ..compute.train import CURVE_POINTS, passes, train_model
 from ..core.datasets import spec as _spec
 from ..experiment.config import RunConfig, validation_attack
@@ -146,19 +146,35 @@ def _measure(combos: list[tuple], evals: dict[tuple, int], threads: int | None,
     return train, evaluate
 
 
-def busy_machine_warning(load: float, cores: int) -> str | None:
-    """Return a warning when the 1-minute load average ``load`` shows at least one of ``cores``
-    busy with other work (a calibration then times a shared CPU), else None.
+def busy_machine_warning(busy: float, cores: int, *, source: str = "CPU time over 0.5 s",
+                         threshold: float = 0.5) -> str | None:
+    """Return a warning when ``busy`` cores' worth of other work (at least ``threshold``; measured
+    by ``source``) runs on this machine of ``cores`` cores: a calibration then times a shared CPU.
+    Else None.
 
     Example:
-        >>> busy_machine_warning(0.3, 2) is None
+        >>> busy_machine_warning(0.1, 2) is None
         True
     """
-    if load < 1.0:
+    if busy < threshold:
         return None
-    return (f"the machine is busy (load average {load:.1f} on {cores} cores): the calibration "
-            "times a shared CPU, so the expected minutes are too high for an idle machine and "
-            "mean little; calibrate again (plan, reproduce --budget-min) when nothing else runs")
+    return (f"the machine is busy ({busy:.1f} of {cores} cores in use, from {source}): the "
+            "calibration times a shared CPU, so the expected minutes are too high for an idle "
+            "machine and mean little; calibrate again (plan, reproduce --budget-min) when nothing "
+            "else runs")
+
+
+def _busy_warning() -> str | None:
+    """The busy-machine warning from the CPU time all processes use now (/proc/stat), or from the
+    1-minute load average where there is no /proc/stat; None where neither exists."""
+    cores = os.cpu_count() or 1
+    busy = busy_cores()
+    if busy is not None:
+        return busy_machine_warning(busy, cores)
+    if hasattr(os, "getloadavg"):  # lags a minute behind, so only a whole busy core counts
+        return busy_machine_warning(os.getloadavg()[0], cores, source="the 1-minute load average",
+                                    threshold=1.0)
+    return None
 
 
 def calibrate(jobs: list[Job], *, workers: int = 1, threads: int | None = None,
@@ -166,8 +182,8 @@ def calibrate(jobs: list[Job], *, workers: int = 1, threads: int | None = None,
     """Time the jobs' training and attack steps here, in ``workers`` processes side by side, at
     the jobs' own sizes (:func:`calibration_batch`, :func:`eval_batches`); warns first when the
     CPU is busy with other work (:func:`busy_machine_warning`)."""
-    if default_device(device).type == "cpu" and hasattr(os, "getloadavg"):
-        busy = busy_machine_warning(os.getloadavg()[0], os.cpu_count() or 1)
+    if default_device(device).type == "cpu":
+        busy = _busy_warning()
         if busy:
             warnings.warn(busy, stacklevel=2)
     combos = sorted({_train_combo(j.config) for j in jobs})
