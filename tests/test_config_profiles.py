@@ -94,7 +94,9 @@ CHANGED = dict(dataset="cifar10", model="resnet18", defense="trades", alpha_trai
                eps_ramp=0.3, train_size=128, augment=True, synthetic=True, seed=1,
                precision="bf16", detach_weights=True, random_start="uniform", lr_decay=0.2,
                replays=4, inner_steps=5, iaat_warmup=2, iaat_gamma=0.01, iaat_beta=0.5,
-               val_size=1000)
+               val_size=1000, selection="best-val-rob", val_alpha_test=2.0)
+# Settings that a changed field needs beside it (the validation split of the selection rule).
+NEEDS = {"selection": dict(val_size=1000), "val_alpha_test": dict(val_size=1000)}
 
 
 def test_equal_configs_have_equal_keys():
@@ -114,8 +116,9 @@ def test_changing_any_field_changes_the_key():
     assert set(CHANGED) == {f.name for f in dataclasses.fields(RunConfig)}
     keys = {base.key()}
     for name, value in CHANGED.items():
-        changed = dataclasses.replace(base, **{name: value})
-        assert changed != base, name
+        start = dataclasses.replace(base, **NEEDS.get(name, {}))
+        changed = dataclasses.replace(start, **{name: value})
+        assert changed != start and changed.key() != start.key(), name
         keys.add(changed.key())
     assert len(keys) == 1 + len(CHANGED)
 
@@ -166,7 +169,7 @@ def test_unknown_profile_names_the_valid_ones():
         profile("nope")
     for name in PROFILES:
         assert name in str(info.value)
-    assert set(PROFILES) == {"smoke", "cpu", "paper", "cpu-5epoch", "cpu-1epoch"}
+    assert set(PROFILES) == {"smoke", "cpu", "paper", "cpu-5epoch", "cpu-1epoch", "cpu-20epoch"}
 
 
 def test_unknown_dataset_of_a_profile_raises():

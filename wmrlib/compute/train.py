@@ -17,6 +17,7 @@ import torch
 from tqdm.std import tqdm
 
 from . import defenses, distributed
+from ..method import metrics
 from ..method.attacks import eval_mode, pgd, random_start, trades_attack
 from .checkpoint import load_checkpoint, save_checkpoint
 from ..experiment.config import RunConfig, validation_attack
@@ -37,6 +38,9 @@ class TrainResult:
     wall_time_s: float = 0.0
     resumed_from: tuple[int, int] | None = None
     state: dict[str, torch.Tensor] = field(default_factory=dict)  # the defense's carried state
+    # The model-selection record (``config.selection``): rule, selected epoch, its validation
+    # A_rob and the final model's validation point; empty for the rule "final".
+    selection: dict = field(default_factory=dict)
 
 
 def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -85,17 +89,26 @@ def curve_batches(per_epoch: int, points: int = CURVE_POINTS) -> set[int]:
 
 
 def validation_point(model: torch.nn.Module, val: ImageData, config: RunConfig,
-                     device: torch.device) -> dict[str, float]:
+                     device: torch.device, alpha_test: float = 0.0) -> dict[str, float]:
     """Return A_nat and A_rob (percent) of ``model`` on the validation split under
-    :func:`wmrlib.experiment.config.validation_attack`; the attack draws from its own generator, so the
-    training run's random streams are untouched."""
+    :func:`wmrlib.experiment.config.validation_attack`, with A_sa and A_tr at ``alpha_test`` (the
+    same attack, weighted) when it is > 0, and the seconds the probe took (``val_s``); the attacks
+    draw from their own generator, so the training run's random streams are untouched."""
     attack = validation_attack(config)
     kw = dict(batch_size=250, device=device, seed=0, progress=False)
+    started = time.perf_counter()
     with eval_mode(model):
         clean = attack_record(model, val, None, **kw)
         robust = attack_record(model, val, attack, 0.0, **kw)
-    return {"val_n": len(val), "val_a_nat": 100 * float(clean.correct.mean()),
-            "val_a_rob": 100 * float(robust.correct.mean())}
+        point = {"val_n": len(val), "val_a_nat": 100 * float(clean.correct.mean()),
+                 "val_a_rob": 100 * float(robust.correct.mean())}
+        if alpha_test > 0:
+            weighted = attack_record(model, val, attack, alpha_test, **kw)
+            point.update(val_alpha_test=float(alpha_test),
+                         val_a_sa=100 * metrics.a_sa(robust.correct, robust.margin, alpha_test),
+                         val_a_tr=100 * metrics.a_tr(weighted.correct, weighted.margin, alpha_test))
+    point["val_s"] = time.perf_counter() - started
+    return point
 
 
 def adversarial_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -131,12 +144,15 @@ def adversarial_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 
 def _state(config, model, optimizer, epoch, batch, generator, history, defense_state,
-           curve) -> dict:
-    return {"config_key": config.key(), "model_name": config.model, "config": asdict(config),
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "epoch": epoch, "batch": batch, "torch_rng": torch.get_rng_state(),
-            "attack_rng": generator.get_state(), "history": history,
-            "defense_state": defense_state, "curve": curve}
+           curve, best) -> dict:
+    state = {"config_key": config.key(), "model_name": config.model, "config": asdict(config),
+             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "epoch": epoch, "batch": batch, "torch_rng": torch.get_rng_state(),
+             "attack_rng": generator.get_state(), "history": history,
+             "defense_state": defense_state, "curve": curve}
+    if best:  # the selection's best-so-far model (config.selection "best-val-rob")
+        state["best"] = best
+    return state
 
 
 @dataclass
@@ -161,14 +177,28 @@ class _Loop:
     state: dict[str, torch.Tensor] = field(default_factory=dict)
     val: ImageData | None = None  # the validation split, probed at the quarters of each epoch
     curve: list[dict] = field(default_factory=list)
+    # config.selection "best-val-rob": the best model so far by end-of-epoch validation A_rob
+    # ({"epoch", "val_a_rob", "model"}), kept in every checkpoint so that a resumed run keeps it.
+    best: dict = field(default_factory=dict)
 
     def save(self, epoch: int, batch: int) -> None:
         """Write the checkpoint (rank 0 only) at the position (epoch, next batch)."""
         if self.checkpoint is not None and distributed.is_main():
             save_checkpoint(_state(self.config, self.model, self.optimizer, epoch, batch,
-                                   self.generator, self.history, self.state, self.curve),
+                                   self.generator, self.history, self.state, self.curve,
+                                   self.best),
                             self.checkpoint)
             self.last_save = time.perf_counter()
+
+    def select(self, epoch: int, point: dict) -> None:
+        """Keep the model as the best so far when its end-of-epoch validation A_rob beats the
+        best one's (a tie keeps the earlier epoch); a no-op unless ``config.selection`` is
+        "best-val-rob"."""
+        if self.config.selection != "best-val-rob":
+            return
+        if not self.best or point["val_a_rob"] > self.best["val_a_rob"]:
+            self.best = {"epoch": epoch, "val_a_rob": float(point["val_a_rob"]),
+                         "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()}}
 
     def guard(self, loss: torch.Tensor, batch: defenses.Batch) -> None:
         """Raise FloatingPointError if ``loss`` is not finite (checked on every rank, so none
@@ -203,6 +233,7 @@ def _resume(loop: _Loop) -> tuple[int, int, tuple[int, int] | None]:
     # Checkpoints written before the extra baselines existed carry no defense state.
     loop.state = {k: v.to(loop.device) for k, v in state.get("defense_state", {}).items()}
     loop.curve = list(state.get("curve", []))
+    loop.best = dict(state.get("best", {}))
     return state["epoch"], state["batch"], (state["epoch"], state["batch"])
 
 
@@ -258,10 +289,15 @@ def _train_epoch(loop: _Loop, epoch: int, first: int) -> tuple[float, float, int
         correct += batch_correct
         seen += n
         if i + 1 in probe_after and distributed.is_main():
+            # The end of the epoch is its selection check and adds the weighted probe.
+            end = i + 1 == loop.per_epoch
             point = {"epoch": epoch + (i + 1) / loop.per_epoch,
                      "lr": loop.optimizer.param_groups[0]["lr"], "train_eps": batch.eps}
-            point.update(validation_point(loop.model, loop.val, config, loop.device))
+            point.update(validation_point(loop.model, loop.val, config, loop.device,
+                                          config.val_alpha_test if end else 0.0))
             loop.curve.append(point)
+            if end:
+                loop.select(epoch + 1, point)
             loop.net.train()
         if time.perf_counter() - loop.last_save > loop.checkpoint_every_s:
             loop.save(epoch, i + 1)
@@ -285,7 +321,21 @@ def _epoch_record(loop: _Loop, epoch: int, loss_sum: float, correct: float, seen
     if probe is not None and distributed.is_main():
         with eval_mode(loop.model):
             entry.update(probe(loop.model, epoch + 1))
+    if loop.best:
+        entry.update(selected_epoch=loop.best["epoch"], selected_val_a_rob=loop.best["val_a_rob"])
     loop.history.append(entry)
+
+
+def selection_record(loop: _Loop) -> dict:
+    """Return the run's model-selection record: the rule, the selected epoch and its validation
+    A_rob, and the final model's last validation point (robust overfitting shows as the gap);
+    empty for the rule "final"."""
+    if loop.config.selection == "final" or not loop.best:
+        return {}
+    final = next((p for p in reversed(loop.curve) if "val_a_rob" in p), {})
+    return {"rule": loop.config.selection, "epoch": loop.best["epoch"],
+            "val_a_rob": loop.best["val_a_rob"], "final_epoch": len(loop.history),
+            "final": {k: v for k, v in final.items() if k.startswith("val_") or k == "epoch"}}
 
 
 def train_model(config: RunConfig, data: ImageData, *, device: str | torch.device | None = None,
@@ -305,7 +355,13 @@ def train_model(config: RunConfig, data: ImageData, *, device: str | torch.devic
     (:func:`wmrlib.compute.data.validation_split`), trains on the rest, and after each quarter of every
     epoch records the validation A_nat and A_rob in ``TrainResult.curve``: the learning curves
     the collapse detector reads. ``until_epoch`` stops after that many passes (a pilot's
-    truncated schedule: the lr schedule and ε ramp stay those of ``config.epochs``).
+    truncated schedule: the lr schedule and ε ramp stay those of ``config.epochs``). The point
+    at the end of each epoch also holds A_sa and A_tr at ``config.val_alpha_test`` when that is
+    > 0. With ``config.selection`` "best-val-rob" that point is the selection check: the model
+    returned (and stored) is the one of the epoch with the highest validation A_rob (a tie keeps
+    the earlier epoch), the best so far travels in every checkpoint, each history entry names
+    the epoch selected so far, and ``TrainResult.selection`` records the rule, the epoch and the
+    final model's validation point.
 
     Under ``torchrun`` with N > 1 processes (see ``wmrlib.compute.distributed``) every process reads the
     same global batches of ``config.batch_size`` examples and trains on its 1/N slice of each
@@ -351,6 +407,9 @@ def train_model(config: RunConfig, data: ImageData, *, device: str | torch.devic
         loss_sum, correct, seen = _train_epoch(loop, epoch, first)
         _epoch_record(loop, epoch, loss_sum, correct, seen, probe)
         loop.save(epoch + 1, 0)
+    selection = selection_record(loop)
+    if selection:  # the stored model is the selected one
+        model.load_state_dict(loop.best["model"])
     model = model.to(memory_format=torch.contiguous_format).eval()
     return TrainResult(model, loop.history, loop.curve, time.perf_counter() - started, resumed,
-                       loop.state)
+                       loop.state, selection)

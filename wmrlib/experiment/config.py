@@ -17,6 +17,10 @@ DEFENSE_NAMES = {"pgd": "PGD", "trades": "TRADES", "free": "AT4Free", "yopo": "Y
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "multistep", "cosine")
 PRECISIONS = ("fp32", "bf16")
+# Which model a run stores: its final one, or the one with the best validation A_rob (PGD-20 on
+# the validation split, checked at the end of every epoch; ties keep the earlier epoch; Rice et
+# al. 2020). The second needs a validation split (val_size > 0).
+SELECTIONS = ("final", "best-val-rob")
 # pgd: wmrlib.method.attacks.pgd; autoattack: standard AutoAttack at alpha 0, weighted APGD at alpha > 0;
 # logit-scale: PGD on the cross-entropy of c·logits for each c of ``scales`` (wmrlib.compute.adaptive).
 ATTACK_KINDS = ("pgd", "autoattack", "logit-scale")
@@ -116,6 +120,8 @@ class RunConfig:
     iaat_gamma: float = 1.9 / 255  # IAAT: the step γ by which ε_i moves
     iaat_beta: float = 0.1         # IAAT: the weight of the new ε_i in its running average
     val_size: int = 0              # training images held out as the validation set (data.validation_split)
+    selection: str = "final"       # which model the run stores: one of SELECTIONS
+    val_alpha_test: float = 0.0    # > 0: every epoch also records validation A_sa and A_tr at this alpha_test
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
@@ -157,6 +163,13 @@ class RunConfig:
         check_int("inner_steps", self.inner_steps, low=1)
         check_int("iaat_warmup", self.iaat_warmup)
         check_int("val_size", self.val_size)
+        check_choice("selection", self.selection, SELECTIONS)
+        _set_number(self, "val_alpha_test")
+        for name, used in (("selection", self.selection != "final"),
+                           ("val_alpha_test", self.val_alpha_test > 0)):
+            if used and self.val_size <= 0:
+                raise ValueError(f"{name} {getattr(self, name)!r} reads the validation split; set "
+                                 "val_size > 0 (e.g. 1000) or leave it at its default")
         _set_number(self, "iaat_gamma", high=1.0)
         _set_number(self, "iaat_beta", high=1.0)
         if self.defense in ("yopo", "iaat"):

@@ -353,6 +353,31 @@ def _cpu() -> Profile:
     })
 
 
+# The 20-epoch campaign (issue 44; benchmarks/campaign-20epoch/PROTOCOL.md, written before its
+# first run): the cpu campaign's MNIST settings with the paper's MNIST schedule shape.
+EPOCHS_20 = 20
+SELECTION_20 = "best-val-rob"  # the checkpoint with the best validation A_rob, checked every epoch
+VAL_ALPHA_TEST_20 = 2.0        # every epoch also records validation A_sa(2) and A_tr(2)
+
+
+def _cpu_20epoch() -> Profile:
+    # The cpu campaign's MNIST base (Adam 1e-3, 10-step training attack of 0.075, beta 6, batch
+    # 128, SmallCNN, fp32, the 1,000-image validation split); 20 epochs, the eps ramp over the
+    # first epoch (eps_ramp is a fraction of training: 1/20), lr x0.1 at 55 %, 75 % and 90 % of
+    # training (after epochs 11, 15 and 18: the paper's MNIST shape), the best-validation model.
+    base = _cpu().plan("mnist").base.replace(
+        epochs=EPOCHS_20, eps_ramp=1 / EPOCHS_20, milestones=(0.55, 0.75, 0.9),
+        selection=SELECTION_20, val_alpha_test=VAL_ALPHA_TEST_20)
+    attack = AttackConfig(eps=0.3, step_size=0.01, steps=40)
+    return Profile("cpu-20epoch", "the 20-epoch MNIST campaign for a 2-core CPU: the cpu settings, 20 epochs, lr ×0.1 at 55/75/90 %, the best-validation model, the four headline arms × 3 seeds, the full test set", {
+        "mnist": DatasetPlan("mnist", base, pgd_alphas=(0.5,), trades_alphas=(2.0,),
+                             headline=(0.5, 2.0), seeds=(0, 1, 2), attack=attack,
+                             alpha_tests=(1.0, 1.5, 2.0), eval_size=None, order="trades-first",
+                             robustness=RobustnessPlan(standard_autoattack(0.3, restarts=2),
+                                                       eval_size=500, models="headline-seeds")),
+    })
+
+
 FASHION_EPS = 0.1  # the radius most used for Fashion-MNIST in the literature
 
 
@@ -446,7 +471,7 @@ def _smoke() -> Profile:
 
 
 _BUILDERS = {"smoke": _smoke, "cpu": _cpu, "paper": _paper, "cpu-5epoch": _cpu_5epoch,
-             "cpu-1epoch": _cpu_1epoch}
+             "cpu-1epoch": _cpu_1epoch, "cpu-20epoch": _cpu_20epoch}
 PROFILES = tuple(_BUILDERS)
 # A page that finds no results of a profile for a dataset it covers shows these instead (never
 # smoke for a dataset that a real-data profile covers).
@@ -454,7 +479,7 @@ PREDECESSORS = {"cpu": "cpu-5epoch"}
 
 
 def profile(name: str) -> Profile:
-    """Return the profile called ``name`` (smoke, cpu, paper, cpu-5epoch or cpu-1epoch)."""
+    """Return the profile called ``name`` (smoke, cpu, paper, cpu-5epoch, cpu-1epoch or cpu-20epoch)."""
     check_choice("profile", name, PROFILES)
     return _BUILDERS[name]()
 
@@ -508,6 +533,10 @@ CHOICES: list[tuple[str, str, str]] = [
      "ours: no choice made during or after training looks at test images"),
     ("model selection", "the final model of every run (MODEL_SELECTION = 'final'), declared before the cpu campaign and applied to every model alike; each run's provenance records the rule and the epoch",
      "the paper's protocol and the official AT_base code (TRADES_base's MNIST script also keeps a checkpoint chosen on the test set; see Reproducibility notes)"),
+    ("model selection (cpu-20epoch)", "the checkpoint with the best validation A_rob (PGD-20, step ε/12, on the 1,000 validation images), checked at the end of every epoch, a tie keeping the earlier epoch (RunConfig.selection = 'best-val-rob'); the best-so-far model travels in every checkpoint; each run's history names the selected epoch and its curve keeps the final model's validation numbers, so robust overfitting shows",
+     "Rice et al. 2020 (early stopping on a validation set); declared before the campaign's first run (benchmarks/campaign-20epoch/PROTOCOL.md); no test image is read"),
+    ("training schedule (cpu-20epoch)", "the cpu campaign's MNIST settings (Adam 1e-3, the 10-step training attack of 0.075, β 6, batch 128, SmallCNN, fp32, the 1,000-image validation split) with 20 epochs, the ε ramp over the first epoch (eps_ramp 1/20) and lr ×0.1 at 55 %, 75 % and 90 % of training (after epochs 11, 15 and 18); the four headline arms × seeds 0-2, the TRADES pair first; 40-PGD and the weighted attacks (α_test 1, 1.5, 2) on all 10,000 test images, AutoAttack, weighted APGD and the masking probes on 500; every epoch also records validation A_sa(2) and A_tr(2) (RunConfig.val_alpha_test)",
+     "issue 44: the paper's MNIST schedule shape (lr ×0.1 at 55/75/90 %) and its full test set, at a budget a 2-core CPU can run; written down before the first run (benchmarks/campaign-20epoch/PROTOCOL.md)"),
     ("collapse detector", "cpu campaign: a validation A_rob that falls 10 pp or more below its running maximum (the schedule pilot's rule); cpu-5epoch runs (no validation split): the test-subset 40-PGD A_rob falling more than 20 pp below its best earlier epoch",
      "ours (wmrlib.analysis.collapse); the pilot's protocol, benchmarks/pilot/schedule/PROTOCOL.md"),
     ("training schedule (cpu)", "the 5-epoch schedule with the change the schedule pilot accepted (CAMPAIGN_SCHEDULE; benchmarks/pilot/schedule/): candidates (a) 10 steps of 0.075, (b) the first lr drop after epoch 1, (c) 5 steps of 0.075 from a uniform start",
