@@ -55,6 +55,12 @@ NUMBER_PRESERVING = {
     "7835f9dacb1be2097b7c968915e467093f79cb37":
         "adds device.cpu_time_counters and device.busy_cores, read only by the calibration's "
         "busy-machine warning (workflow/cost.py); no computation calls them",
+    "0cf70d955962c01bb5f4add5fc0e9264a3c5057e":
+        "adds RunConfig.selection and val_alpha_test (out of the key at their defaults 'final' "
+        "and 0): the best-validation model, its checkpoint state and the weighted validation "
+        "probe run only when a config sets them; validation points also record the probe's "
+        "seconds (val_s); a default run trains, checkpoints and resumes as before "
+        "(tests/test_train_evaluate.py's bitwise resume, tests/test_campaign_20epoch.py)",
 }
 
 
