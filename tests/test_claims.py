@@ -61,24 +61,86 @@ def test_pairing_uses_the_seeds_both_arms_share():
     assert stats.pooled([np.array([1.0, 3.0]), np.array([7.0])]) == (pytest.approx(np.sqrt(2)), 1.0)
 
 
-def test_holm_controls_the_comparisons_of_a_claim_for_holds_and_for_does_not_hold():
+def test_holm_procedure_by_hand():
     # p-values 0.001, 0.013, 0.02 at level 0.025: thresholds 0.025/3 = 0.0083, 0.025/2 = 0.0125,
     # 0.025: the first is rejected, the second (0.013 > 0.0125) stops the procedure.
     assert stats.holm(np.array([0.013, 0.001, 0.02]), 0.025).tolist() == [False, True, False]
     assert stats.holm(np.array([0.001, 0.01, 0.02]), 0.025).tolist() == [True, True, True]
-    z = stats._dist.norm.ppf
-    # Three comparisons of one claim, each alone "holds" at z = 2.3 (p = 0.0107 < 0.025), but
-    # Holm asks the smallest for p < 0.0083: none holds. A fourth, in another claim, holds.
-    frame = pd.DataFrame({"claim": ["C2", "C2", "C2", "C3"], "estimate": [2.3, 2.3, 2.3, 2.3],
-                          "se": 1.0, "df": np.inf, "op": ">", "threshold": 0.0})
-    assert stats.judge(frame).tolist() == ["inconclusive"] * 3 + ["holds"]
-    # "does not hold" is corrected the same way: -3 (p = 0.0013) survives, -2.3 only after it.
-    frame = pd.DataFrame({"claim": "C2", "estimate": [-3.0, -2.3, -1.5], "se": 1.0, "df": np.inf,
-                          "op": ">", "threshold": 0.0})
-    p = 1 - stats._dist.norm.cdf([3.0, 2.3, 1.5])
-    assert p[0] < 0.025 / 3 and p[1] < 0.025 / 2 and p[2] > 0.025
+
+
+def _frame(claim, family, estimates, se=1.0, df=np.inf, op=">", threshold=0.0):
+    return pd.DataFrame({"claim": claim, "family": family, "estimate": estimates, "se": se,
+                         "df": df, "op": op, "threshold": threshold})
+
+
+def test_a_conjunction_holds_when_each_comparison_holds_on_its_own():
+    # Three comparisons at z = 2.3 (p = 0.0107 < 0.025 each): an intersection-union test needs
+    # no correction, so all hold and the claim holds. The rule used until 2026-12-07 asked the
+    # smallest for p < 0.025/3 = 0.0083 under Holm: none held.
+    frame = _frame("C2", "PGD", [2.3, 2.3, 2.3])
+    assert stats.judge(frame).tolist() == ["holds"] * 3
+    assert stats.combine(stats.judge(frame)) == "holds"
+    assert stats.judge(frame, rule="holm-both").tolist() == ["inconclusive"] * 3
+
+
+def test_one_weak_comparison_keeps_the_conjunction_inconclusive():
+    # z = 3, 3, 1.5: the third (p = 0.067) is not shown, nor shown wrong: inconclusive.
+    frame = _frame("C2", "PGD", [3.0, 3.0, 1.5])
+    verdicts = stats.judge(frame)
+    assert verdicts.tolist() == ["holds", "holds", "inconclusive"]
+    assert stats.combine(verdicts) == "inconclusive"
+
+
+def test_does_not_hold_is_corrected_by_holm_within_claim_and_family():
+    # Wrong-side p-values: z = -3 gives 0.00135 < 0.025/3; z = -2.3 gives 0.0107 < 0.025/2 after
+    # it; z = -1.5 gives 0.067 > 0.025. Unadjusted, -2.3 and -2.1 (p 0.018) would both fail alone.
+    frame = _frame("C2", "PGD", [-3.0, -2.3, -1.5])
     assert stats.judge(frame).tolist() == ["does not hold", "does not hold", "inconclusive"]
-    assert z(0.975) == pytest.approx(1.96, abs=1e-3)
+    assert stats.combine(stats.judge(frame)) == "does not hold"
+    # Four comparisons at z = -2.1 (p = 0.0179 each): alone each would be "does not hold", but
+    # Holm asks the smallest for p < 0.025/4: none is rejected, the claim stays inconclusive.
+    frame = _frame("C2", "PGD", [-2.1] * 4)
+    assert stats.verdict(-2.1, 1.0, np.inf, ">", 0.0) == "does not hold"
+    assert stats.judge(frame).tolist() == ["inconclusive"] * 4
+
+
+def test_each_family_is_judged_on_its_own_comparisons():
+    # The same claim: PGD's two comparisons hold; TRADES has one wrong (z = -2.4, p = 0.0082).
+    # Holm runs over TRADES' two comparisons only (0.0082 < 0.025/2: rejected); over all four
+    # it would need p < 0.025/4 = 0.00625 and not reject. PGD's verdict does not move.
+    frame = pd.concat([_frame("C2", "PGD", [3.0, 3.0]), _frame("C2", "TRADES", [-2.4, 0.5])],
+                      ignore_index=True)
+    frame["verdict"] = stats.judge(frame)
+    assert frame["verdict"].tolist() == ["holds", "holds", "does not hold", "inconclusive"]
+    per_family = {f: stats.combine(p["verdict"]) for f, p in frame.groupby("family")}
+    assert per_family == {"PGD": "holds", "TRADES": "does not hold"}
+    out = claims.summary(frame.assign(verdict_before=frame["verdict"])).set_index("claim")
+    assert (out.loc["C2", "PGD family"], out.loc["C2", "TRADES family"]) == ("holds", "does not hold")
+
+
+def test_an_exact_tie_holds_for_at_least_and_fails_for_greater():
+    # No uncertainty at all (both error parts 0, seed error known): the estimate decides.
+    assert stats.verdict(0.0, 0.0, 4, ">=", 0.0) == "holds"
+    assert stats.verdict(0.0, 0.0, 4, "<=", 0.0) == "holds"
+    assert stats.verdict(0.0, 0.0, 4, ">", 0.0) == "does not hold"
+    assert stats.verdict(-0.5, 0.0, 4, ">=", 0.0) == "does not hold"
+    # With an uncertainty a tie is a coin flip either way (p = 0.5): inconclusive.
+    assert stats.p_values(0.0, 1.0, 4, ">=", 0.0) == (pytest.approx(0.5), pytest.approx(0.5))
+    # An unknown seed error (df 0) is not judged, tie or not.
+    assert stats.verdict(0.0, 0.0, 0, ">=", 0.0) == "inconclusive"
+    with pytest.raises(ValueError, match="unknown comparison"):
+        stats.verdict(1.0, 0.0, 4, "=>", 0.0)
+
+
+def test_rows_outside_the_claim_are_shown_but_not_judged():
+    frame = _frame("C6", "PGD", [-5.0, 3.0, 3.0]).assign(in_claim=[False, True, True])
+    verdicts = stats.judge(frame)
+    assert verdicts.tolist() == [stats.OUTSIDE, "holds", "holds"]
+    assert stats.combine(verdicts) == "holds"
+    # The rule used until 2026-12-07 judged every row: the ρ = 0 row alone decided the claim.
+    assert stats.combine(stats.judge(frame, rule="holm-both")) == "does not hold"
+    with pytest.raises(ValueError, match="unknown verdict rule"):
+        stats.judge(frame, rule="bonferroni")
 
 
 def test_costs_nothing_is_judged_as_equivalence_within_one_pp():
@@ -113,6 +175,24 @@ def test_slope_row_matches_least_squares_and_its_standard_error():
     xc = np.array(alphas) - np.mean(alphas)
     assert row["se"] == pytest.approx(1.0 / np.sqrt(np.sum(xc ** 2)))  # independent noise, std 1
     assert row["df"] == 2.0 and row["comparison"].endswith("(monotone)")
+
+
+def test_slope_is_paired_over_the_seeds_the_alpha_groups_share():
+    # Three alphas, three shared seeds. Per seed the values move together (a seed offset of
+    # 0, +4, -4) and the slope per seed is 2, 2.5, 1.5 (by hand: x = 0, 1, 2, coef = -0.5, 0, 0.5).
+    alphas = [0.0, 1.0, 2.0]
+    values = {0: [10.0, 12.0, 14.0], 1: [14.0, 17.0, 19.0], 2: [6.0, 7.0, 9.0]}
+    q = claims._Quantity({("pgd", a): {s: v[i] for s, v in values.items()}
+                          for i, a in enumerate(alphas)})
+    row = claims._slope_row("C5", q, "pgd", alphas, "x", "pp")
+    slopes = np.array([2.0, 2.5, 1.5])
+    assert row["estimate"] == pytest.approx(slopes.mean())
+    assert row["se"] == pytest.approx(slopes.std(ddof=1) / np.sqrt(3))  # 0.2887
+    assert row["df"] == 2.0 and row["seeds"] == "3 paired"
+    # Unpaired, the seed offsets (sd 4 per group) would swamp the slope: se 1.63.
+    unpaired_se = np.sqrt(np.sum((np.array([-0.5, 0, 0.5]) ** 2) * 16 / 3))
+    assert unpaired_se > 5 * row["se"]
+    assert stats.verdict(row["estimate"], row["se"], row["df"], ">", 0.0) == "holds"
 
 
 def test_weight_spread_is_zero_for_uniform_weights_and_grows_with_alpha():
@@ -165,7 +245,12 @@ def test_estimates_agree_with_metrics_recomputed_from_the_stored_records():
                & (frame["comparison"] == f"PGD: A_rob − A_sa at α_test {alpha:g}")]
     gap = values("pgd", 0.0, "a_rob") - values("pgd", 0.0, "a_sa")
     assert c4["estimate"].item() == pytest.approx(gap.mean())
-    assert frame["verdict"].isin(["holds", "does not hold", "inconclusive"]).all()
+    judged = frame["in_claim"]
+    assert frame.loc[judged, "verdict"].isin(["holds", "does not hold", "inconclusive"]).all()
+    # Only C6 at ρ = 0 lies outside its claim (eq. 28 states ρ > 0); it is shown, not judged.
+    outside = frame[~judged]
+    assert set(outside["claim"]) == {"C6"} and outside["comparison"].str.contains("ρ 0 ").all()
+    assert (outside["verdict"] == stats.OUTSIDE).all()
 
 
 # --- the paired bootstrap --------------------------------------------------------------------------
@@ -281,3 +366,32 @@ def test_one_seed_with_nothing_to_pool_is_not_judged():
     assert stats.size_agreement(9.6, 5.0, 1.0, df=0.0) == stats.NOT_JUDGED
     assert stats.agreement(9.6, 5.0, 1.0, df=4.0) == "yes"
     assert stats.size_agreement(9.6, 5.0, 1.0, df=4.0) == "smaller than the paper's"
+
+
+def test_gain_tables_carry_the_claims_pages_verdict_for_every_claim_comparison():
+    """One verdict per comparison everywhere: every gain of Table 1 that is a C2 or C3
+    comparison carries the verdict the Claims page gives it (computed afresh here, not from the
+    memo), and judging only C2 and C3 changes no verdict."""
+    from wmrlib.analysis import gains
+
+    store = Store(REPO / "results" / "smoke", readonly=True, progress=False)
+    plan = profile("smoke").plan("mnist")
+    table = gains.gain_table(store, plan, 1)
+    every = claims.compute_comparisons(store, plan)
+    subset = claims.compute_comparisons(store, plan, only=("C2", "C3"))
+    pd.testing.assert_series_equal(
+        every[every["claim"].isin(["C2", "C3"])]["verdict"].reset_index(drop=True),
+        subset["verdict"].reset_index(drop=True))
+    claimed = table[table["claim"] != ""]
+    # Table 1 shows A_sa and A_tr at every alpha_test and A_rob, not A_nat (C3's other half)
+    assert len(claimed) == len(subset[subset["metric"] != "A_nat"]) == 2 * (2 * len(plan.alpha_tests) + 1)
+    for _, row in claimed.iterrows():
+        alpha = None if row["metric"] in ("A_nat", "A_rob") else row["alpha_test"]
+        match = every[(every["family"] == row["family"]) & (every["metric"] == row["metric"])
+                      & (every["alpha_train"] == row["alpha_train"])
+                      & (every["alpha_test"].isna() if alpha is None else every["alpha_test"] == alpha)]
+        assert len(match) == 1 and match["verdict"].item() == row["verdict"]
+        assert match["claim"].item() == row["claim"]
+        assert match["estimate"].item() == pytest.approx(row["our gain"])
+    with pytest.raises(ValueError, match="unknown claims"):
+        claims.compute_comparisons(store, plan, only=("C9",))

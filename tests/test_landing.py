@@ -81,7 +81,7 @@ def test_the_interim_paragraph_names_the_family_still_missing_and_draws_no_verdi
     h = {"jobs_done": 10, "jobs": 40, "so far": pd.DataFrame([rob, row])}
     text = "\n".join(so_far_lines(h))
     assert "interim: 10 of 40 models" in text and "TRADES family (PGD: not enough seeds yet)" in text
-    assert "| TRADES+ours (α_train 2) | A_sa at α_test 2 | 4 of 5 | +14.56 | +3.56 [+0.76, +6.37] | yes |" in text
+    assert "| TRADES+ours (α_train 2) | A_sa at α_test 2 | 4 of 5 | +14.56 | +3.56 [+0.76, +6.37] | – | yes |" in text
     assert "| TRADES+ours (α_train 2) | A_rob | 4 of 5 | -0.39 | -0.20 [-2.08, +1.68] |" in text
     assert "no claim is judged on them" in text
     assert so_far_lines({"so far": None}) == [] and so_far_lines({}) == []
@@ -111,42 +111,42 @@ def test_a_familys_own_seeds_are_paired_in_its_gains_and_the_other_family_keeps_
 
 def _c2_rows(family: str, lows: list[float], verdicts: list[str], df: float = 4.0) -> list[dict]:
     return [{"claim": "C2", "family": family, "op": ">", "threshold": 0.0, "interval_low": low,
-             "verdict": verdict, "df": df} for low, verdict in zip(lows, verdicts)]
+             "interval_high": low + 3.0, "comparison": f"ours − base: A_sa at α_test {i}",
+             "verdict": verdict, "df": df} for i, (low, verdict) in enumerate(zip(lows, verdicts))]
 
 
-def test_the_bottom_line_says_why_c2_is_inconclusive_when_its_intervals_clear_zero():
-    """Holm over a claim's 12 comparisons asks more than each 95 % interval: a family whose C2
-    intervals lie above 0 but do not all hold gets a sentence saying so; a family where C2
-    holds, or where no interval clears 0, gets none."""
-    from wmrlib.book.landing import _family_line, holm_note
+def test_the_bottom_line_says_which_comparisons_keep_c2_inconclusive():
+    """A conjunction holds only when every comparison does: a family whose C2 comparisons
+    partly hold gets a sentence naming the ones whose intervals still contain 0; a family where
+    C2 holds, or where none holds, gets none."""
+    from wmrlib.book.landing import _family_line, open_comparisons_note
 
     frame = pd.DataFrame(
-        _c2_rows("PGD", [7.1, 6.8, 2.0, 1.5, -0.3, 0.4], ["inconclusive"] * 6)
-        + _c2_rows("TRADES", [1.5, 0.8, 0.2, 0.1, 0.3, 0.9], ["holds"] + ["inconclusive"] * 5)
-        + [{"claim": "C3", "family": "PGD", "op": "within", "threshold": 1.0,
-            "interval_low": 0.5, "verdict": "inconclusive", "df": 4.0}])
-    assert holm_note("PGD", frame) == (
-        "C2 stays inconclusive: 5 of the family's 6 C2 comparisons have a 95 % interval above "
-        "0, but none of them hold after Holm's correction for the claim's 12 comparisons")
-    assert holm_note("TRADES", frame).startswith(
-        "C2 stays inconclusive: 6 of the family's 6 C2 comparisons have a 95 % interval above "
-        "0, but only 1 of them holds after Holm's correction for the claim's 12 comparisons")
+        _c2_rows("PGD", [7.1, 6.8, 2.0, 1.5, -0.3, 0.4], ["holds"] * 4 + ["inconclusive", "holds"])
+        + _c2_rows("TRADES", [1.5, -0.8, 0.2, 0.1, 0.3, 0.9], ["holds", "inconclusive"] + ["holds"] * 4)
+        + [{"claim": "C3", "family": "PGD", "op": "within", "threshold": 1.0, "interval_low": 0.5,
+            "interval_high": 0.9, "comparison": "x", "verdict": "inconclusive", "df": 4.0}])
+    assert open_comparisons_note("PGD", frame) == (
+        "C2 stays inconclusive: 5 of the family's 6 C2 comparisons hold, but a claim made at "
+        "every α_test needs all of them, and the 95 % interval of the other still contains 0 "
+        "(A_sa at α_test 4 -0.30 to +2.70)")
+    assert open_comparisons_note("TRADES", frame).startswith("C2 stays inconclusive: 5 of the family's 6")
     every = frame.assign(verdict="holds")
-    assert holm_note("PGD", every) is None                   # C2 holds: nothing to explain
-    assert holm_note("PGD", frame.assign(interval_low=-1.0)) is None  # no interval clears 0
-    assert holm_note("PGD", None) is None and holm_note("PGD", frame.iloc[:0]) is None
+    assert open_comparisons_note("PGD", every) is None                   # C2 holds: nothing to explain
+    assert open_comparisons_note("PGD", frame.assign(verdict="inconclusive")) is None  # none holds
+    assert open_comparisons_note("PGD", None) is None and open_comparisons_note("PGD", frame.iloc[:0]) is None
     gains = pd.DataFrame([{"family": "PGD", "alpha_train": 0.5, "metric": "A_sa",
                            "paper gain": 9.64, "our gain": 10.86, "interval": "[+7.09, +14.63]",
                            "agrees": "yes", "size": "consistent with the paper's size"}])
     claims = pd.DataFrame({"claim": ["C2"], "verdict": ["inconclusive"],
                            "PGD family": ["inconclusive"], "TRADES family": ["inconclusive"]})
     line = _family_line("PGD", claims, gains, 2.0, [], frame=frame)
-    assert line.endswith("contains the paper's +9.64; " + holm_note("PGD", frame) + ".")
-    assert "Holm" not in _family_line("PGD", claims, gains, 2.0, [])
-    # One seed, nothing to pool (df 0): nothing is judged, so Holm explains nothing, and the gain
+    assert line.endswith("contains the paper's +9.64; " + open_comparisons_note("PGD", frame) + ".")
+    assert "stays inconclusive" not in _family_line("PGD", claims, gains, 2.0, [])
+    # One seed, nothing to pool (df 0): nothing is judged, so no comparison holds, and the gain
     # is given on its one seed without a direction or size verdict.
     one_seed = pd.DataFrame(_c2_rows("PGD", [7.1, 6.8, 2.0, 1.5, 0.3, 0.4], ["inconclusive"] * 6, df=0.0))
-    assert holm_note("PGD", one_seed) is None
+    assert open_comparisons_note("PGD", one_seed) is None
     unjudged = gains.assign(agrees=stats.NOT_JUDGED, size=stats.NOT_JUDGED)
     line = _family_line("PGD", claims, unjudged, 2.0, [], frame=one_seed)
     assert "+10.86 pp on one seed (the test sample alone gives [+7.09, +14.63]" in line

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiment.config import RunConfig
-from ..experiment.profiles import DatasetPlan
+from ..experiment.profiles import FAMILIES, DatasetPlan
 from ..method.dro import RHO_GRID, chi2_dro_curve
 from ..method.risk import normalized_weights
 from ..workflow.store import Store
@@ -24,6 +24,8 @@ from . import stats
 from .collapse import healthy_exclusions
 from .stats import METRIC_NAMES, combine, family_name, judge
 from .tables import model_groups, model_metrics
+
+FAMILY_NAMES = tuple(family_name(f) for f in FAMILIES)  # "PGD", "TRADES"
 
 CLAIMS = {
     "C1": "Baselines lose much more under non-uniform attacks: A_sa and A_tr of PGD-AT and TRADES "
@@ -126,8 +128,33 @@ def _label(defense: str, alpha: float) -> str:
     return f"{name}+ours α={alpha:g}" if alpha else name
 
 
-def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
-    """Return every comparison behind claims C1-C7 with its estimate, interval and verdict."""
+_MEMO: dict = {}  # read-only stores only: (root, plan, claims) -> comparisons
+
+
+def comparisons(store: Store, plan: DatasetPlan, only: tuple[str, ...] | None = None
+                ) -> pd.DataFrame:
+    """Return :func:`compute_comparisons`, computed once per process for a read-only store
+    (a book page's kernel asks for the same comparisons from several sections)."""
+    if not store.readonly:
+        return compute_comparisons(store, plan, only)
+    key = (str(store.root.resolve()), plan, None if only is None else tuple(sorted(only)))
+    if key not in _MEMO:
+        _MEMO[key] = compute_comparisons(store, plan, only)
+    return _MEMO[key].copy()
+
+
+def compute_comparisons(store: Store, plan: DatasetPlan, only: tuple[str, ...] | None = None
+                        ) -> pd.DataFrame:
+    """Return every comparison behind claims C1-C7 (or the claims ``only`` names) with its
+    estimate, interval, verdict under the analysis plan (``verdict``) and under the rule used
+    until 2026-12-07 (``verdict_before``).
+
+    A claim's verdicts depend only on its own comparisons, so ``only`` changes no verdict.
+    """
+    wanted = set(CLAIMS) if only is None else set(only)
+    unknown = wanted - set(CLAIMS)
+    if unknown:
+        raise ValueError(f"unknown claims {sorted(unknown)}: use some of {', '.join(CLAIMS)}")
     groups = _groups(plan)
     defenses = [d for d in ("pgd", "trades") if (d, 0.0) in groups]
     headline = dict(plan.headline_pairs(defenses))
@@ -175,30 +202,32 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
         return quantity(lambda c: metric(c, a, top) - metric(c, a, bottom),
                         draws_fn=lambda c: draws(top, a)(c) - draws(bottom, a)(c))
 
-    for a in alphas:
+    for a in alphas if "C1" in wanted else ():
         for d in defenses:
             for m in ("a_sa", "a_tr"):
                 rows.append(_row("C1", f"{_label(d, 0)}: A_rob − {METRIC_NAMES[m]} "
                                  f"at α_test {a:g}", gap("a_rob", m, a), (d, 0.0),
                                  op=">", threshold=C1_GAP))
-    for a in alphas:
+    for a in alphas if "C2" in wanted else ():
         for d in defenses:
             for m in ("a_sa", "a_tr"):
                 q = base_metrics[(m, a)]
                 rows.append(_row("C2", f"{_label(d, headline[d])} − {_label(d, 0)}: {METRIC_NAMES[m]} at "
-                                 f"α_test {a:g}", q, (d, headline[d]), q, (d, 0.0), op=">"))
-    for d in defenses:
+                                 f"α_test {a:g}", q, (d, headline[d]), q, (d, 0.0), op=">")
+                            | _gain_key(d, headline[d], a, m))
+    for d in defenses if "C3" in wanted else ():
         for m in ("a_nat", "a_rob"):
             q = base_metrics[(m, alphas[0])]
             rows.append(_row("C3", f"{_label(d, headline[d])} − {_label(d, 0)}: {METRIC_NAMES[m]}", q,
-                             (d, headline[d]), q, (d, 0.0), op="within", threshold=C3_TOL))
-    for a in alphas:
+                             (d, headline[d]), q, (d, 0.0), op="within", threshold=C3_TOL)
+                        | _gain_key(d, headline[d], None, m))
+    for a in alphas if "C4" in wanted else ():
         for g in groups:
             rows.append(_row("C4", f"{_label(*g)}: A_sa − A_tr at α_test {a:g}",
                              gap("a_sa", "a_tr", a), g, op=">=", threshold=0.0))
             rows.append(_row("C4", f"{_label(*g)}: A_rob − A_sa at α_test {a:g}",
                              gap("a_rob", "a_sa", a), g, op=">=", threshold=0.0))
-    for d in defenses:
+    for d in defenses if "C5" in wanted else ():
         trained = sorted(a for (dd, a) in groups if dd == d)
         if len(trained) < C5_MIN_ALPHAS:
             continue
@@ -208,7 +237,7 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
                                        f"{_label(d, 0)} family: slope of {METRIC_NAMES[m]} over "
                                        f"α_train {trained} at α_test {a:g}",
                                        "pp per unit α_train"))
-    for d in defenses:
+    for d in defenses if "C6" in wanted else ():
         losses, loss_draws = {}, {}
         for g in ((d, 0.0), (d, headline[d])):
             for config in groups[g]:
@@ -219,30 +248,61 @@ def comparisons(store: Store, plan: DatasetPlan) -> pd.DataFrame:
         for i, rho in enumerate(RHOS):
             q = quantity(lambda c, i=i: losses[c.key()][i], only=((d, 0.0), (d, headline[d])),
                          draws_fn=lambda c, i=i: loss_draws[c.key()][:, i])
+            # eq. 28 states ρ > 0: at ρ = 0 the ball is one point and the "worst case" is the
+            # mean adversarial loss, shown but outside the claim (analysis plan, 1.3)
             rows.append(_row("C6", f"{_label(d, 0)} − {_label(d, headline[d])}: worst-case "
-                             f"loss at ρ {rho:g}", q, (d, 0.0), q, (d, headline[d]), op=">",
-                             unit="loss"))
-    rows += _histogram_rows(store, plan, groups, idx)
+                             f"loss at ρ {rho:g}" + ("" if rho > 0 else " (mean 40-PGD loss)"),
+                             q, (d, 0.0), q, (d, headline[d]), op=">", unit="loss")
+                        | {"in_claim": bool(rho > 0)})
+    if "C7" in wanted:
+        rows += _histogram_rows(store, plan, groups, idx)
     frame = pd.DataFrame(rows)
     if not frame.empty:
+        frame["in_claim"] = frame["in_claim"].fillna(True).astype(bool) if "in_claim" in frame \
+            else True
         frame["verdict"] = judge(frame)
+        frame["verdict_before"] = judge(frame, rule="holm-both")
     return frame
+
+
+def _gain_key(defense: str, alpha_train: float, alpha_test: float | None, metric: str) -> dict:
+    """The columns that match a comparison with its row of a gain table
+    (:func:`wmrlib.analysis.gains.gain_table`)."""
+    return {"defense": defense, "alpha_train": float(alpha_train), "alpha_test": alpha_test,
+            "metric": METRIC_NAMES[metric]}
 
 
 def _slope_row(claim: str, q: _Quantity, defense: str, trained: list[float], what: str,
                unit: str, op: str = ">") -> dict:
-    """Least-squares slope of the seed means over alpha_train; its standard error combines the
-    seed standard errors (degrees of freedom: the smallest of theirs) with the paired bootstrap
-    over the test examples (when available)."""
+    """Least-squares slope over alpha_train (analysis plan, 1.3).
+
+    Where every alpha_train group shares at least two seeds, the slope is paired over seeds: one
+    slope per shared seed, their mean the estimate, their spread the seed error (n − 1 degrees of
+    freedom). Otherwise it is the slope of the seed means, its seed error combining the groups'
+    (own seeds or pooled), with the smallest of their degrees of freedom. The test-sample part is
+    the paired bootstrap of the same estimate (when the quantity has draws).
+    """
     x = np.array(trained, dtype=float)
-    means, ses, dfs, _n = (np.array(v, dtype=float) for v in
-                           zip(*[q.mean_se((defense, a)) for a in trained]))
     xc = x - x.mean()
     coef = xc / np.sum(xc ** 2)
-    slope = float(np.sum(coef * means))
-    se_seed = float(np.sqrt(np.sum(coef ** 2 * ses ** 2)))
-    df = float(np.min(dfs))  # 0 when a group's seed error is unknown: not judged
-    draws = [q.seed_mean_draws((defense, a)) for a in trained]
+    shared = sorted(set.intersection(*(set(q.values[(defense, a)]) for a in trained)))
+    if len(shared) >= 2:
+        per_seed = np.array([np.sum(coef * [q.values[(defense, a)][s] for a in trained])
+                             for s in shared])
+        slope = float(per_seed.mean())
+        se_seed, df = stats.seed_error(per_seed)
+        means = np.array([np.mean([q.values[(defense, a)][s] for s in shared]) for a in trained])
+        draws = [q.seed_mean_draws((defense, a), shared) for a in trained]
+        seeds, se_from = f"{len(shared)} paired", "slopes paired over seeds"
+    else:
+        means, ses, dfs, _n = (np.array(v, dtype=float) for v in
+                               zip(*[q.mean_se((defense, a)) for a in trained]))
+        slope = float(np.sum(coef * means))
+        se_seed = float(np.sqrt(np.sum(coef ** 2 * ses ** 2)))
+        df = float(np.min(dfs))  # 0 when a group's seed error is unknown: not judged
+        draws = [q.seed_mean_draws((defense, a)) for a in trained]
+        seeds = "/".join(str(len(q.values[(defense, a)])) for a in trained)
+        se_from = "own seeds and pooled seed std"
     se_test = (float(np.std(np.tensordot(coef, np.stack(draws), axes=1), ddof=1))
                if all(d is not None for d in draws) else np.nan)
     se, half = stats.half_width(se_seed, df, se_test)
@@ -252,10 +312,28 @@ def _slope_row(claim: str, q: _Quantity, defense: str, trained: list[float], wha
     return {"claim": claim, "family": _family((defense,)), "comparison": f"{what} ({shape})",
             "estimate": slope, "se_seed": se_seed, "se_test": se_test, "se": se, "df": df,
             "interval_low": low, "interval_high": high, "op": op, "threshold": 0.0,
-            "test": f"{op} 0", "unit": unit,
-            "seeds": "/".join(str(len(q.values[(defense, a)])) for a in trained),
-            "se_from": "own seeds and pooled seed std"
-            + (" + paired bootstrap" if np.isfinite(se_test) else "")}
+            "test": f"{op} 0", "unit": unit, "seeds": seeds,
+            "se_from": se_from + (" + paired bootstrap" if np.isfinite(se_test) else "")}
+
+
+def verdict_change(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return per claim and defense family its verdict under the rule used until 2026-12-07 and
+    under the analysis plan, with the comparisons that hold under each (of how many)."""
+    rows = []
+    for claim in CLAIMS:
+        for family in FAMILY_NAMES:
+            part = frame[(frame["claim"] == claim) & (frame["family"] == family)] if len(frame) \
+                else frame
+            if part.empty:
+                continue
+            judged = part[part["verdict"] != stats.OUTSIDE]
+            rows.append({"claim": claim, "family": family,
+                         "until 2026-12-07": combine(part["verdict_before"]),
+                         "analysis plan": combine(part["verdict"]),
+                         "hold (before / now)": f"{int((part['verdict_before'] == 'holds').sum())}"
+                                                f" / {int((judged['verdict'] == 'holds').sum())}"
+                                                f" of {len(judged)}"})
+    return pd.DataFrame(rows)
 
 
 def weight_spread(margins: np.ndarray, alpha_test: float) -> float:
@@ -303,18 +381,21 @@ def _histogram_rows(store: Store, plan: DatasetPlan, groups, idx: np.ndarray) ->
     return rows
 
 
-def summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return one row per claim: its statement, verdict overall and per defense family, and how
-    many comparisons hold."""
+def summary(frame: pd.DataFrame, column: str = "verdict") -> pd.DataFrame:
+    """Return one row per claim: its statement, verdict overall and per defense family (from the
+    comparisons' ``column``: ``verdict``, or ``verdict_before`` for the rule used until
+    2026-12-07), and how many comparisons hold (rows outside the claim not counted)."""
     rows = []
     for claim, text in CLAIMS.items():
         part = frame[frame["claim"] == claim] if len(frame) else frame
-        counts = part["verdict"].value_counts() if len(part) else pd.Series(dtype=int)
+        verdicts = part[column] if len(part) else pd.Series(dtype=str)
+        part = part[verdicts != stats.OUTSIDE] if len(part) else part
+        counts = part[column].value_counts() if len(part) else pd.Series(dtype=int)
         row = {"claim": claim, "statement": text.format(c1_gap=C1_GAP, c3_tol=C3_TOL),
-               "verdict": combine(part["verdict"] if len(part) else pd.Series(dtype=str))}
-        for family in ("PGD", "TRADES"):
+               "verdict": combine(part[column] if len(part) else pd.Series(dtype=str))}
+        for family in FAMILY_NAMES:
             fam = part[part["family"] == family] if len(part) else part
-            row[f"{family} family"] = combine(fam["verdict"] if len(fam) else pd.Series(dtype=str))
+            row[f"{family} family"] = combine(fam[column] if len(fam) else pd.Series(dtype=str))
         row |= {"comparisons": len(part), "hold": int(counts.get("holds", 0)),
                 "do not hold": int(counts.get("does not hold", 0)),
                 "inconclusive": int(counts.get("inconclusive", 0))}

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..experiment.profiles import DatasetPlan
 from ..workflow.store import Store
-from . import paper, stats
+from . import claims, paper, stats
 from .bootstrap import resample_indices, resampled_metric
 from .collapse import healthy_exclusions
 from .stats import METRIC_NAMES, agreement, format_interval, size_agreement
@@ -177,10 +177,33 @@ def gain_table(store: Store, plan: DatasetPlan, number: int,
     rows = list(zip(out["paper gain"], out["gain"], out["half"], out["df"]))
     out["agrees"] = [agreement(*row) for row in rows]
     out["size"] = [size_agreement(*row) for row in rows]
+    out = _with_verdicts(out, store, plan)
     out = out.sort_values(["family", "alpha_train"], kind="stable")
     columns = ["family", "alpha_train", "alpha_test", "metric", "paper gain", "gain", "interval",
-               "agrees", "size", "ours", "baseline", "seeds"]
+               "verdict", "claim", "agrees", "size", "ours", "baseline", "seeds"]
     return out[columns].rename(columns={"gain": "our gain"}).reset_index(drop=True)
+
+
+NO_CLAIM = "– (no claim)"  # a gain that belongs to no claim carries no verdict (analysis plan, 1.4)
+
+
+def _with_verdicts(gains: pd.DataFrame, store: Store, plan: DatasetPlan) -> pd.DataFrame:
+    """Add to each gain the verdict of the claim comparison it is (C2's A_sa and A_tr, C3's
+    A_nat and A_rob of the headline pairs), taken from :func:`wmrlib.analysis.claims.comparisons`
+    so that no page judges a gain differently from the Claims page; :data:`NO_CLAIM` otherwise."""
+    frame = claims.comparisons(store, plan, only=("C2", "C3"))
+    keys = ["family", "alpha_train", "alpha_test", "metric"]
+    if frame.empty:
+        return gains.assign(verdict=NO_CLAIM, claim="")
+
+    def key(row) -> tuple:
+        alpha = row["alpha_test"]
+        alpha = None if alpha is None or (isinstance(alpha, float) and np.isnan(alpha)) else float(alpha)
+        return (row["family"], float(row["alpha_train"]), alpha, row["metric"])
+
+    found = {key(r): (r["verdict"], r["claim"]) for _, r in frame[keys + ["verdict", "claim"]].iterrows()}
+    matched = [found.get(key(r), (NO_CLAIM, "")) for _, r in gains.iterrows()]
+    return gains.assign(verdict=[v for v, _ in matched], claim=[c for _, c in matched])
 
 
 def seed_error_unknown(table: pd.DataFrame) -> bool:

@@ -244,7 +244,7 @@ def claim_rows(store: Store, plan, families=("pgd", "trades")) -> pd.DataFrame:
 def _book_verdicts(store: Store, plan) -> dict[tuple[str, str], str]:
     """Return the claims page's verdict of C2 and C3 per family (all seeds, the plan's subset)."""
     try:
-        table = summary(comparisons(store, plan)).set_index("claim")
+        table = summary(comparisons(store, plan, only=("C2", "C3"))).set_index("claim")
     except MissingResult:
         return {}
     return {(c, f): table.loc[c, f"{f} family"] for c in ("C2", "C3") for f in ("PGD", "TRADES")}

@@ -11,17 +11,20 @@ degrees of freedom (n − 1, or the pooled ones). With one seed and nothing to p
 is unknown (0 degrees of freedom): the interval shown covers the test sample only (normal
 quantile) and the comparison is not judged: it is *inconclusive*.
 
-Rules, each a one-sided test at ``LEVEL / 2``:
+The rules are the analysis plan's (``book/analysis_plan.md``, section 1, 2026-12-07):
 
-* ``>`` / ``>=`` (``<``): *holds* if the estimate is shown above (below) the threshold, *does
-  not hold* if it is shown on the other side, *inconclusive* otherwise;
-* ``within`` (equivalence, two one-sided tests): *holds* if it is shown inside ±threshold,
-  *does not hold* if it is shown outside, *inconclusive* otherwise.
+* one comparison is a one-sided test at ``LEVEL / 2`` (its 95 % interval wholly on the claimed
+  side): ``>`` / ``<`` and ``>=`` / ``<=`` (which, with no uncertainty at all, hold on an exact
+  tie), and ``within`` (equivalence: two one-sided tests, each at ``LEVEL / 2``);
+* a claim is judged per defense family. It *holds* for a family when every comparison of that
+  family holds on its own (an intersection-union test: no correction); it *does not hold* when
+  Holm's procedure over that family's wrong-side p-values rejects one of them; otherwise it is
+  *inconclusive* (:func:`judge`, :func:`combine`);
+* rows marked ``in_claim`` False (C6 at ρ = 0) are shown but not judged (:data:`OUTSIDE`).
 
-Within one claim, Holm's step-down procedure controls the error of its several comparisons, for
-"holds" and "does not hold" alike (:func:`judge`). Unadjusted, a verdict is the interval rule:
-the 95 % interval entirely on one side. A claim holds if all of its comparisons hold, does not
-hold if any does not, and is inconclusive otherwise (:func:`combine`).
+The rule used until 2026-12-07 (Holm on "holds" and "does not hold" alike, over both families of
+a claim, every row judged) stays available as ``judge(frame, rule="holm-both")``, so the pages
+can show the verdicts it gave beside the current ones.
 """
 from __future__ import annotations
 
@@ -33,7 +36,16 @@ from ..experiment.config import DEFENSE_NAMES
 
 LEVEL = 0.05  # two-sided: 95 % intervals; each one-sided test at LEVEL / 2
 INTERVAL = "95 % interval (Student's t over seeds, plus the test-sample variance)"
-MULTIPLICITY = "Holm's step-down procedure within each claim"
+# The verdict rules, by name: the current one first (book/analysis_plan.md).
+RULES = {
+    "iut": "from 2026-12-07: each comparison at its own one-sided 2.5 % level; a claim holds for a "
+           "family when all of its comparisons hold (intersection-union test); Holm over the "
+           "family's comparisons for \"does not hold\"; C6 at ρ > 0 only",
+    "holm-both": "until 2026-12-07: Holm's procedure within each claim, over both families, for "
+                 "\"holds\" and \"does not hold\" alike; C6 at ρ = 0 as well",
+}
+RULE = "iut"
+OUTSIDE = "outside the claim"  # the verdict of a row shown but not judged (C6 at ρ = 0)
 METRIC_NAMES = {"a_nat": "A_nat", "a_rob": "A_rob", "a_sa": "A_sa", "a_tr": "A_tr"}
 VERDICTS = ("holds", "does not hold", "inconclusive")
 NOT_JUDGED = "not judged (one seed)"  # a gain's direction or size when its seed error is unknown
@@ -138,12 +150,14 @@ def _cdf(x: float, df: float) -> float:
 def p_values(estimate: float, se: float, df: float, op: str, threshold: float) -> tuple[float, float]:
     """Return the one-sided p-values (for "holds", for "does not hold") of ``estimate (op)
     threshold`` with standard error ``se`` at ``df`` degrees of freedom (inf: normal)."""
-    if not (np.isfinite(se) and se > 0 and df > 0):
+    if not (np.isfinite(se) and df > 0):
         return 1.0, 1.0
+    if se == 0:  # no uncertainty at all: the comparison is decided by the estimate itself
+        return _exact(estimate, op, threshold)
     if op in (">", ">="):
         z = (estimate - threshold) / se
         return 1 - _cdf(z, df), _cdf(z, df)
-    if op == "<":
+    if op in ("<", "<="):
         z = (estimate - threshold) / se
         return _cdf(z, df), 1 - _cdf(z, df)
     if op == "within":  # two one-sided tests for "inside"; either side for "outside"
@@ -151,7 +165,21 @@ def p_values(estimate: float, se: float, df: float, op: str, threshold: float) -
         below_high = _cdf((estimate - threshold) / se, df)
         outside = min(1 - _cdf((estimate - threshold) / se, df), _cdf((estimate + threshold) / se, df))
         return max(above_low, below_high), min(1.0, 2 * outside)
-    raise ValueError(f"unknown comparison {op!r}: use '>', '>=', '<' or 'within'")
+    raise ValueError(f"unknown comparison {op!r}: use {', '.join(map(repr, OPS))}")
+
+
+OPS = (">", ">=", "<", "<=", "within")
+
+
+def _exact(estimate: float, op: str, threshold: float) -> tuple[float, float]:
+    """Return the p-values of a comparison without uncertainty: 0 for the side it is on, 1 for
+    the other; an exact tie holds for ``>=`` and ``<=`` and fails for the strict tests."""
+    shown = {">": estimate > threshold, ">=": estimate >= threshold,
+             "<": estimate < threshold, "<=": estimate <= threshold,
+             "within": abs(estimate) <= threshold}
+    if op not in shown:
+        raise ValueError(f"unknown comparison {op!r}: use {', '.join(map(repr, OPS))}")
+    return (0.0, 1.0) if shown[op] else (1.0, 0.0)
 
 
 def holm(p: np.ndarray, level: float = LEVEL / 2) -> np.ndarray:
@@ -176,14 +204,29 @@ def verdict(estimate: float, se: float, df: float, op: str, threshold: float) ->
     return "holds" if p_hold <= LEVEL / 2 else "does not hold" if p_not <= LEVEL / 2 else "inconclusive"
 
 
-def judge(frame: pd.DataFrame, by: str = "claim") -> pd.Series:
-    """Return the Holm-adjusted verdict of each comparison of ``frame`` (columns estimate, se,
-    df, op, threshold), the correction applied within each ``by`` group."""
+def judge(frame: pd.DataFrame, rule: str = RULE) -> pd.Series:
+    """Return the verdict of each comparison of ``frame`` (columns claim, family, estimate, se,
+    df, op, threshold; optional in_claim) under ``rule`` (a key of :data:`RULES`).
+
+    ``"iut"`` (the analysis plan's): a comparison holds when its own one-sided test passes; it
+    does not hold when Holm's procedure over the wrong-side p-values of its claim and family
+    rejects it; rows with ``in_claim`` False are :data:`OUTSIDE`. ``"holm-both"`` (until
+    2026-12-07): Holm within each claim, both families together, for both directions, every row.
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown verdict rule {rule!r}: use one of {', '.join(RULES)}")
     out = pd.Series("inconclusive", index=frame.index, dtype=object)
-    for _, part in frame.groupby(by, sort=False):
+    if frame.empty:
+        return out
+    inside = (frame["in_claim"].astype(bool) if "in_claim" in frame and rule == "iut"
+              else pd.Series(True, index=frame.index))
+    out[~inside] = OUTSIDE
+    by = ["claim", "family"] if rule == "iut" else ["claim"]
+    for _, part in frame[inside].groupby(by, sort=False):
         p = np.array([p_values(r.estimate, r.se, r.df, r.op, r.threshold)
                       for r in part.itertuples()]).reshape(-1, 2)
-        holds, fails = holm(p[:, 0]), holm(p[:, 1])
+        holds = p[:, 0] <= LEVEL / 2 if rule == "iut" else holm(p[:, 0])
+        fails = holm(p[:, 1])
         out.loc[part.index[holds]] = "holds"
         out.loc[part.index[fails & ~holds]] = "does not hold"
     return out
@@ -218,7 +261,9 @@ def size_agreement(paper_gain: float, gain: float, half: float, df: float = np.i
 
 
 def combine(verdicts: pd.Series) -> str:
-    """Return a claim's verdict from its comparisons' ("not evaluated" when it has none)."""
+    """Return a claim's verdict from its comparisons' ("not evaluated" when it has none; rows
+    :data:`OUTSIDE` the claim take no part): does not hold if any does not, holds if all hold."""
+    verdicts = verdicts[verdicts != OUTSIDE]
     if verdicts.empty:
         return "not evaluated"
     if (verdicts == "does not hold").any():

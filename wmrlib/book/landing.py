@@ -11,11 +11,11 @@ import pandas as pd
 from ..analysis.results import ProfileResults, results_for
 from ..core import paths
 from ..workflow.provenance import git_commit
-from ..analysis.claims import comparisons, summary
+from ..analysis.claims import comparisons, summary, verdict_change
 from ..analysis.collapse import collapse_epochs, collapsed_by_family, describe_rule
 from ..analysis.gains import gain_table, seed_error_unknown
 from ..analysis.robustness import headline_sentence, pgd_overstatement
-from ..analysis.stats import INTERVAL, NOT_JUDGED, combine
+from ..analysis.stats import INTERVAL, NOT_JUDGED, OUTSIDE, combine
 from ..experiment.profiles import DatasetPlan
 from ..workflow.store import MissingResult
 from .display import csv_link
@@ -110,7 +110,8 @@ def gain_markdown(gains: pd.DataFrame, seeds: str | None = None, name_alpha: boo
     ``name_alpha``), the ``seeds`` column when named, the paper's gain, ours with its interval,
     and whether they agree in direction and size."""
     head = ["comparison", "metric"] + ([seeds] if seeds else []) + [
-        "paper's gain", "our gain [interval]", "same direction?", "size vs the paper's"]
+        "paper's gain", "our gain [interval]", "verdict (claim)", "same direction?",
+        "size vs the paper's"]
     rows = []
     for _, r in gains.iterrows():
         metric = r["metric"] + (f" at α_test {r['alpha_test']:g}"
@@ -118,6 +119,7 @@ def gain_markdown(gains: pd.DataFrame, seeds: str | None = None, name_alpha: boo
         cells = [f"{r['family']}+ours (α_train {r['alpha_train']:g})", metric] \
             + ([str(r[seeds])] if seeds else []) + [
             f"{r['paper gain']:+.2f}", f"{r['our gain']:+.2f} {r['interval']}",
+            f"{r['verdict']} ({r['claim']})" if r.get("claim") else "–",
             DIRECTION_WORDS.get(r["agrees"], r["agrees"]), SIZE_WORDS.get(r["size"], r["size"])]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + rows)
@@ -126,24 +128,25 @@ def gain_markdown(gains: pd.DataFrame, seeds: str | None = None, name_alpha: boo
 PLURAL = {"holds": "hold", "does not hold": "do not hold", "inconclusive": "are inconclusive"}
 
 
-def holm_note(family: str, frame: pd.DataFrame | None, claim: str = "C2") -> str | None:
-    """Say why ``claim`` is inconclusive for ``family`` although some of its comparisons' own
-    95 % intervals clear the threshold (Holm's correction over the claim's comparisons asks
-    more), or None when that is not the case."""
+def open_comparisons_note(family: str, frame: pd.DataFrame | None, claim: str = "C2") -> str | None:
+    """Say which comparisons keep ``claim`` inconclusive for ``family`` although others hold (a
+    conjunction holds only when every comparison does), or None when that is not the case."""
     if frame is None or frame.empty:
         return None
-    rows = frame[frame["claim"] == claim]  # Holm runs over all of them
-    part = rows[(rows["family"] == family) & (rows["op"] == ">") & (rows["df"] > 0)]  # judged ones
+    part = frame[(frame["claim"] == claim) & (frame["family"] == family)
+                 & (frame["verdict"] != OUTSIDE)]
     if part.empty or combine(part["verdict"]) != "inconclusive":
         return None
-    clear = int((part["interval_low"] > part["threshold"]).sum())
-    if not clear:
-        return None
     held = int((part["verdict"] == "holds").sum())
-    return (f"{claim} stays inconclusive: {clear} of the family's {len(part)} {claim} "
-            f"comparisons have a 95 % interval above {part['threshold'].iloc[0]:g}, but "
-            f"{f'only {held}' if held else 'none'} of them hold{'s' if held == 1 else ''} after Holm's correction "
-            f"for the claim's {len(rows)} comparisons")
+    if not held:
+        return None
+    open_ = part[part["verdict"] == "inconclusive"]
+    where = "; ".join(f"{c.split(': ', 1)[-1]} {lo:+.2f} to {hi:+.2f}" for c, lo, hi in
+                      zip(open_["comparison"], open_["interval_low"], open_["interval_high"]))
+    return (f"{claim} stays inconclusive: {held} of the family's {len(part)} {claim} comparisons "
+            f"hold, but a claim made at every α_test needs all of them, and the 95 % "
+            f"interval{'s' if len(open_) > 1 else ''} of the other{'s' if len(open_) > 1 else ''} "
+            f"still contain{'' if len(open_) > 1 else 's'} {part['threshold'].iloc[0]:g} ({where})")
 
 
 def _family_line(family: str, claims: pd.DataFrame | None, gains: pd.DataFrame,
@@ -177,7 +180,7 @@ def _family_line(family: str, claims: pd.DataFrame | None, gains: pd.DataFrame,
                 "inconclusive": "too uncertain to give a direction"}[r["agrees"]]
         words.append(f"the weighting (α_train {r['alpha_train']:g}) changes A_sa at α_test "
                      f"{alpha:g} by {r['our gain']:+.2f} pp {r['interval']}: {sure}, {size}")
-    note = holm_note(family, frame)
+    note = open_comparisons_note(family, frame)
     if note:
         words.append(note)
     if collapsed:
@@ -185,6 +188,26 @@ def _family_line(family: str, claims: pd.DataFrame | None, gains: pd.DataFrame,
                      f"{'they stay' if len(collapsed) > 1 else 'it stays'} in the means and widen"
                      f"{'' if len(collapsed) > 1 else 's'} the intervals")
     return f"**{name}{family} family:** " + "; ".join(words) + "."
+
+
+def rule_change_sentence(h: dict) -> str | None:
+    """Return the sentence that names the verdicts (claim and family) that the analysis plan of
+    2026-12-07 changed against the rule used until then, or None without comparisons."""
+    frame = h.get("comparisons")
+    if frame is None or frame.empty:
+        return None
+    change = verdict_change(frame)
+    moved = change[change["until 2026-12-07"] != change["analysis plan"]]
+    name = DATASET_NAMES[h["dataset"]]
+    head = (f"Verdicts follow the [analysis plan](analysis_plan.md) (2026-12-07): a claim made at "
+            "every α_test, model or ρ holds when each of its comparisons holds, with no "
+            "correction, which only \"does not hold\" needs; C6 is judged at ρ > 0, as the "
+            "paper states it.")
+    if moved.empty:
+        return head + f" No {name} verdict changed with that rule."
+    listed = "; ".join(f"{r['claim']} {r['family']}: {r['until 2026-12-07']} → {r['analysis plan']}"
+                       for _, r in moved.iterrows())
+    return head + f" {name} verdicts it changed (before → now): {listed}."
 
 
 def _tally(claims: pd.DataFrame, column: str = "verdict", judged_only: bool = False) -> str:
@@ -246,6 +269,9 @@ def bottom_line(h: dict, *others: dict) -> str:
              f"{h['eval_size']:,} test images; brackets: {INTERVAL})."]
     if claims is not None:
         lines.append(f"Of the paper's {len(claims)} claims, {_tally(claims)} on these models.")
+        change = rule_change_sentence(h)
+        if change:
+            lines.append(change)
     for family in ("PGD", "TRADES"):
         lines.append(_family_line(family, claims, h["gains"], h["alpha_test"],
                                   (h.get("collapsed families") or {}).get(family, []),

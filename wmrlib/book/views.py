@@ -199,6 +199,12 @@ def published_view(known: pd.DataFrame) -> pd.DataFrame:
                                    known["bound"])]})
 
 
+def verdict_words(gains: pd.DataFrame) -> list[str]:
+    """Return each gain's verdict under the analysis plan with its claim, e.g. "holds (C2)", the
+    same verdict the Claims page gives that comparison; "–" for a gain that belongs to no claim."""
+    return [f"{v} ({c})" if c else "–" for v, c in zip(gains["verdict"], gains["claim"])]
+
+
 def gain_view(gains: pd.DataFrame) -> pd.DataFrame:
     """Return a gain table (:func:`wmrlib.analysis.gains.gain_table`) laid out for a page: one comparison
     label, alpha_test as text, ours / baseline in one column."""
@@ -211,6 +217,7 @@ def gain_view(gains: pd.DataFrame) -> pd.DataFrame:
         "metric": gains["metric"],
         "paper gain": [("–" if pd.isna(v) else f"{v:+.2f}") for v in gains["paper gain"]],
         "our gain [95 % interval]": [f"{v:+.2f} {i}" for v, i in zip(gains["our gain"], gains["interval"])],
+        "verdict (claim)": verdict_words(gains),
         "same direction?": [DIRECTION_WORDS.get(a, a) for a in gains["agrees"]],
         "size vs the paper's": [SIZE_WORDS.get(s, s) for s in gains["size"]],
         "ours / baseline (%)": [f"{o:.2f} / {b:.2f}" for o, b in zip(gains["ours"], gains["baseline"])],
