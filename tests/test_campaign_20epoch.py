@@ -184,3 +184,27 @@ def test_zoo_loads_a_20epoch_model_and_names_what_exists(tmp_path):
     with pytest.raises(ValueError, match="choose one of 'mnist'"):
         zoo.load("cpu-20epoch", "fashionmnist", "trades", results=tmp_path)
     assert Path(store.model_path(config)).is_file()
+
+
+def test_the_log_says_the_epoch_validation_a_rob_elapsed_time_and_time_left(tmp_path):
+    """A hand-written checkpoint of a 20-epoch run after 2 of its 20 × 461 batches, written 922 s
+    after the job started from scratch: 1 batch/s, so 8,298 s (138 min) of training are left."""
+    import os
+
+    from wmrlib.workflow.campaign import TrainingPace, checkpoint_progress
+
+    config = profile("cpu-20epoch").plan("mnist").run("trades", 2.0, 0)
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint({"config_key": config.key(), "model": {"w": torch.zeros(2)},
+                     "epoch": 2, "batch": 0,
+                     "history": [{"epoch": 1, "train_adv_acc": 0.5, "selected_epoch": 1},
+                                 {"epoch": 2, "train_adv_acc": 0.625, "selected_epoch": 2}],
+                     "curve": [{"epoch": 2.0, "val_a_nat": 97.0, "val_a_rob": 84.0}]}, path)
+    os.utime(path, (1922.0, 1922.0))
+    line = checkpoint_progress(path, config, TrainingPace(started=1000.0), now=1930.0)
+    assert line == ("training: 2 of 20 epochs done (training-attack accuracy 62.5 %); validation "
+                    "at epoch 2.00: A_nat 97.0 %, A_rob 84.0 % (highest so far 84.0 %); selected "
+                    "so far: epoch 2; elapsed 15.5 min, about 138 min of training left")
+    # resumed at epoch 1: only this process's batches time the rest
+    line = checkpoint_progress(path, config, TrainingPace(1000.0, done_at_start=461), now=1930.0)
+    assert line.endswith("about 277 min of training left")

@@ -27,7 +27,7 @@ from ..compute.device import cpu_kind, default_device
 from ..core.checks import check_choice, check_int, check_number
 from ..experiment.config import RunConfig
 from ..experiment.profiles import profile as get_profile
-from .cost import calibrate, estimate, schedule
+from .cost import calibrate, estimate, schedule, training_batches, unit_steps
 from .pools import worker_pool
 from .jobs import Job, estimate_needed, plan_jobs, unit_image_steps
 from .provenance import provenance
@@ -99,7 +99,8 @@ def _run_job(job: Job, results: str, profile_name: str, data_root, device,
     trained = not store.has_run(job.config)
     say(f"start: {'train, then ' if trained else ''}{len(job.units)} evaluation units "
         f"(pid {os.getpid()})")
-    watch = (_Heartbeat(_training_reporter(store.checkpoint_path(job.config), job.config, say),
+    watch = (_Heartbeat(_training_reporter(store.checkpoint_path(job.config), job.config, say,
+                                           started=time.time()),
                         every_s=CHECKPOINT_POLL_S) if trained and log_progress else None)
     try:
         store.get_or_train(job.config, need_model=False, curve=job.curve, curve_seed=job.eval_seed)
@@ -108,28 +109,62 @@ def _run_job(job: Job, results: str, profile_name: str, data_root, device,
             watch.stop()
     if trained:
         say(f"trained in {(time.perf_counter() - started) / 60:.1f} min")
-    computed = 0
+    computed, done_steps, eval_s = 0, 0.0, 0.0
     for i, (attack, alpha, n) in enumerate(job.units, 1):
         if not store.has_unit(job.config, attack, alpha, eval_size=n, eval_seed=job.eval_seed):
+            steps = unit_steps(job, store, attack, alpha, n) if log_progress else 0.0
             unit_started = time.perf_counter()
             store.get_or_attack(job.config, attack, alpha, eval_size=n, eval_seed=job.eval_seed)
-            computed += 1
+            took = time.perf_counter() - unit_started
+            computed, done_steps, eval_s = computed + 1, done_steps + steps, eval_s + took
             what = "clean" if attack is None else f"{attack.name} at ε {attack.eps:g}"
-            say(f"unit {i}/{len(job.units)} ({what}, α {alpha:g}, {n} images) in "
-                f"{(time.perf_counter() - unit_started) / 60:.1f} min")
+            left = (_eval_steps_left(job, store, i) * eval_s / done_steps
+                    if log_progress and done_steps > 0 else None)
+            say(f"unit {i}/{len(job.units)} ({what}, α {alpha:g}, {n or 'all'} images) in "
+                f"{took / 60:.1f} min; {_pace(time.perf_counter() - started, left, 'evaluation')}")
     wall = time.perf_counter() - started
     say(f"done in {wall / 60:.1f} min ({computed} units computed)")
     return JobResult(job.config.key(), job.describe(), wall, trained, computed)
 
 
+def _eval_steps_left(job: Job, store: Store, done: int) -> float:
+    """Return the image-steps of the job's units after the first ``done`` that are not stored."""
+    return sum(unit_steps(job, store, a, alpha, n) for a, alpha, n in job.units[done:]
+               if not store.has_unit(job.config, a, alpha, eval_size=n, eval_seed=job.eval_seed))
+
+
+def _pace(elapsed_s: float, left_s: float | None, what: str) -> str:
+    """Return "elapsed X min, about Y min of <what> left" (or "time left not known yet").
+
+    Example:
+        >>> _pace(90.0, 600.0, "training")
+        'elapsed 1.5 min, about 10 min of training left'
+    """
+    left = ("time left not known yet" if left_s is None
+            else f"about {left_s / 60:.0f} min of {what} left")
+    return f"elapsed {elapsed_s / 60:.1f} min, {left}"
+
+
 CHECKPOINT_POLL_S = 30.0  # how often a logged job looks for a new training checkpoint
 
 
-def checkpoint_progress(path: str | Path, config: RunConfig) -> str | None:
+@dataclass
+class TrainingPace:
+    """Where a job's training stood when its log started watching, to time the rest: the wall
+    clock then (``time.time()``) and the batches its checkpoint had done (0 for a fresh run)."""
+
+    started: float
+    done_at_start: int = 0
+
+
+def checkpoint_progress(path: str | Path, config: RunConfig, pace: TrainingPace | None = None,
+                        now: float | None = None) -> str | None:
     """Return one progress line from a training run's checkpoint: the epochs trained and, with a
     validation split, its latest validation A_nat and A_rob beside the highest A_rob so far (a
-    collapse shows as a fall from it); None while there is no readable checkpoint (none yet, or
-    the run just finished)."""
+    collapse shows as a fall from it) and the epoch the selection rule holds; with ``pace``, the
+    time elapsed since the job started and the training time left at the pace of this process
+    (batches since ``pace`` over the time to the checkpoint's writing). None while there is no
+    readable checkpoint (none yet, or the run just finished)."""
     try:
         state = load_checkpoint(path, config_key=config.key())
     except (FileNotFoundError, CheckpointError):
@@ -143,13 +178,31 @@ def checkpoint_progress(path: str | Path, config: RunConfig) -> str | None:
         line += (f"; validation at epoch {point['epoch']:.2f}: A_nat {point['val_a_nat']:.1f} %, "
                  f"A_rob {point['val_a_rob']:.1f} % (highest so far "
                  f"{max(p['val_a_rob'] for p in curve):.1f} %)")
+    if history and "selected_epoch" in history[-1]:
+        line += f"; selected so far: epoch {history[-1]['selected_epoch']}"
+    if pace is not None:
+        per_epoch, total = training_batches(config)
+        done = int(state["epoch"]) * per_epoch + int(state["batch"])
+        written = Path(path).stat().st_mtime
+        rate = (done - pace.done_at_start) / max(written - pace.started, 1e-9)
+        left = (total - done) / rate if done > pace.done_at_start and rate > 0 else None
+        line += f"; {_pace((time.time() if now is None else now) - pace.started, left, 'training')}"
     return line
 
 
-def _training_reporter(path: Path, config: RunConfig, say):
-    """Return a callable that says :func:`checkpoint_progress` whenever the line changes; it
+def _training_reporter(path: Path, config: RunConfig, say, started: float | None = None):
+    """Return a callable that says :func:`checkpoint_progress` whenever the checkpoint changes
+    (with the elapsed and expected time when ``started``, a ``time.time()`` value, is given); it
     reads the checkpoint only when the file has changed since its last look."""
     last = {"line": None, "mtime": None}
+    pace = None
+    if started is not None:
+        pace = TrainingPace(started)
+        try:  # a resumed run: its own pace counts from the checkpoint it resumes from
+            state = load_checkpoint(path, config_key=config.key())
+            pace.done_at_start = int(state["epoch"]) * training_batches(config)[0] + int(state["batch"])
+        except (FileNotFoundError, CheckpointError):
+            pass
 
     def report() -> None:
         try:
@@ -159,7 +212,7 @@ def _training_reporter(path: Path, config: RunConfig, say):
         if mtime == last["mtime"]:
             return
         last["mtime"] = mtime
-        line = checkpoint_progress(path, config)
+        line = checkpoint_progress(path, config, pace)
         if line is not None and line != last["line"]:
             last["line"] = line
             say(line)

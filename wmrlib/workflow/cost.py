@@ -221,6 +221,36 @@ class Estimate:
         return self.train_s + self.eval_s
 
 
+def training_batches(config: RunConfig) -> tuple[int, int]:
+    """Return (batches per pass, batches in all) of ``config``'s training run on its real data:
+    train.py holds the validation split out first, then takes ``train_size`` of the rest;
+    Free-AT counts its passes over the data (:func:`wmrlib.compute.train.passes`)."""
+    n_train = config.train_size or _spec(config.dataset).train_size - config.val_size
+    per_epoch = num_batches(n_train, config.batch_size, drop_last=False)
+    return per_epoch, passes(config) * per_epoch
+
+
+def unit_steps(job: Job, store, attack, alpha: float, n: int | None) -> float:
+    """Return one evaluation unit's cost in image-steps (examples × PGD-step equivalents + the
+    final pass); AutoAttack's dear stages scale with the job's stored PGD robust accuracy."""
+    n = n or _spec(job.config.dataset).test_size
+    if attack is None:
+        return float(n)
+    survival = _pgd_survival(job, store, attack.eps)
+    return n * (step_equivalents(attack, alpha, survival) + 1)
+
+
+def validation_steps(config: RunConfig) -> float:
+    """Return the image-steps of one pass's validation probes: clean + PGD-20 on the split at each
+    quarter, and the weighted PGD-20 at the pass's end when ``config.val_alpha_test`` > 0."""
+    if not config.val_size:
+        return 0.0
+    probe = CURVE_POINTS * (step_equivalents(validation_attack(config)) + 2)
+    if config.val_alpha_test > 0:
+        probe += step_equivalents(validation_attack(config)) + 1
+    return config.val_size * probe
+
+
 def estimate(job: Job, calibration: Calibration, store) -> Estimate:
     """Return ``job``'s expected remaining wall time in ``store`` (stored parts cost nothing)."""
     config = job.config
@@ -228,35 +258,27 @@ def estimate(job: Job, calibration: Calibration, store) -> Estimate:
     trained = store.has_run(config)
     resume_at, train_s = None, 0.0
     if not trained:
-        # train.py holds the validation split out first, then takes train_size of the rest
-        n_train = config.train_size or _spec(config.dataset).train_size - config.val_size
-        per_epoch = num_batches(n_train, config.batch_size, drop_last=False)
-        epochs = passes(config)  # Free-AT: its passes over the data, not its epoch count
+        per_epoch, total = training_batches(config)
         done = 0
         checkpoint = store.checkpoint_path(config)
         if checkpoint.exists():
             resume_at = _checkpoint_position(checkpoint)
             if resume_at is not None:
                 done = resume_at[0] * per_epoch + resume_at[1]
-        batches = max(epochs * per_epoch - done, 0)
+        batches = max(total - done, 0)
         train_s = batches * calibration.train_batch_s[_train_combo(config)]
         if job.curve is not None:  # clean + unweighted + weighted attack after every epoch left
             attack, _alpha, n = job.curve
             epochs_left = math.ceil(batches / per_epoch)
             train_s += epochs_left * n * (2 * attack.steps * attack.restarts + 1) * per_step
-        if config.val_size:  # the validation probe (clean + PGD) at each quarter pass left
-            points_left = math.ceil(batches * CURVE_POINTS / per_epoch)
-            probe_steps = step_equivalents(validation_attack(config)) + 2
-            train_s += points_left * config.val_size * probe_steps * per_step
+        # the validation probes of the passes left (clean + PGD each quarter, weighted at the end)
+        train_s += batches / per_epoch * validation_steps(config) * per_step
     eval_s, left = 0.0, 0
     for attack, alpha, n in job.units:
         if store.has_unit(config, attack, alpha, eval_size=n, eval_seed=job.eval_seed):
             continue
         left += 1
-        n = n or _spec(config.dataset).test_size
-        survival = _pgd_survival(job, store, attack.eps) if attack is not None else 1.0
-        steps = 1 if attack is None else step_equivalents(attack, alpha, survival) + 1
-        eval_s += n * steps * per_step
+        eval_s += unit_steps(job, store, attack, alpha, n) * per_step
     return Estimate(job, train_s, eval_s, trained, resume_at, left)
 
 
