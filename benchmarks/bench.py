@@ -12,6 +12,9 @@ Everything in the printed table is measured in this one run, on this machine:
 4. Achieved GFLOP/s of a SmallCNN PGD step vs the fp32 and bf16 matmul rate of this machine.
 5. Training cost of Table 4's extra baselines (Free-AT, YOPO, IAAT) against PGD-AT, on the
    ``cpu`` profile's MNIST analog settings (``--baselines-only`` runs this section alone).
+6. torch.compile for training, fp32: ``train_model``'s own step (channels_last) eager vs
+   compiled, as a ratio in the same run, and whether one step gives the same loss and gradients
+   (``--compile-only`` runs this section alone; it runs even with ``--quick``).
 
 Variants are timed interleaved (A, B, C, A, B, C, ... with the starting variant rotated each
 round) and reported as medians, so a shared, noisy machine biases no variant. Usage::
@@ -20,6 +23,7 @@ round) and reported as medians, so a shared, noisy machine biases no variant. Us
     python benchmarks/bench.py --quick      # short run: under a minute on 2 quiet cores
     python benchmarks/bench.py --out report.md --device cuda
     python benchmarks/bench.py --baselines-only   # section 5 only: about 2 minutes
+    python benchmarks/bench.py --compile-only --quick   # section 6 only (compilation included)
 
 Without MNIST under $WMR_DATA_ROOT (or ./data) SmallCNN runs random-init on synthetic data.
 On a machine shared with other jobs the default-thread numbers can swing several-fold; the
@@ -202,6 +206,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
     ap.add_argument("--baselines-only", action="store_true",
                     help="run only section 5 (Table 4's extra baselines against PGD-AT)")
+    ap.add_argument("--compile-only", action="store_true",
+                    help="run only section 6 (torch.compile vs eager for fp32 training)")
     return ap.parse_args(argv)
 
 
@@ -260,14 +266,16 @@ def start_run(args: argparse.Namespace) -> BenchRun:
                     section_start=section_start)
 
 
-def report_header(run: BenchRun, argv: list[str] | None, baselines_only: bool) -> None:
+def report_header(run: BenchRun, argv: list[str] | None, baselines_only: bool,
+                  compile_only: bool = False) -> None:
     """Report the command, the machine, the library versions and the bf16 support of this run."""
     device, rep = run.device, run.rep
     isa_caps = {k: os.environ[k] for k in ISA_CAP_ENV if os.environ.get(k)}
     bf16_flags = sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx"))
     command = "python " + " ".join([os.path.relpath(sys.argv[0])] + list(argv if argv is not None
                                                                           else sys.argv[1:]))
-    run_kind = "section 5 only" if baselines_only else "--quick" if run.quick else "full run"
+    run_kind = ("section 5 only" if baselines_only else "section 6 only" if compile_only
+                else "--quick" if run.quick else "full run")
     rep.add(f"# wmrlib benchmark ({run_kind})")
     rep.add()
     rep.table(["item", "value"], [
@@ -498,14 +506,16 @@ QUICK_TRAIN = {**TRAIN_MODEL_PATH, **NCHW_BASE}  # --quick measures train_model 
 
 
 def train_variants(base_model, batches, config: RunConfig, device, *, steps_per_call: int,
-                   compile_ok: bool, threads_ok: bool, bf16_ok: bool = True, only=None):
+                   compile_ok: bool, threads_ok: bool, bf16_ok: bool = True, only=None,
+                   specs=TRAIN_SPECS):
     """Return {variant: callable running ``steps_per_call`` real training steps} for one defense.
 
     Each variant owns a copy of the same initial model, its optimizer and attack generator; a
     step is wmrlib's: ``adversarial_loss`` under ``wmrlib.compute.device.autocast``, backward, step.
+    ``specs`` lists the variants (name, precision, channels_last, compiled, threads).
     """
     out = {}
-    for name, precision, channels_last, compiled, threads in TRAIN_SPECS:
+    for name, precision, channels_last, compiled, threads in specs:
         if ((compiled and not compile_ok) or (threads is not None and not threads_ok)
                 or (precision == "bf16" and not bf16_ok)):
             continue
@@ -847,6 +857,93 @@ def bench_extra_baselines(run: BenchRun, train_set: wdata.ImageData) -> None:
                     rounds=1 if run.quick else 3)
 
 
+# --- section 6: torch.compile for training ---------------------------------------------------------
+
+# train_model's own fp32 step (channels_last), eager and under torch.compile (inductor on the CPU).
+COMPILE_SPECS = [("eager fp32+CL (train_model)", "fp32", True, False, None),
+                 ("torch.compile fp32+CL", "fp32", True, True, None)]
+
+
+def compile_agreement(init: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: RunConfig,
+                      device: torch.device) -> tuple[float, float, float]:
+    """Return (eager loss, compiled loss, largest |Δ| of a weight gradient) of one training step
+    of ``config`` on (x, y) from the same weights and the same attack start, with dropout off:
+    compiled code draws its dropout masks from another random stream than eager code, so with
+    dropout on no two steps would match whatever the arithmetic."""
+    out = []
+    for compiled in (False, True):
+        model = copy.deepcopy(init).to(device).to(memory_format=torch.channels_last).train()
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        net = torch.compile(model) if compiled else model
+        gen = torch.Generator(device=device).manual_seed(1)
+        xb = x.contiguous(memory_format=torch.channels_last)
+        loss, _ = adversarial_loss(net, xb, y, config, config.eps, gen)
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+        out.append((loss.detach().item(), [p.grad.detach().clone() for p in model.parameters()]))
+    (eager, g_eager), (comp, g_comp) = out
+    diff = max(float((a - b).abs().max()) for a, b in zip(g_eager, g_comp))
+    return eager, comp, diff
+
+
+def bench_compile(run: BenchRun, train_set: wdata.ImageData) -> dict[str, float]:
+    """Section 6: fp32 training images/s under torch.compile vs eager, as a ratio in the same run,
+    and whether one step agrees; returns the ratio per defense."""
+    rep, sizes, device = run.rep, run.sizes, run.device
+    rep.add(f"## 6. torch.compile for training (fp32, SmallCNN, MNIST batches of {sizes['tr_batch']})")
+    rep.add()
+    plan = profile("cpu-20epoch").plan("mnist")
+    tb = sizes["tr_batch"]
+    batches = [train_set.to_float(torch.arange(i * tb, (i + 1) * tb)) for i in range(4)]
+    batches = [(x.to(device), y.to(device)) for x, y in batches]
+    torch.manual_seed(0)
+    init = SmallCNN()
+    defenses = {"PGD-AT+ours α=0.5": plan.run("pgd", 0.5), "TRADES+ours α=2": plan.run("trades", 2.0)}
+    variants, agree = {}, {}
+    for label, cfg in defenses.items():
+        try:
+            agree[label] = compile_agreement(init, *batches[0], cfg, device)
+        except Exception as e:  # noqa: BLE001 - a failed compilation is reported, not fatal
+            agree[label] = f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+        for k, fn in train_variants(init, batches, cfg, device, steps_per_call=sizes["tr_steps"],
+                                    compile_ok=True, threads_ok=run.cpu, specs=COMPILE_SPECS).items():
+            variants[f"{label}|{k}"] = fn
+    rounds = max(sizes["tr_rounds"], 3)  # a ratio of single calls is mostly noise
+    medians, errors, first = interleaved(variants, rounds, device)
+    rep.add(f"Config: the `cpu-20epoch` (and `cpu`) training step ({plan.base.attack_steps}-step "
+            f"attack of {plan.base.step_size}, ε {plan.base.eps}, Adam, fp32, channels_last as "
+            f"`train_model`); {sizes['tr_steps']} step(s) per timed call, median of {rounds} "
+            "interleaved calls after a warm-up call (the compiled variant's warm-up compiles). "
+            "Agreement: one step from the same weights and attack start, eager vs compiled, "
+            "dropout off (compiled code draws other dropout masks, so with dropout a compiled run "
+            "never equals an eager one bit for bit).")
+    rep.add()
+    rows, ratios = [], {}
+    eager_name, comp_name = (name for name, *_ in COMPILE_SPECS)
+    for label in defenses:
+        rates = {v: sizes["tr_batch"] * sizes["tr_steps"] / medians[f"{label}|{v}"]
+                 for v in (eager_name, comp_name) if f"{label}|{v}" in medians}
+        ratios[label] = ratio(rates.get(comp_name), rates.get(eager_name))
+        check = agree[label]
+        same = (check if isinstance(check, str) else
+                f"same step (dropout off): loss {check[0]:.6f} vs {check[1]:.6f}, "
+                f"max |Δ grad| {check[2]:.1e}")
+        for v in (eager_name, comp_name):
+            key = f"{label}|{v}"
+            note = (f"n/a: {errors[key]}" if key in errors else
+                    f"first call incl. compilation {first.get(key, float('nan')):.0f} s; {same}"
+                    if v == comp_name else "")
+            rows.append([label, v, fmt(rates.get(v)), fmt(ratio(rates.get(v), rates.get(eager_name)), 2),
+                         note])
+    rep.table(["defense", "variant", "images/s", "ratio vs eager", "note"], rows)
+    rep.add("Use torch.compile in `train_model` only where the ratio is above 1 on the campaign's "
+            "CPU and the step agrees to floating-point order.")
+    rep.add()
+    return ratios
+
+
 # --- targets -------------------------------------------------------------------------------------
 
 def report_targets(run: BenchRun, pgd_rows: list[PgdRow],
@@ -889,8 +986,16 @@ def report_targets(run: BenchRun, pgd_rows: list[PgdRow],
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     run = start_run(args)
-    report_header(run, argv, args.baselines_only)
+    report_header(run, argv, args.baselines_only, args.compile_only)
     train_set, real = mnist_or_synthetic(train=True)
+    if args.compile_only:
+        bench_compile(run, train_set)
+        run.rep.add(f"Load average at end (1/5/15 min): {load_avg()}; wall time of this run "
+                    f"{(time.perf_counter() - run.t_start) / 60:.1f} min; data: "
+                    f"{'MNIST' if real else 'synthetic (MNIST not found)'}.")
+        if args.out:
+            run.rep.write(args.out)
+        return 0
     if args.baselines_only:
         bench_extra_baselines(run, train_set)
         run.rep.add(f"Load average at end (1/5/15 min): {load_avg()}; wall time of this run "
@@ -914,6 +1019,9 @@ def main(argv: list[str] | None = None) -> int:
     run.section_done()
     bench_extra_baselines(run, train_set)
     run.section_done()
+    if run.compile_ok:
+        bench_compile(run, train_set)
+        run.section_done()
     report_targets(run, pgd_rows, train_rates)
     if args.out:
         run.rep.write(args.out)
