@@ -1,6 +1,8 @@
 """The built book, as a reader sees it: the landing page's bottom line and verdicts, every figure a
 <figure> with caption and alt text, tables that fit the column with readable headers, every ±
-defined, and neither project management, the machinery's words nor stale wording on reader pages.
+defined, and neither project management, the machinery's words nor stale wording on reader pages;
+nothing loaded from another host, formulas typeset offline by the bundled MathJax, and the α_test
+explorer's values equal to ``wmrlib.a_sa`` on the stored records (headless Chromium).
 
 Slow: it reads a built book, ``_build/html`` (``bash scripts/book.sh``; ``.ci/run`` builds it and
 then runs this file with ``-m slow``), and builds one first when there is none.
@@ -180,3 +182,153 @@ def test_no_page_speaks_of_project_management(pages):
     for name, main in pages.items():
         found = MANAGEMENT.findall(_text(main))
         assert not found, f"{name}: {sorted(set(found))}"
+
+
+# A built page may load only from the book itself: a script, stylesheet, preload, font or icon
+# from another host (http://, https:// or //), or a CSS @import or url() to one, fails offline.
+EXTERNAL = re.compile(r"^\s*(?:https?:)?//", re.I)
+LOADING_RELS = {"stylesheet", "preload", "modulepreload", "prefetch", "icon", "shortcut",
+                "apple-touch-icon", "manifest", "font"}
+CSS_URL = re.compile(r"""@import\s+(?:url\()?\s*["']?([^"')\s;]+)|url\(\s*["']?([^"')\s]+)""", re.I)
+
+
+def _attributes(tag: str) -> dict[str, str]:
+    return {k.lower(): html.unescape(v) for k, _, v in re.findall(r'([\w:-]+)=(["\'])(.*?)\2', tag, re.S)}
+
+
+def _loaded_urls(document: str) -> list[str]:
+    """Return what an HTML document loads: script sources, loading links, CSS in <style> and style=."""
+    urls = [_attributes(t).get("src", "") for t in re.findall(r"<script\b[^>]*>", document, re.I)]
+    for tag in re.findall(r"<link\b[^>]*>", document, re.I):
+        attrs = _attributes(tag)
+        if set(attrs.get("rel", "").lower().split()) & LOADING_RELS:
+            urls.append(attrs.get("href", ""))
+    css = re.findall(r"<style\b[^>]*>(.*?)</style>", document, re.S | re.I)
+    css += [html.unescape(s) for s in re.findall(r'style="([^"]*)"', document)]
+    return [u for u in urls if u] + [a or b for c in css for a, b in CSS_URL.findall(c)]
+
+
+@pytest.mark.slow
+def test_no_built_page_loads_anything_from_another_host():
+    _pages()
+    found = [f"{p.relative_to(BUILT)}: {u}" for p in sorted(BUILT.rglob("*.html"))
+             for u in _loaded_urls(p.read_text(errors="replace")) if EXTERNAL.match(u)]
+    found += [f"{p.relative_to(BUILT)}: {a or b}" for p in sorted((BUILT / "_static").rglob("*.css"))
+              for a, b in CSS_URL.findall(p.read_text(errors="replace")) if EXTERNAL.match(a or b)]
+    assert not found, "\n".join(found[:40])
+    # sphinx-thebe names a script on a CDN in an inline constant; it loads it only when a reader
+    # presses a Live Code button, which this book never shows.
+    assert not [p for p in BUILT.rglob("*.html") if "thebe-launch-button" in p.read_text(errors="replace")]
+
+
+def _math_pages() -> list[Path]:
+    return [p for p in sorted(BUILT.rglob("*.html")) if 'class="math' in p.read_text(errors="replace")]
+
+
+@pytest.mark.slow
+def test_formulas_load_the_bundled_mathjax():
+    _pages()
+    pages = _math_pages()
+    assert pages, "no page of the book shows a formula"
+    for page in pages:
+        scripts = [_attributes(t).get("src", "") for t in re.findall(r"<script\b[^>]*>", page.read_text())]
+        mathjax = [s for s in scripts if "mathjax" in s.lower()]
+        assert mathjax and all(not EXTERNAL.match(s) for s in mathjax), (page.name, mathjax)
+        for src in mathjax:
+            assert (page.parent / src.split("?")[0]).resolve().is_file(), (page.name, src)
+    fonts = BUILT / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert len(list(fonts.glob("*.woff"))) >= 10
+
+
+def _chromium_dom(url: str, measure) -> str:
+    """Return the DOM of ``url`` after its scripts ran, in headless Chromium with every host name
+    unresolvable (so that nothing from outside the book can load)."""
+    return subprocess.run(
+        [measure.chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--window-size=1400,3000", "--virtual-time-budget=10000",
+         "--host-resolver-rules=MAP * ~NOTFOUND", "--dump-dom", url],
+        capture_output=True, text=True, timeout=180).stdout
+
+
+def _measure_module():
+    spec = importlib.util.spec_from_file_location("measure_tables", REPO / "scripts" / "measure_tables.py")
+    measure = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(measure)
+    if measure.chromium() is None:
+        pytest.skip("no Chromium here (apt-get install chromium)")
+    return measure
+
+
+@pytest.mark.slow
+def test_formulas_render_offline_in_chromium():
+    measure = _measure_module()
+    _pages()
+    page = next(p for p in _math_pages() if p.name == "intro.html")
+    formulas = page.read_text().count('class="math')
+    dom = _chromium_dom(page.as_uri(), measure)
+    assert dom.count("<mjx-container") >= formulas >= 1, "MathJax did not typeset the formulas"
+
+
+# The explorer on Non-uniform attacks: its slider, as a reader moves it (a probe copy of the page
+# sets it after load), and ?alpha_test= in the address.
+SLIDER_PROBE = """<script>
+document.addEventListener('DOMContentLoaded', () => {
+  const slider = document.querySelector('#wmr-explorer input[type=range]');
+  slider.value = '%s';
+  slider.dispatchEvent(new Event('input'));
+});
+</script>"""
+
+
+def _explorer_cells(dom: str) -> list[dict[str, str]]:
+    return [_attributes(t) for t in re.findall(r"<td\b[^>]*\bwmr-asa\b[^>]*>", dom)]
+
+
+@pytest.mark.slow
+def test_the_explorer_matches_wmrlib_a_sa_in_chromium():
+    import numpy as np
+
+    import wmrlib
+    from wmrlib.analysis.explorer import explorer_data, model_label
+    from wmrlib.book import first_available, profiles_of
+
+    measure = _measure_module()
+    _pages()
+    page = BUILT / "notebooks" / "nonuniform.html"
+    text = page.read_text()
+    start, end = text.find("<div id='wmr-explorer'"), text.find("<!-- /wmr-explorer -->")
+    if start < 0:
+        start = text.find('<div id="wmr-explorer"')
+    assert 0 <= start < end, "the explorer is not on the Non-uniform attacks page"
+    assert len(text[start:end].encode()) < 1_000_000, "the explorer weighs 1 MB or more"
+    probe = page.with_name("explorer-probe.html")
+    probe.write_text(text.replace("</body>", SLIDER_PROBE % "6" + "</body>"))
+    try:
+        doms = {"0": _chromium_dom(page.as_uri() + "?alpha_test=0", measure),
+                "3": _chromium_dom(page.as_uri() + "?alpha_test=3", measure),
+                "6": _chromium_dom(probe.as_uri(), measure)}
+    finally:
+        probe.unlink()
+    sources = {}
+    for alpha, dom in doms.items():
+        cells = _explorer_cells(dom)
+        assert cells, f"α_test {alpha}: no displayed value"
+        for dataset in {c["data-dataset"] for c in cells}:
+            if dataset not in sources:  # the page's own choice of stored results
+                source, _ = first_available(dataset, profiles_of("cpu", "smoke"),
+                                            lambda s: explorer_data(s.store, s.plan),
+                                            results=REPO / "results", readonly=True)
+                sources[dataset] = source
+            plan = sources[dataset].plan
+            models = {model_label(c) for c in plan.headline_seed_models()}
+            assert {c["data-model"] for c in cells if c["data-dataset"] == dataset} == models
+        for cell in cells:
+            assert cell["data-alpha-test"] == alpha
+            source = sources[cell["data-dataset"]]
+            records = [source.store.get_or_attack(c, source.plan.attack, 0.0,
+                                                  eval_size=source.plan.eval_size,
+                                                  eval_seed=source.plan.eval_seed)
+                       for c in source.plan.headline_seed_models()
+                       if model_label(c) == cell["data-model"]]
+            exact = 100 * np.mean([wmrlib.a_sa(r.correct, r.margin, float(alpha)) for r in records])
+            assert abs(float(cell["data-value"]) - exact) <= 0.1, (alpha, cell, exact)

@@ -1,9 +1,10 @@
 """What the stored results say: the paper's published numbers, every table as ours beside the
 paper's, gains and their intervals (the rules of :mod:`.stats`), the claims and their verdicts,
 the paired bootstrap, learning curves and collapses, the robustness check, and one results
-object per profile (:mod:`.results`) that reads each of these once for the book, and the shipped
-models (:mod:`.zoo`), which warn when they collapsed in training.
+object per profile (:mod:`.results`) that reads each of these once for the book, the shipped
+models (:mod:`.zoo`), which warn when they collapsed in training, the schedule pilot's
+decisions (:mod:`.pilot`), and the α_test explorer's quantised margins (:mod:`.explorer`).
 """
 
-__all__ = ["bootstrap", "claims", "collapse", "curves", "gains", "paper", "results", "robustness",
-           "pilot", "stats", "tables", "zoo"]
+__all__ = ["bootstrap", "claims", "collapse", "curves", "explorer", "gains", "paper", "results",
+           "robustness", "pilot", "stats", "tables", "zoo"]

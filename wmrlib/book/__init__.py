@@ -3,7 +3,8 @@ results a page shows (through each profile's results object), :mod:`.display` sh
 table or figure, :mod:`.records` gathers the facts of "How we reproduce", :mod:`.views` and
 :mod:`.figures` draw the result tables and figures, :mod:`.page` is the page object of every
 chapter, :mod:`.robustness_page` the robustness chapter's, :mod:`.landing` the landing page,
-:mod:`.models` the shipped models' page, :mod:`.schedule_pilot` the schedule pilot's
+:mod:`.models` the shipped models' page, :mod:`.explorer` the α_test explorer (an inline
+widget that recomputes A_sa in the reader's browser), :mod:`.schedule_pilot` the schedule pilot's
 decisions in words, :mod:`.words` small English helpers (a count with its noun), and
 :mod:`.params` checks the notebooks' parameters.
 It imports from every layer below and nothing imports it but the notebooks.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from .display import VERDICT_COLOURS, caption, display_frame, figure, section, show, show_report
 from . import models, schedule_pilot, words
+from .explorer import alpha_explorer
 from .landing import (bottom_line, build_stamp, citation, gains_without_collapsed, headline,
                       headline_text)
 from .page import Page
@@ -26,10 +28,10 @@ from .views import (claim_comparisons, convergence, verdict_table, verdicts_by_d
 
 __all__ = [
     # modules
-    "display", "figures", "landing", "models", "page", "params", "records", "robustness_page",
+    "display", "explorer", "figures", "landing", "models", "page", "params", "records", "robustness_page",
     "schedule_pilot", "sources", "views", "words",
     # what the notebooks and pages call
-    "Page", "RobustnessPage", "Source", "DATASET_NAMES", "VERDICT_COLOURS", "AIM_PP",
+    "Page", "RobustnessPage", "alpha_explorer", "Source", "DATASET_NAMES", "VERDICT_COLOURS", "AIM_PP",
     "candidate_sources", "covers", "first_available", "profiles_of", "seeds_text", "section", "show", "show_report",
     "caption", "display_frame", "figure", "headline", "headline_text", "bottom_line",
     "build_stamp", "citation", "gains_without_collapsed",
