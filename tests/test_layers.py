@@ -1,9 +1,11 @@
-"""The package's architecture: layer folders, each importing only from the layers below it, and
-no import circle between modules (imports under TYPE_CHECKING aside)."""
+"""The package's architecture: layer folders, each importing only from the layers below it, no
+import circle between modules (imports under TYPE_CHECKING aside), and a README layer table
+that names each folder's modules."""
 from __future__ import annotations
 
 import ast
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,27 @@ def test_the_package_still_exports_its_public_names():
     for name in wmrlib.__all__:
         assert getattr(wmrlib, name) is not None
     assert callable(wmrlib.zoo.load) and callable(wmrlib.paper.table)
+
+
+def _readme_layers() -> dict[str, set[str]]:
+    """Return the README's layer table: layer -> the modules its row names."""
+    text = (PACKAGE.parent / "README.md").read_text()
+    head = text.index("| layer | modules |")
+    rows = {}
+    for line in text[head:].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows[cells[0].strip("`")] = set(re.findall(r"`([a-z_0-9]+)`", cells[1]))
+    return rows
+
+
+def test_the_readme_layer_table_matches_the_folders():
+    """Each row of the README's layer table names exactly the modules of its layer's folder, read
+    now (a module added or moved must be added to or moved in the table)."""
+    table = _readme_layers()
+    assert list(table) == list(wmrlib.LAYERS)
+    for layer, named in table.items():
+        modules = {p.stem for p in (PACKAGE / layer).glob("*.py")} - {"__init__"}
+        assert named == modules, (f"README row {layer!r}: missing {sorted(modules - named)}, "
+                                  f"not in the folder {sorted(named - modules)}")

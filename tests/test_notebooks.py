@@ -164,3 +164,13 @@ def test_every_install_cell_clones_the_repository_of_config_yml():
         assert f"!git clone -q --depth 1 {url} /content/{name}" in install, notebook
         assert f"%cd /content/{name}/notebooks" in install, notebook
         assert install.count("github.com") == 1, notebook
+
+
+def test_the_quickstart_says_the_launch_buttons_need_that_repository_public():
+    """The Colab buttons open `_config.yml`'s repository: the Quickstart says it must be public there."""
+    import yaml
+
+    url = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
+    intro = nbformat.read(REPO / "notebooks" / "quickstart.ipynb", as_version=4).cells[0].source
+    line = next((l for l in intro.splitlines() if "launch button" in l and "public" in l), "")
+    assert url in line and "_config.yml" in line, line
