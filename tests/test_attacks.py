@@ -165,3 +165,37 @@ def test_pgd_bad_inputs():
         pgd(model, x, y + 5, eps=0.1, step_size=0.01, steps=1)
     with pytest.raises(ValueError, match="empty"):
         pgd(model, x[:0], y[:0], eps=0.1, step_size=0.01, steps=1)
+
+
+class _Wrapper(torch.nn.Module):
+    """A module made on the spot around a model (as the logit-scaling attack makes one)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return 2 * self.model(x)
+
+
+def test_eval_mode_gives_each_submodule_back_its_own_mode():
+    """A fresh wrapper is in training mode, its model in eval mode: after an attack on the wrapper
+    the model is in eval mode again (its dropout off), and a model in training mode stays in it."""
+    from wmrlib.method.attacks import eval_mode
+
+    model, (x, y) = tiny_model().eval(), tiny_batch()
+    wrapper = _Wrapper(model)
+    assert wrapper.training and not model.training
+    with eval_mode(wrapper):
+        assert not any(m.training for m in wrapper.modules())
+    assert wrapper.training and not any(m.training for m in model.modules())
+    pgd(wrapper, x, y, eps=0.1, step_size=0.05, steps=2)
+    assert not any(m.training for m in model.modules())
+    with torch.no_grad():  # so the model's outputs do not depend on the random stream
+        torch.manual_seed(1)
+        first = model(x)
+        torch.manual_seed(2)
+        assert torch.equal(model(x), first)
+    model.train()
+    pgd(model, x, y, eps=0.1, step_size=0.05, steps=2)
+    assert all(m.training for m in model.modules())

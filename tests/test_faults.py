@@ -278,6 +278,34 @@ def test_two_processes_computing_the_same_key_at_once_do_not_corrupt_the_store(t
     assert again.summary() == pytest.approx(single)
 
 
+def test_a_run_just_trained_is_evaluated_as_loaded_from_its_weights(tmp_path, monkeypatch):
+    """Evaluation takes one path: right after training, the unit attacks the model loaded from
+    model.pt, as it would after a resume or in a later session, never the one left in memory."""
+    import wmrlib.workflow.store as store_module
+
+    store = Store(tmp_path, device="cpu", progress=False)
+    loaded, attacked = [], []
+    real_load, real_attack = Store.load_model, store_module.attack_record
+    monkeypatch.setattr(Store, "load_model",
+                        lambda self, config: loaded.append(real_load(self, config)) or loaded[-1])
+    monkeypatch.setattr(store_module, "attack_record",
+                        lambda model, *a, **k: attacked.append(model) or real_attack(model, *a, **k))
+    store.get_or_attack(STORE_CONFIG, STORE_ATTACK, eval_size=16)  # trains first
+    assert store.has_run(STORE_CONFIG) and len(loaded) == 1 and attacked == loaded
+    assert all(p.grad is None for p in loaded[0].parameters())  # not the trained object
+
+
+def test_a_bad_fault_spec_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("WMR_FAULT", "renamed:model.pt")
+    with pytest.raises(ValueError, match=r"WMR_FAULT='renamed:model.pt' is not "
+                                         r"'<written\|renamed>:<file name pattern>@<n>'"):
+        write_json(tmp_path / "x.json", {"a": 1})
+    assert list(tmp_path.iterdir()) == []  # nothing written, no temporary file left
+    monkeypatch.setenv("WMR_FAULT", "renamed:other.json@1")  # another file: no effect
+    write_json(tmp_path / "x.json", {"a": 1})
+    assert json.loads((tmp_path / "x.json").read_text()) == {"a": 1}
+
+
 # --- 3. Checkpoint loading ------------------------------------------------------------------------
 
 class _Payload:
@@ -388,3 +416,178 @@ def test_non_finite_weights_are_never_saved_and_never_loaded(tmp_path):
     with pytest.raises(CheckpointError, match="NaN or infinite") as info:
         load_checkpoint(path)
     assert name in str(info.value) and "delete it" in str(info.value)
+
+
+# --- 4. A campaign killed at any point resumes to the results of an uninterrupted one ---------------
+
+# One smoke job (PGD-AT seed 0: training with its learning-curve probe, then 22 units, the
+# robustness check's AutoAttack, weighted APGD and logit-scaling units among them) on synthetic
+# MNIST, shrunk by overrides so that it takes seconds.
+FAULT_RUN = {"synthetic": True, "epochs": 2, "train_size": 128, "batch_size": 32}
+FAULT_ATTACK = {"steps": 1}
+
+# Runs the job into a store once per entry of argv[2]: each run is a fork of this process, which
+# imports wmrlib but computes nothing itself, with WMR_FAULT set to the entry (None: no fault);
+# after each run it records how the run ended and which files the store holds.
+CAMPAIGN_DRIVER = textwrap.dedent("""
+    import json, os, sys, traceback
+    from pathlib import Path
+    import torch
+    from wmrlib.experiment.overrides import override_profile
+    from wmrlib.workflow.campaign import compute
+    from wmrlib.workflow.jobs import plan_jobs
+    from wmrlib.workflow.store import Store
+    # Robustness units of 16 images in two batches, so that the adaptive ones keep a partial file.
+    Store.__init__.__kwdefaults__["eval_batch_size"] = 8
+    root, faults, overrides = Path(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
+    job, = [j for j in plan_jobs("smoke", ["mnist"], tuple(overrides))
+            if j.config.defense == "pgd" and not j.config.alpha_train and j.config.seed == 0]
+    ended = []
+    for fault in faults:
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                torch.set_num_threads(1)
+                if fault:
+                    os.environ["WMR_FAULT"] = fault
+                compute("smoke", results=str(root), jobs=[job], progress=False,
+                        log_progress=False)
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        ended.append({"fault": fault,
+                      "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                      "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                      "files": sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                                      if p.is_file())})
+    print(json.dumps(ended))
+""")
+
+
+def _fault_job():
+    from wmrlib.workflow.jobs import plan_jobs
+
+    job, = [j for j in plan_jobs("smoke", ["mnist"], (FAULT_RUN, FAULT_ATTACK))
+            if j.config.defense == "pgd" and not j.config.alpha_train and j.config.seed == 0]
+    return job
+
+
+def _drive(root: Path, faults: list[str | None]) -> list[dict]:
+    out = finish(python(CAMPAIGN_DRIVER, root, json.dumps(faults),
+                        json.dumps([FAULT_RUN, FAULT_ATTACK])))
+    return json.loads(out)
+
+
+def _same_results(got: Path, want: Path) -> None:
+    """Assert that two stores hold the same files (the logs, provenance and hidden temporary files
+    aside) and that their weights, configs and evaluation records are bit-identical."""
+    def visible(root):
+        return {str(p.relative_to(root)): p for p in root.rglob("*") if p.is_file()
+                and not p.name.startswith(".") and p.name not in ("compute.json", "compute.lock")}
+
+    files, expected = visible(got), visible(want)
+    assert sorted(files) == sorted(expected)
+    compared = 0
+    for name, path in files.items():
+        if path.name == "model.pt":
+            a, b = (torch.load(p, weights_only=True)["model"] for p in (path, expected[name]))
+            assert_same_weights(a, b)
+        elif path.name == "config.json":
+            assert path.read_bytes() == expected[name].read_bytes()
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as x, np.load(expected[name], allow_pickle=False) as y:
+                assert sorted(x.files) == sorted(y.files), name
+                for key in x.files:
+                    assert np.array_equal(x[key], y[key]), (name, key)
+        else:
+            continue
+        compared += 1
+    assert compared == len([n for n in files if n.endswith((".npz", "model.pt", "config.json"))])
+
+
+@needs_posix
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_campaign_killed_at_every_stage_resumes_to_the_uninterrupted_results(tmp_path):
+    """A job killed (SIGKILL, at a named write: tests set WMR_FAULT) mid-training, mid-write of
+    the weights, between training and evaluation, after some units, mid-write of a unit, inside
+    an AutoAttack unit's partial file, mid-write of a partial file and inside the logit-scaling
+    unit's partial file, then run to the end, stores what an uninterrupted run stores, bit for
+    bit. Each evaluation runs in another process than the training, so a unit that read
+    anything the process did before (its global random stream, a model left in memory) differs."""
+    job = _fault_job()
+    config = job.config
+    store = Store(tmp_path / "run" / "smoke", progress=False, readonly=True)
+    unit = [store.unit_path(config, a, alpha, eval_size=n, eval_seed=job.eval_seed).name
+            for a, alpha, n in job.units]
+    kinds = [(None if a is None else a.kind, alpha, n) for a, alpha, n in job.units]
+    autoattack = unit[kinds.index(("autoattack", 0.0, 16))]
+    weighted_apgd = unit[next(i for i, (k, alpha, _) in enumerate(kinds)
+                              if k == "autoattack" and alpha > 0)]
+    logit = unit[kinds.index(("logit-scale", 0.0, 16))]
+    partial = lambda name: name.replace(".npz", ".partial.npz")  # noqa: E731
+    stages = [  # (WMR_FAULT, what must be in the store after the kill)
+        ("renamed:checkpoint.pt@1", ["checkpoint.pt"]),                    # mid-training
+        ("written:model.pt@1", ["checkpoint.pt", ".model.pt."]),           # mid-write of the weights
+        ("renamed:provenance.json@1", ["checkpoint.pt", "model.pt", "provenance.json"]),
+        (f"renamed:{unit[2]}@1", unit[:3]),                               # after three units
+        (f"written:{unit[3]}@1", [unit[3].replace(".npz", ".json"), f".{unit[3]}."]),
+        (f"renamed:{partial(autoattack)}@1", [partial(autoattack)]),      # inside AutoAttack
+        (f"written:{partial(weighted_apgd)}@1", [f".{partial(weighted_apgd)}."]),
+        (f"renamed:{partial(logit)}@1", [partial(logit)]),                # inside logit scaling
+    ]
+    ended = _drive(tmp_path / "ref", [None]) + _drive(tmp_path / "run", [f for f, _ in stages] + [None])
+    reference, killed, last = ended[0], ended[1:-1], ended[-1]
+    assert reference["exit"] == 0 and last["exit"] == 0, (reference, last)
+
+    run_dir = f"runs/{config.key()}/"
+    for (fault, present), end in zip(stages, killed):
+        assert end["signal"] == signal.SIGKILL, end  # the named write was reached, and killed it
+        names = [Path(f).name for f in end["files"]]
+        for name in present:  # a name ending in "." is the prefix of a hidden temporary file
+            assert any(n == name or (name.endswith(".") and n.startswith(name)) for n in names), \
+                (fault, name, names)
+    files = {s[0]: end["files"] for s, end in zip(stages, killed)}
+    assert not any(f.endswith("model.pt") for f in files["written:model.pt@1"])
+    assert not any(f.startswith("evals/") for f in files["renamed:provenance.json@1"])
+    # The next run removes the checkpoint the kill left beside the finished run.
+    assert run_dir + "checkpoint.pt" not in files[f"renamed:{unit[2]}@1"]
+    assert not any(f.endswith(unit[3]) for f in files[f"written:{unit[3]}@1"])
+
+    info = json.loads((tmp_path / "run" / "smoke" / run_dir / "provenance.json").read_text())
+    assert info["resumed_from"] == [2, 0]  # the run that finished it resumed after epoch 2 of 2
+    _same_results(tmp_path / "run" / "smoke", tmp_path / "ref" / "smoke")
+    leftovers = [f for f in last["files"] if Path(f).name.startswith(".")]
+    assert len(leftovers) == 3 and all(f.endswith(".tmp") for f in leftovers)  # the three mid-writes
+
+
+def test_the_provenance_says_in_which_process_each_probe_unit_was_computed(tmp_path):
+    """A hand-written store: a unit written while the invocation that trained its model ran, one
+    written by an invocation that only evaluated, and one no logged invocation covers."""
+    from wmrlib.book.records import evaluation_processes, evaluation_path_note
+
+    root = tmp_path / "smoke"
+    write_json(root / "compute.json", [
+        {"date": "2026-01-01T10:00:00+00:00", "wall_time_s": 3600.0, "results": [
+            {"key": "a" * 16, "trained": True, "units_computed": 3},
+            {"key": "b" * 16, "trained": False, "units_computed": 0}]},
+        {"date": "2026-01-01T12:00:00+00:00", "wall_time_s": 1800.0, "results": [
+            {"key": "b" * 16, "trained": False, "units_computed": 2}]}])
+    logit = {"kind": "logit-scale"}
+    for key, unit, attack, date in [("a", "u1", logit, "09:30"), ("b", "u2", logit, "11:45"),
+                                    ("c", "u3", logit, "13:00"), ("a", "u4", {"kind": "pgd"}, "09:40")]:
+        write_json(root / "evals" / (key * 16) / f"{unit}.json",
+                   {"config_key": key * 16, "attack": attack, "wall_time_s": 120.0,
+                    "date": f"2026-01-01T{date}:00+00:00"})
+    write_json(root / "runs" / ("a" * 16) / "provenance.json", {"resumed_from": [0, 5]})
+    write_json(root / "runs" / ("b" * 16) / "provenance.json", {"resumed_from": None})
+    assert evaluation_processes(tmp_path, "smoke") == {
+        "units": 3, "same process as training": 1, "evaluation-only process": 1,
+        "cannot be told": 1, "resumed runs": 1, "minutes": 6.0}
+    assert evaluation_path_note(tmp_path, ("smoke", "cpu")) == (
+        "`smoke`: of its 3 logit-scaling units, 1 were computed in the process that had just "
+        "trained (or resumed) their model, 1 in a process that only evaluated and 1 where the "
+        "compute log cannot tell; 1 of those models resumed training from a checkpoint; "
+        "computing them took 6 min.")

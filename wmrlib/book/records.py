@@ -288,3 +288,57 @@ def pilot_runs(pilot_dir: str | Path) -> pd.DataFrame:
                      "best A_rob": fell["best_a_rob"], "collapsed": collapsed,
                      f"aim (paper − {AIM_PP:g} pp)": theirs - AIM_PP})
     return pd.DataFrame(rows)
+
+
+PROCESS_PATHS = ("same process as training", "evaluation-only process", "cannot be told")
+
+
+def evaluation_processes(results: str | Path, name: str, kind: str = "logit-scale") -> dict[str, int]:
+    """Return how many stored units of ``kind`` of profile ``name`` were computed in the process
+    that trained (or resumed) their model, in a process that only evaluated, or where no entry
+    of the compute log covers them (:data:`PROCESS_PATHS`), with ``units``, ``minutes`` (their
+    wall time) and ``resumed runs`` (their runs whose provenance says that training resumed from
+    a checkpoint)."""
+    from datetime import datetime
+
+    store = results_for(name, results).store
+    path = store.compute_log_path()
+    windows = []  # each invocation: start, end (its last record), its jobs by run key
+    for entry in json.loads(path.read_text()) if path.exists() else []:
+        end = datetime.fromisoformat(entry["date"]).timestamp()
+        jobs = {r["key"]: r for r in entry.get("results", []) if r["units_computed"]}
+        windows.append((end - entry["wall_time_s"], end, jobs))
+    counts = dict.fromkeys(("units", *PROCESS_PATHS, "resumed runs", "minutes"), 0)
+    resumed = set()
+    for unit in sorted((store.root / "evals").glob("*/*.json")):
+        info = json.loads(unit.read_text())
+        if (info.get("attack") or {}).get("kind") != kind:
+            continue
+        key, when = info["config_key"], datetime.fromisoformat(info["date"]).timestamp()
+        jobs = [w[2][key] for w in windows if w[0] - 1 <= when <= w[1] + 1 and key in w[2]]
+        counts["units"] += 1
+        counts["minutes"] += info.get("wall_time_s", 0.0) / 60
+        counts[PROCESS_PATHS[2] if not jobs else PROCESS_PATHS[0] if jobs[0]["trained"]
+               else PROCESS_PATHS[1]] += 1
+        run = store.root / "runs" / key / "provenance.json"
+        if run.exists() and json.loads(run.read_text()).get("resumed_from"):
+            resumed.add(key)
+    counts["resumed runs"] = len(resumed)
+    return counts
+
+
+def evaluation_path_note(results: str | Path, names=("cpu", "cpu-5epoch")) -> str:
+    """Return one sentence per profile on where its stored logit-scaling units were computed
+    (:func:`evaluation_processes`), or an empty string when none is stored."""
+    parts = []
+    for name in names:
+        c = evaluation_processes(results, name)
+        if not c["units"]:
+            continue
+        parts.append(f"`{name}`: of its {c['units']} logit-scaling units, {c[PROCESS_PATHS[0]]} "
+                     f"were computed in the process that had just trained (or resumed) their model, "
+                     f"{c[PROCESS_PATHS[1]]} in a process that only evaluated and "
+                     f"{c[PROCESS_PATHS[2]]} where the compute log cannot tell; "
+                     f"{c['resumed runs']} of those models resumed training from a checkpoint; "
+                     f"computing them took {c['minutes']:.0f} min.")
+    return " ".join(parts)

@@ -1,8 +1,10 @@
 """Atomic writes and safe checkpoint loading (``weights_only=True``, identity checked)."""
 from __future__ import annotations
 
+import fnmatch
 import os
 import pickle
+import signal
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +40,37 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+# A test hook (tests/test_faults.py): "<event>:<file name pattern>@<n>" kills this process with
+# SIGKILL at the n-th write event on a file whose name matches the (fnmatch) pattern. Events:
+# "written" (the temporary file is complete, not yet renamed: a kill mid-write) and "renamed"
+# (the file is in place). Unset, nothing happens.
+FAULT_ENV = "WMR_FAULT"
+_fault_seen: dict[str, int] = {}
+
+
+def _parse_fault(spec: str) -> tuple[str, str, int]:
+    """Return (event, pattern, n) of a ``WMR_FAULT`` value; ValueError naming the format if bad."""
+    head, _, count = spec.rpartition("@")
+    event, _, pattern = head.partition(":")
+    if event not in ("written", "renamed") or not pattern or not count.isdigit() or int(count) < 1:
+        raise ValueError(f"{FAULT_ENV}={spec!r} is not '<written|renamed>:<file name pattern>@<n>' "
+                         "with n >= 1, e.g. 'renamed:checkpoint.pt@1'")
+    return event, pattern, int(count)
+
+
+def fault_point(event: str, path: str | os.PathLike) -> None:
+    """Kill this process (SIGKILL) when ``$WMR_FAULT`` names this write event's n-th occurrence."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    wanted, pattern, n = _parse_fault(spec)
+    if event != wanted or not fnmatch.fnmatchcase(Path(path).name, pattern):
+        return
+    _fault_seen[spec] = _fault_seen.get(spec, 0) + 1
+    if _fault_seen[spec] == n:
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``, else delete it."""
@@ -55,7 +88,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         # (0666 minus the umask) so that others can read the results store.
         os.chmod(tmp, 0o666 & ~_UMASK)
         yield tmp
+        fault_point("written", path)
         os.replace(tmp, path)
+        fault_point("renamed", path)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -148,6 +148,7 @@ class _ScaledLogits(torch.nn.Module):
     def __init__(self, model: torch.nn.Module, scale: float) -> None:
         super().__init__()
         self.model, self.scale = model, scale
+        self.training = model.training  # the wrapper is in the mode of the model it wraps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x) * self.scale

@@ -26,13 +26,19 @@ _AUTO_LAYOUT: ContextVar[bool] = ContextVar("wmrlib_auto_layout", default=True)
 
 @contextmanager
 def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
-    """Put ``model`` in eval mode for the block and restore its previous mode afterwards."""
-    was_training = model.training
+    """Put ``model`` in eval mode for the block and restore each submodule's own mode afterwards.
+
+    Each submodule gets back its own mode, not the top module's: a wrapper made on the spot (the
+    logit-scaling attack's) starts in training mode, and restoring its mode over the whole tree
+    left the wrapped model's dropout on, drawing from the process's global random stream.
+    """
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
         yield model
     finally:
-        model.train(was_training)
+        for module, training in modes:
+            module.training = training
 
 
 def per_example_loss(logits: torch.Tensor, y: torch.Tensor, loss: str = "ce") -> torch.Tensor:

@@ -137,6 +137,9 @@ class Store:
                      curve_seed: int = 0) -> Run:
         """Return the stored run for ``config``, training (or resuming) it first if needed.
 
+        ``Run.model`` (None unless ``need_model``) is always the model loaded from ``model.pt``,
+        also right after training, so that evaluation takes one path however the run was made.
+
         ``curve = (attack, alpha_test, n)`` records learning curves while training: A_nat, A_rob,
         A_sa and A_tr at ``alpha_test`` on ``n`` fixed test examples after every epoch, in the
         run's history (``curve_*`` keys; see :func:`wmrlib.compute.evaluate.learning_curve_probe`).
@@ -146,6 +149,8 @@ class Store:
         """
         folder = self.run_dir(config)
         if self.has_run(config):
+            if not self.readonly:  # a kill between the provenance and its removal leaves it
+                self.checkpoint_path(config).unlink(missing_ok=True)
             info = json.loads(self.provenance_path(config).read_text())
             model = self.load_model(config) if need_model else None
             return Run(config, model, info)
@@ -183,7 +188,9 @@ class Store:
         distributed.barrier()
         if not main:
             info = json.loads(self.provenance_path(config).read_text())
-        return Run(config, result.model, info)
+        # One path to every evaluation: the model as stored, never the one left in memory, so a
+        # result is the same whether its run was just trained, resumed or trained long ago.
+        return Run(config, self.load_model(config) if need_model else None, info)
 
     def model_path(self, config: RunConfig) -> Path:
         """Return the path of ``config``'s final weights."""
