@@ -463,3 +463,104 @@ def test_a_family_checked_before_the_other_shows_alone(tmp_path):
 def test_an_unknown_family_is_one_clear_error():
     with pytest.raises(ValueError, match="robustness family"):
         RobustnessPlan(standard_autoattack(0.3), families=("pgd", "fgsm"))
+
+
+# --- the logit-scaling unit reads nothing of the process ------------------------------------------
+
+def test_logit_scaling_unit_ignores_the_global_random_stream():
+    """The unit's outcomes are the model's in eval mode: the same under any global seed, equal to
+    those of the same network without its dropout layer, and the model stays in eval mode."""
+    from wmrlib.compute.data import synthetic
+    from wmrlib.method.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("smallcnn", 10).eval()
+    torch.nn.init.normal_(model.classifier.fc3.weight, std=0.3)  # logits not all zero
+    data = synthetic("mnist", 16, train=False, seed=0)
+    attack = AttackConfig(kind="logit-scale", eps=0.3, step_size=0.1, steps=2,
+                          scales=(0.1, 1.0, 100.0))
+
+    def unit(net, global_seed):
+        torch.manual_seed(global_seed)
+        return adaptive.adaptive_record(net, data, attack, batch_size=8, progress=False)
+
+    first, second = unit(model, 1), unit(model, 2)
+    assert not model.training and not model.classifier.drop.training
+    without_dropout = build_model("smallcnn", 10)
+    without_dropout.load_state_dict(model.state_dict())
+    without_dropout.classifier.drop = torch.nn.Identity()
+    third = unit(without_dropout.eval(), 3)
+    for other in (second, third):
+        for name in ("correct", "margin", "loss"):
+            assert np.array_equal(getattr(first, name), getattr(other, name)), name
+        assert np.array_equal(first.extra["correct_by_scale"], other.extra["correct_by_scale"])
+
+
+# --- how much 40-PGD overstates a model -----------------------------------------------------------
+
+def _write_unit(store: Store, config: RunConfig, attack, correct: list[bool], eval_size: int) -> None:
+    """Store a hand-made unit: ``correct`` per example, margins and losses that say the same."""
+    ok = np.array(correct)
+    path = store.unit_path(config, attack, 0.0, eval_size=eval_size, eval_seed=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, labels=np.zeros(len(ok), dtype=np.int64), correct=ok,
+             margin=np.where(ok, -1.0, 1.0), loss=np.where(ok, 0.1, 2.0))
+
+
+def test_pgd_gap_is_pgd_minus_autoattack_on_the_check_images(tmp_path):
+    """12 of 16 images survive PGD and 10 of 16 AutoAttack on the check's subset: 75 − 62.5 =
+    12.5 pp (the main subset's PGD unit, all correct, plays no part); a model without its
+    AutoAttack unit has no gap."""
+    plan = profile("smoke").plan("mnist")
+    rp = plan.robustness
+    assert rp.eval_size == 16 and plan.eval_size == 128 and plan.eval_seed == 0
+    store = Store(tmp_path, device="cpu", progress=False)
+    checked, other = robust_models(plan, rp)[:2]
+    _write_unit(store, checked, plan.attack, [True] * 12 + [False] * 4, 16)
+    _write_unit(store, checked, rp.attack, [True] * 10 + [False] * 6, 16)
+    _write_unit(store, checked, plan.attack, [True] * 128, 128)
+    _write_unit(store, other, plan.attack, [True] * 16, 16)
+    assert robustness.pgd_gap(store, plan, checked) == pytest.approx(12.5)
+    assert robustness.pgd_gap(store, plan, other) is None
+    assert robustness.PGD_GAP_PP == 3.0
+
+
+def test_published_gaps_are_reported_minus_autoattack():
+    gaps = robustness.published_gaps("mnist")
+    assert list(gaps["family"]) == ["PGD", "TRADES"]
+    assert gaps["gap"].tolist() == pytest.approx([89.62 - 88.50, 95.60 - 92.81])  # 1.12, 2.79
+    assert robustness.published_gaps("tinyimagenet").empty
+
+
+def test_the_models_page_flags_gaps_above_the_threshold():
+    import pandas as pd
+
+    from wmrlib.book.models import gap_note, group_gap_line
+
+    frame = pd.DataFrame({"model": list("abcd"),
+                          "40-PGD → AutoAttack (pp)": [2.0, 3.0, 3.5, float("nan")]})
+    assert group_gap_line(frame) == (" 40-PGD overstates the 3 checked models by 2.0–3.5 pp; 1 of "
+                                     "them by more than 3 pp.")
+    assert group_gap_line(frame.iloc[3:]) == ""
+    note = gap_note()
+    assert "above 3 pp" in note and "1.12 pp (PGD, ε 0.3)" in note and "2.79 pp (TRADES" in note
+
+
+def test_zoo_pgd_gap_reads_the_shipped_models_check():
+    """zoo.pgd_gap of a shipped cpu model is the robustness page's 40-PGD minus AutoAttack A_rob."""
+    from wmrlib import zoo
+
+    plan = profile("cpu").plan("mnist")
+    store = Store(REPO / "results" / "cpu", device="cpu", readonly=True, progress=False)
+    config = plan.run("trades", 2.0, 0)
+    if not robustness.is_checked(store, plan, config, plan.robustness):
+        pytest.skip("the cpu TRADES+ours model's check is not stored")
+    table = robustness.accuracy_table(store, plan, dataclasses.replace(plan.robustness,
+                                                                        models="headline"))
+    row = table[table["model"] == "TRADES+ours α 2"].iloc[0]
+    gap = zoo.pgd_gap("cpu", "mnist", "trades", alpha_train=2.0)
+    assert gap == pytest.approx(row[plan.attack.name] - row[plan.robustness.attack.name])
+    assert gap > zoo.PGD_GAP_PP
+    assert zoo.pgd_gap("cpu", "mnist", "iaat") is None  # the check does not cover it
+    with pytest.raises(LookupError, match="no cpu mnist model trades alpha_train=7"):
+        zoo.pgd_gap("cpu", "mnist", "trades", alpha_train=7.0)

@@ -38,6 +38,9 @@ JITTER = 1e-4        # AutoAttack's check_randomized: normalised logits of two p
 LARGE_EPS_ROB = 10.0  # % A_rob left at the sweep's largest ε (at ε ≥ 0.5 the grey image is in
                       # every MNIST ball, so a sound attack leaves about 0)
 SQUARE = STAGES.index("square")
+# A model card flags a model whose main-attack (40-PGD) A_rob exceeds its AutoAttack A_rob by more
+# than this, on the same images: published MNIST models lose 1.1-2.8 pp (published_gaps).
+PGD_GAP_PP = 3.0
 PROBES = ("logit scaling", "Square beats white-box", "zero gradients", "randomness",
           "A_rob → 0 as ε grows")
 
@@ -325,6 +328,28 @@ def pgd_overstatement(store: Store, plan) -> pd.DataFrame | None:
     table["gap"] = table[plan.attack.name] - table[rp.attack.name]
     out = table.groupby("family", sort=False)["gap"].agg(["min", "mean", "max", "count"])
     return out.reset_index().rename(columns={"count": "models"})
+
+
+def pgd_gap(store: Store, plan, config: RunConfig, rp: RobustnessPlan | None = None) -> float | None:
+    """Return how many pp the plan's main attack (40-PGD) overstates one model: its A_rob minus
+    AutoAttack's, both on the robustness check's subset; None when either unit is not stored (it
+    never attacks)."""
+    rp = rp or plan_for(plan)
+    store = store.read_only()
+    kw = dict(eval_size=rp.eval_size, eval_seed=plan.eval_seed)
+    if not all(store.has_unit(config, a, 0.0, **kw) for a in (plan.attack, rp.attack)):
+        return None
+    pgd, aa = (store.get_or_attack(config, a, 0.0, **kw) for a in (plan.attack, rp.attack))
+    return 100 * (metrics.a_rob(pgd.correct) - metrics.a_rob(aa.correct))
+
+
+def published_gaps(dataset: str) -> pd.DataFrame:
+    """Return each published model of ``dataset`` with both numbers (:data:`paper.PUBLISHED`):
+    its reported A_rob, its AutoAttack A_rob and the gap (pp) between them."""
+    known = paper.published(dataset)
+    known = known[known["autoattack"].notna() & ~known["bound"].astype(bool)]
+    out = known[["family", "model", "eps", "robust", "autoattack"]].reset_index(drop=True)
+    return out.assign(gap=(out["robust"] - out["autoattack"]).astype(float))
 
 
 def published_comparison(store: Store, plan, rp: RobustnessPlan | None = None) -> pd.DataFrame:

@@ -7,7 +7,8 @@ Example::
 
 A model the collapse detector flags still loads, with a warning naming the flag. While a
 campaign has not trained a model yet, its predecessor's model of the same name is returned (the
-``cpu`` campaign's predecessor is ``cpu-5epoch``), again with a warning.
+``cpu`` campaign's predecessor is ``cpu-5epoch``), again with a warning. ``pgd_gap`` says how
+many pp 40-PGD overstates a model's robustness (the models page lists it for every model).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ..core.paths import RESULTS_ROOT
 from ..experiment.profiles import PREDECESSORS, profile as get_profile
 from ..workflow.store import Store
 from .collapse import collapse_epochs, describe_rule
+from .robustness import PGD_GAP_PP, pgd_gap as _stored_gap  # PGD_GAP_PP: zoo.PGD_GAP_PP
 
 DEFAULT_RESULTS = RESULTS_ROOT
 
@@ -55,6 +57,14 @@ def load(profile: str, dataset: str, defense: str, alpha_train: float = 0.0, see
     The weights are checked against the run's config key. A model not stored yet falls back to
     the profile's predecessor (with a warning); a model neither stores raises ``LookupError``
     naming the models that exist; a collapsed model warns (:class:`CollapsedModelWarning`).
+
+    How much 40-PGD overstates the model: :func:`pgd_gap` with the same arguments returns its
+    40-PGD A_rob minus its AutoAttack A_rob (pp, both on the robustness check's test images), or
+    None for a model the check does not cover. The models page of the book lists it for every
+    model and flags a gap above ``PGD_GAP_PP`` (3 pp), beside the published MNIST models' gaps
+    (:func:`wmrlib.analysis.robustness.published_gaps`)::
+
+        >>> gap = zoo.pgd_gap("cpu", "mnist", "trades", alpha_train=2.0)  # flagged if > PGD_GAP_PP
     """
     name = profile
     found = _stored(name, dataset, defense, alpha_train, seed, results, device)
@@ -83,3 +93,17 @@ def load(profile: str, dataset: str, defense: str, alpha_train: float = 0.0, see
                       f"{describe_rule(plan)}); it loads as trained, but its robustness is far "
                       "below its siblings'", CollapsedModelWarning, stacklevel=2)
     return store.load_model(config)
+
+
+def pgd_gap(profile: str, dataset: str, defense: str, alpha_train: float = 0.0, seed: int = 0,
+            results: str | Path = DEFAULT_RESULTS) -> float | None:
+    """Return how many pp 40-PGD overstates a stored model of ``profile``: its main-attack A_rob
+    minus its AutoAttack A_rob on the robustness check's images (above ``PGD_GAP_PP``: flagged);
+    None when the check did not cover it. A model the profile lacks raises ``LookupError``."""
+    found = _stored(profile, dataset, defense, alpha_train, seed, results, "cpu")
+    if found is None:
+        raise LookupError(f"no {profile} {dataset} model {defense} alpha_train={alpha_train:g} "
+                          f"seed={seed}; available: {', '.join(available(profile, dataset, results)) or 'none'}")
+    store, config = found
+    plan = get_profile(profile).plan(dataset)
+    return None if plan.robustness is None else _stored_gap(store, plan, config, plan.robustness)
