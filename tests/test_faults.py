@@ -591,3 +591,42 @@ def test_the_provenance_says_in_which_process_each_probe_unit_was_computed(tmp_p
         "trained (or resumed) their model, 1 in a process that only evaluated and 1 where the "
         "compute log cannot tell; 1 of those models resumed training from a checkpoint; "
         "computing them took 6 min.")
+
+
+def test_a_unit_is_stale_when_it_predates_a_change_of_its_kind(tmp_path, monkeypatch):
+    """UNIT_CHANGES: a logit-scaling unit computed before the declared commit is stale, one
+    computed at it or after is not, other kinds never are, and git's ignorance is None; a store's
+    units are counted so."""
+    import subprocess
+
+    from wmrlib.workflow import staleness
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    git("init", "-q"), git("config", "user.email", "t@t"), git("config", "user.name", "t")
+    commits = []
+    for i in range(3):
+        (repo / "f.txt").write_text(str(i))
+        git("add", "."), git("commit", "-qm", str(i))
+        commits.append(git("rev-parse", "HEAD"))
+    monkeypatch.setattr(staleness, "UNIT_CHANGES", {commits[1]: ("logit-scale", "a fix")})
+    staleness._is_ancestor.cache_clear()
+    assert [staleness.unit_stale(c, "logit-scale", repo) for c in commits] == [True, False, False]
+    assert staleness.unit_stale(commits[0][:7] + "-dirty", "logit-scale", repo) is True
+    assert staleness.unit_stale(commits[1][:7], "logit-scale", repo) is False
+    assert staleness.unit_stale(commits[0], "autoattack", repo) is False
+    assert staleness.unit_stale("0" * 40, "logit-scale", repo) is None
+    assert staleness.unit_stale("unknown", "logit-scale", repo) is None
+
+    store = tmp_path / "smoke"
+    for unit, kind, commit in [("u1", "logit-scale", commits[0]), ("u2", "logit-scale", commits[2]),
+                               ("u3", "logit-scale", "unknown"), ("u4", "autoattack", commits[0])]:
+        write_json(store / "evals" / "k" / f"{unit}.json",
+                   {"attack": {"kind": kind}, "git_commit": commit})
+    assert staleness.stale_units(store, "logit-scale", repo) == {"units": 3, "stale": 1, "unknown": 1}
+    assert staleness.stale_units(store, "autoattack", repo) == {"units": 1, "stale": 0, "unknown": 0}

@@ -4,6 +4,7 @@ the commit that produced it. Changes to the book, the docs or the tests never ma
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 from pathlib import Path
 
@@ -61,6 +62,21 @@ NUMBER_PRESERVING = {
         "probe run only when a config sets them; validation points also record the probe's "
         "seconds (val_s); a default run trains, checkpoints and resumes as before "
         "(tests/test_train_evaluate.py's bitwise resume, tests/test_campaign_20epoch.py)",
+    "698b3a7262fabc1ab2c9ce9227dd8bfa06fec8c9":
+        "eval_mode gives each submodule its own mode back, the logit-scaling wrapper takes its "
+        "model's mode, and compute.checkpoint gains a write hook that acts only under WMR_FAULT; "
+        "training calls eval_mode on the model itself, whose modules share one mode, so no run "
+        "changes (the smoke MNIST profile at 3 epochs, retrained: 8 of 8 models bit-identical, and "
+        "every unit but the 4 logit-scaling ones); the logit-scaling units do change "
+        "(UNIT_CHANGES)",
+}
+
+# Commits that changed what some kinds of evaluation unit compute, and no run: a stored unit of
+# such a kind computed before the commit differs from what the code computes now. ``staleness``
+# judges runs; ``unit_stale`` judges one unit and ``stale_units`` counts a store's.
+UNIT_CHANGES = {
+    "698b3a7262fabc1ab2c9ce9227dd8bfa06fec8c9": (
+        "logit-scale", "the wrapped model's dropout was on when the outcomes were measured"),
 }
 
 
@@ -107,3 +123,48 @@ def staleness(commit: str, repo: str | Path = REPO_ROOT) -> str:
     if changed is None:
         return "unknown"
     return f"stale: {', '.join(changed)} changed" if changed else "current"
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_ancestor(commit: str, later: str, repo: str) -> bool | None:
+    """Return whether ``commit`` is ``later`` or one of its ancestors; None when git cannot tell."""
+    if any(_git(repo, "cat-file", "-e", f"{c}^{{commit}}") is None for c in (commit, later)):
+        return None
+    try:
+        out = subprocess.run(["git", "merge-base", "--is-ancestor", commit, later], cwd=repo,
+                             capture_output=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {0: True, 1: False}.get(out.returncode)
+
+
+def unit_stale(commit: str, kind: str | None, repo: str | Path = REPO_ROOT) -> bool | None:
+    """Return whether a stored unit of attack ``kind`` computed at ``commit`` predates a commit of
+    :data:`UNIT_CHANGES` for its kind (None when git cannot tell)."""
+    base = commit.removesuffix("-dirty")
+    changes = [sha for sha, (k, _why) in UNIT_CHANGES.items() if k == kind]
+    if not changes:
+        return False
+    if not base or base == "unknown":
+        return None
+    found = [_is_ancestor(base, sha, str(repo)) for sha in changes]
+    if None in found:
+        return None
+    return any(before and not sha.startswith(base) for before, sha in zip(found, changes))
+
+
+def stale_units(root: str | Path, kind: str, repo: str | Path = REPO_ROOT) -> dict[str, int]:
+    """Return how many stored units of attack ``kind`` a store (``results/<profile>``) holds,
+    how many of them are stale (:func:`unit_stale`) and for how many git cannot tell."""
+    counts = {"units": 0, "stale": 0, "unknown": 0}
+    for path in sorted(Path(root).glob("evals/*/*.json")):
+        info = json.loads(path.read_text())
+        if (info.get("attack") or {}).get("kind") != kind:
+            continue
+        stale = unit_stale(info.get("git_commit", "unknown"), kind, repo)
+        counts["units"] += 1
+        if stale is None:
+            counts["unknown"] += 1
+        elif stale:
+            counts["stale"] += 1
+    return counts
