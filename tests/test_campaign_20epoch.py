@@ -208,3 +208,17 @@ def test_the_log_says_the_epoch_validation_a_rob_elapsed_time_and_time_left(tmp_
     # resumed at epoch 1: only this process's batches time the rest
     line = checkpoint_progress(path, config, TrainingPace(1000.0, done_at_start=461), now=1930.0)
     assert line.endswith("about 277 min of training left")
+
+
+def test_the_run_provenance_records_the_selected_epoch(mnist_train, tmp_path, monkeypatch):
+    """A run trained through the store records the rule and epoch that chose its weights (the
+    best-validation epoch 2 of the scripted curve), not the final epoch."""
+    from conftest import mnist_root
+
+    calls: list = []
+    monkeypatch.setattr(wtrain, "validation_point", _scripted(calls))
+    store = Store(tmp_path, data_root=mnist_root(), progress=False)
+    store.get_or_train(SMALL, need_model=False)
+    info = json.loads(store.provenance_path(SMALL).read_text())
+    assert info["selected"]["rule"] == "best-val-rob"
+    assert (info["selected"]["epoch"], info["selected"]["final_epoch"]) == (2, 4)

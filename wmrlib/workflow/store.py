@@ -181,8 +181,9 @@ class Store:
                               history=result.history, resumed_from=result.resumed_from,
                               world_size=distributed.world_size(),
                               **({"validation_curve": result.curve,
-                                  "selected": {"rule": MODEL_SELECTION,
-                                               "epoch": config.epochs}} if result.curve else {}))
+                                  "selected": result.selection or {"rule": MODEL_SELECTION,
+                                                                   "epoch": config.epochs}}
+                                 if result.curve else {}))
             write_json(self.provenance_path(config), info)
             self.checkpoint_path(config).unlink(missing_ok=True)
         distributed.barrier()
