@@ -222,3 +222,12 @@ def test_the_run_provenance_records_the_selected_epoch(mnist_train, tmp_path, mo
     info = json.loads(store.provenance_path(SMALL).read_text())
     assert info["selected"]["rule"] == "best-val-rob"
     assert (info["selected"]["epoch"], info["selected"]["final_epoch"]) == (2, 4)
+
+
+def test_the_campaign_runs_with_its_measured_layout_unless_told_otherwise():
+    from wmrlib.workflow.campaign import LAYOUTS, default_layout
+
+    assert default_layout("cpu-20epoch", None, None) == LAYOUTS["cpu-20epoch"] == (2, 1)
+    assert default_layout("cpu-20epoch", 1, None) == (1, None)     # a given layout wins
+    assert default_layout("cpu-20epoch", None, 2) == (1, 2)
+    assert default_layout("smoke", None, None) == (1, None)        # no measured layout

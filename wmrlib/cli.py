@@ -95,9 +95,12 @@ def cmd_reproduce(args) -> None:
     slurm = {"timeout_min": args.timeout_min}
     if args.partition:
         slurm["slurm_partition"] = args.partition
+    from .workflow.campaign import default_layout
+
+    workers, threads = default_layout(args.profile, args.workers, args.threads)
     for path in reproduce(args.profile, only=args.only, results=args.out,
                           data_root=args.data_root, device=args.device, timeout=args.timeout,
-                          readonly=args.readonly, workers=args.workers, threads=args.threads,
+                          readonly=args.readonly, workers=workers, threads=threads,
                           executor=args.executor, cluster=args.cluster, slurm=slurm,
                           datasets=args.datasets, notebooks=not args.no_notebooks,
                           budget_min=args.budget_min, overrides=overrides, quiet=args.quiet):
@@ -106,11 +109,12 @@ def cmd_reproduce(args) -> None:
 
 def cmd_plan(args) -> None:
     """List a profile's jobs with their expected wall time on this machine (after a calibration)."""
-    from .workflow.campaign import compute_plan
+    from .workflow.campaign import compute_plan, default_layout
     from .experiment.overrides import parse_overrides
 
+    workers, threads = default_layout(args.profile, args.workers, args.threads)
     print(compute_plan(args.profile, results=args.out, datasets=args.datasets,
-                       workers=args.workers, threads=args.threads, device=args.device,
+                       workers=workers, threads=threads, device=args.device,
                        data_root=args.data_root, overrides=parse_overrides(args.set)))
 
 
@@ -162,8 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--readonly", action="store_true", help="use stored results only; train nothing")
     p.add_argument("--datasets", nargs="*", default=None, help="compute only these datasets")
     p.add_argument("--no-notebooks", action="store_true", help="compute the results only")
-    p.add_argument("--workers", type=int, default=1,
-                   help="local worker processes, then notebooks run at once (default 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes, then notebooks run at once (default: the "
+                        "profile's measured layout, else 1)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
     p.add_argument("--executor", default="local", help="local or submitit (one job per run)")
     p.add_argument("--cluster", default=None,
@@ -176,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="list a profile's jobs and their expected wall time here")
     common(p)
     p.add_argument("--datasets", nargs="*", default=None, help="only these datasets")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: the profile's measured layout, else 1)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
     p.set_defaults(func=cmd_plan)
     return parser

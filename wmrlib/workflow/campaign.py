@@ -34,6 +34,20 @@ from .provenance import provenance
 from .store import Store, write_json
 
 EXECUTORS = ("local", "submitit")
+# The local layout (workers, threads per worker) a profile's campaign runs with when neither is
+# given: measured by benchmarks/worker_layout.py (benchmarks/worker-layout.md). On the 2-core
+# AMD EPYC of 2026-12-07, 2 workers × 1 thread trained 2.2× the minibatches per second of
+# 1 × 2 (and the AVX2 EPYC ran the cpu campaign's pairs that way).
+LAYOUTS: dict[str, tuple[int, int]] = {"cpu-20epoch": (2, 1)}
+
+
+def default_layout(profile_name: str, workers: int | None, threads: int | None
+                   ) -> tuple[int, int | None]:
+    """Return (workers, threads): the given ones, or the profile's measured layout when neither
+    is given (one worker with torch's default threads for a profile without one)."""
+    if workers is None and threads is None and profile_name in LAYOUTS:
+        return LAYOUTS[profile_name]
+    return (1 if workers is None else workers), threads
 
 
 @dataclass
