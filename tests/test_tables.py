@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 from wmrlib.compute import data as D# noqa: E402
 from wmrlib.book import figures
-from wmrlib.analysis import paper, tables# noqa: E402
+from wmrlib.analysis import figure_data, paper, tables# noqa: E402
 from wmrlib.book.views import analog_view  # noqa: E402
 from wmrlib.experiment.config import AttackConfig, RunConfig  # noqa: E402
 from wmrlib.experiment.profiles import DatasetPlan  # noqa: E402
@@ -211,7 +211,7 @@ def test_table_for_another_dataset_raises(store):
 
 def test_dro_curves(store):
     rhos = [0.0, 0.01, 0.1, 1.0, 10.0]
-    curves = figures.dro_curves(store, PLAN, rhos)
+    curves = figure_data.dro_curves(store, PLAN, rhos)
     pgd_alpha, trades_alpha = PLAN.headline
     assert set(zip(curves.defense, curves.alpha_train)) == {
         ("PGD", 0.0), ("PGD+ours", pgd_alpha), ("TRADES", 0.0), ("TRADES+ours", trades_alpha)}
@@ -228,9 +228,35 @@ def test_dro_curves(store):
         assert part.worst_case_loss.max() <= unit["loss"].max() + 1e-6
 
 
+def test_dro_summary_is_the_seed_mean_per_model_and_rho():
+    curves = pd.DataFrame({"family": "PGD", "defense": "PGD", "alpha_train": 0.0, "seed": [0, 1, 0, 1],
+                           "rho": [0.0, 0.0, 1.0, 1.0], "worst_case_loss": [1.0, 3.0, 2.0, 6.0],
+                           "worst_case_accuracy": [90.0, 80.0, 70.0, 60.0]})
+    summary = figure_data.dro_summary(curves)
+    assert list(summary.columns) == ["defense", "alpha_train", "rho", "worst_case_loss",
+                                     "worst_case_accuracy"]
+    assert summary["worst_case_loss"].tolist() == [2.0, 4.0]
+    assert summary["worst_case_accuracy"].tolist() == [85.0, 65.0]
+
+
+def test_weight_histograms_are_n_times_the_normalised_weights_of_the_stored_margins(store):
+    eps = PLAN.eps_tests[0]
+    data = figure_data.weight_histograms(store, PLAN, eps)
+    assert data.alpha_trains == (0.0, 2.0) and data.alpha_tests == PLAN.alpha_tests
+    attack = replace(ATTACK, eps=eps)
+    for r, alpha_train in enumerate(data.alpha_trains):
+        for c, alpha in enumerate(data.alpha_tests):
+            margin = stored_unit(store, PLAN.run("trades", alpha_train), attack, alpha)["margin"]
+            w = np.exp(-alpha * (margin - margin.min()))  # s = exp(−α·margin), shifted: same s̃
+            expected = len(margin) * w / w.sum()
+            np.testing.assert_allclose(data.scaled[(r, c)], expected, rtol=1e-6)
+            assert data.scaled[(r, c)].sum() == pytest.approx(len(margin))  # mean weight 1
+    assert data.n == PLAN.eval_size
+
+
 def test_histogram_figure(store):
     for eps in PLAN.eps_tests:
-        fig = figures.histogram_figure(store, PLAN, eps)
+        fig = figures.histogram_figure(figure_data.weight_histograms(store, PLAN, eps))
         try:
             assert isinstance(fig, matplotlib.figure.Figure)
             rows = len([m for m in PLAN.models() if m.defense == "trades" and m.seed == 0])

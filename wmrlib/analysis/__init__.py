@@ -4,7 +4,9 @@ the paired bootstrap, learning curves and collapses, the robustness check, and o
 object per profile (:mod:`.results`) that reads each of these once for the book, the shipped
 models (:mod:`.zoo`), which warn when they collapsed in training, the schedule pilot's
 decisions (:mod:`.pilot`), and the α_test explorer's quantised margins (:mod:`.explorer`).
+It also reads what the book's figures and records show (:mod:`.figure_data`, :mod:`.records`).
 """
 
 __all__ = ["bootstrap", "claims", "collapse", "curves", "explorer", "gains", "paper", "results",
            "robustness", "pilot", "stats", "tables", "zoo"]
+__all__ += ["figure_data", "records"]

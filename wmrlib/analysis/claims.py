@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..experiment.config import RunConfig
 from ..experiment.profiles import FAMILIES, DatasetPlan
+from ..experiment.registry import FAMILY_NAMES, Defense
 from ..method.dro import RHO_GRID, chi2_dro_curve
 from ..method.risk import normalized_weights
 from ..workflow.store import Store
@@ -25,7 +26,7 @@ from .collapse import healthy_exclusions
 from .stats import METRIC_NAMES, combine, family_name, judge
 from .tables import model_groups, model_metrics
 
-FAMILY_NAMES = tuple(family_name(f) for f in FAMILIES)  # "PGD", "TRADES"
+# FAMILY_NAMES (from the registry): "PGD", "TRADES"
 
 CLAIMS = {
     "C1": "Baselines lose much more under non-uniform attacks: A_sa and A_tr of PGD-AT and TRADES "
@@ -124,7 +125,7 @@ def _family(group) -> str:
 
 
 def _label(defense: str, alpha: float) -> str:
-    name = "PGD" if defense == "pgd" else "TRADES"
+    name = family_name(defense)
     return f"{name}+ours α={alpha:g}" if alpha else name
 
 
@@ -156,7 +157,7 @@ def compute_comparisons(store: Store, plan: DatasetPlan, only: tuple[str, ...] |
     if unknown:
         raise ValueError(f"unknown claims {sorted(unknown)}: use some of {', '.join(CLAIMS)}")
     groups = _groups(plan)
-    defenses = [d for d in ("pgd", "trades") if (d, 0.0) in groups]
+    defenses = [d for d in FAMILIES if (d, 0.0) in groups]
     headline = dict(plan.headline_pairs(defenses))
 
     broken = healthy_exclusions(store, plan)
@@ -344,7 +345,7 @@ def weight_spread(margins: np.ndarray, alpha_test: float) -> float:
 def _histogram_rows(store: Store, plan: DatasetPlan, groups, idx: np.ndarray) -> list[dict]:
     """C7 on the TRADES models at the main ε (the histograms' models), all seeds stored; the
     spreads' test-sample part comes from the paired bootstrap resamples ``idx``."""
-    trades = {g: cs for g, cs in groups.items() if g[0] == "trades"}
+    trades = {g: cs for g, cs in groups.items() if g[0] == Defense.TRADES}
     if not trades:
         return []
     alphas = plan.alpha_tests
@@ -375,7 +376,7 @@ def _histogram_rows(store: Store, plan: DatasetPlan, groups, idx: np.ndarray) ->
         for a in alphas:
             q = quantity(lambda c, a=a: spread[(c.key(), a)],
                          lambda c, a=a: spread_draws[(c.key(), a)])
-            rows.append(_slope_row("C7", q, "trades", trained, f"TRADES family: slope of the "
+            rows.append(_slope_row("C7", q, Defense.TRADES, trained, f"TRADES family: slope of the "
                                    f"spread over α_train {trained} at α_test {a:g}",
                                    "std of N·s̃ per unit α_train", op="<"))
     return rows

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiment.profiles import DatasetPlan
+from ..experiment.registry import family_name
 from ..workflow.store import Store
 
 CURVE_METRICS = ("a_nat", "a_rob", "a_sa", "a_tr")
@@ -64,7 +65,7 @@ def curve_gains(curves: pd.DataFrame, plan: DatasetPlan) -> pd.DataFrame:
             continue
         diff = (ours.loc[both, list(CURVE_METRICS)] - base.loc[both, list(CURVE_METRICS)])
         for epoch, part in diff.groupby(level="epoch"):
-            row = {"family": "PGD" if defense == "pgd" else "TRADES", "alpha_train": alpha,
+            row = {"family": family_name(defense), "alpha_train": alpha,
                    "epoch": epoch, "seed pairs": len(part)}
             for m in CURVE_METRICS:
                 row[f"gain_{m}"] = part[m].mean()

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiment.profiles import DatasetPlan
+from ..experiment.registry import FAMILY_NAMES
 from ..workflow.store import Store
 from . import claims, paper, stats
 from .bootstrap import resample_indices, resampled_metric
@@ -114,7 +115,7 @@ def paper_gains(number: int) -> pd.DataFrame:
     t["alpha_train"] = t["alpha_train"].fillna(0.0)
     keys = [k for k in ("alpha_test",) if k in t]
     rows = []
-    for family in ("PGD", "TRADES"):
+    for family in FAMILY_NAMES:
         base = t[t["defense"] == family]
         ours = t[t["defense"] == family + "+ours"]
         for _, row in ours.iterrows():

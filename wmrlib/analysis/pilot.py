@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..experiment.config import DEFENSE_NAMES
 from ..experiment.profiles import SCHEDULE_CANDIDATES, DatasetPlan, profile
+from ..experiment.registry import Defense
 from .collapse import VALIDATION_RULE, largest_drop
 
 TIE_PP = 0.5  # survivors this close to the leader's mean final validation A_rob tie (PROTOCOL.md)
@@ -84,7 +85,7 @@ def tied(pilot_dir: str | Path, runs_per_candidate: int = 3) -> list[str]:
 def candidate_cost(candidate: str) -> float:
     """Return a candidate's training cost relative to the 5-epoch schedule (the last tie-break):
     forward-backward passes per training batch, its attack steps plus the update's one."""
-    base = profile("cpu-5epoch").plan("mnist").run("trades", 0.0).attack_steps
+    base = profile("cpu-5epoch").plan("mnist").run(Defense.TRADES, 0.0).attack_steps
     steps = SCHEDULE_CANDIDATES[candidate].get("attack_steps", base)
     return (steps + 1) / (base + 1)
 
@@ -143,7 +144,7 @@ def chosen_schedule(pilot_dir: str | Path, runs_per_candidate: int = 3) -> str |
     return chosen.iloc[0] if len(chosen) else None
 
 
-STAGE2_FAMILY = "trades"  # stage 2 trains the TRADES pair (PROTOCOL.md)
+STAGE2_FAMILY = Defense.TRADES  # stage 2 trains the TRADES pair (PROTOCOL.md)
 
 
 def stage2_table(curves: pd.DataFrame, plan: DatasetPlan) -> pd.DataFrame:

@@ -18,12 +18,16 @@ import functools
 import json
 from pathlib import Path
 
+from ..compute.device import default_device
 from ..core.paths import results_root
 from ..experiment.profiles import DatasetPlan, Profile, profile as get_profile
+from ..experiment.registry import Defense
 from ..experiment.robustness_plan import robust_models
 from ..workflow import jobs as job_list
 from ..workflow.staleness import staleness
-from ..workflow.store import Store
+# MissingResult (what a read of an absent result raises) and Store: named here for the book,
+# which reads stored results only through this layer and imports no workflow module.
+from ..workflow.store import MissingResult, Store
 from . import collapse
 from .robustness import flagged_models, is_checked
 
@@ -132,9 +136,10 @@ class ProfileResults:
             plan, seeds=seeds,
             family_only_seeds=tuple((f, s) for f, got in by_family.items() for s in got
                                     if s not in seeds),
-            pgd_alphas=tuple(a for a in plan.pgd_alphas if plan.run("pgd", a).key() in complete),
+            pgd_alphas=tuple(a for a in plan.pgd_alphas
+                             if plan.run(Defense.PGD, a).key() in complete),
             trades_alphas=tuple(a for a in plan.trades_alphas
-                                if plan.run("trades", a).key() in complete),
+                                if plan.run(Defense.TRADES, a).key() in complete),
             extras=tuple(e for e in plan.extras if e.key() in complete))
 
 
@@ -150,6 +155,12 @@ def results_for(name: str, results: str | Path | None = None, *, readonly: bool 
     process (built on first use; :func:`forget` drops them after the store changed)."""
     root = str(results_root(results).resolve())
     return _cached(name, root, readonly, device, progress)
+
+
+def check_device(device: str) -> None:
+    """Raise ValueError when stored models cannot be loaded on ``device`` here: an unknown name,
+    or CUDA / MPS where there is none ("auto" always passes)."""
+    default_device(device)
 
 
 def forget() -> None:

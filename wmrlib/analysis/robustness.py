@@ -21,6 +21,7 @@ from ..compute.adaptive import STAGES
 from ..compute.evaluate import attack_record
 from ..compute.outcome import AttackRecord
 from ..experiment.config import AttackConfig, RunConfig
+from ..experiment.registry import FAMILIES, FAMILY_NAMES, Defense
 from ..experiment.robustness_plan import (robust_models, robustness_units, RobustnessPlan,
                                           standard_autoattack)
 from ..method import metrics
@@ -210,14 +211,14 @@ def subset_plan(plan, rp: RobustnessPlan, attack: AttackConfig):
     """Return ``plan`` cut to the check's models and subset, evaluated by ``attack``."""
     every = rp.models == "headline-seeds"
     return replace(plan, attack=attack, eval_size=rp.eval_size, side_eval_size=None,
-                   pgd_alphas=(plan.headline_alpha("pgd"),),
-                   trades_alphas=(plan.headline_alpha("trades"),),
+                   pgd_alphas=(plan.headline_alpha(Defense.PGD),),
+                   trades_alphas=(plan.headline_alpha(Defense.TRADES),),
                    seeds=plan.seeds if every else plan.seeds[:1],
                    family_only_seeds=plan.family_only_seeds if every else (),
                    extras=(), eps_tests=(), other_attacks=(), precision_check=False)
 
 
-def claim_rows(store: Store, plan, families=("pgd", "trades")) -> pd.DataFrame:
+def claim_rows(store: Store, plan, families=FAMILIES) -> pd.DataFrame:
     """Return claims C2 (A_sa, A_tr gains > 0 at every alpha_test) and C3 (A_nat, A_rob within
     the tolerance) of ``plan``'s headline pairs of ``families``: one row per comparison with gain,
     interval and verdict, by the rules of :mod:`wmrlib.analysis.claims` (with one seed and nothing to
@@ -250,7 +251,7 @@ def _book_verdicts(store: Store, plan) -> dict[tuple[str, str], str]:
         table = summary(comparisons(store, plan, only=("C2", "C3"))).set_index("claim")
     except MissingResult:
         return {}
-    return {(c, f): table.loc[c, f"{f} family"] for c in ("C2", "C3") for f in ("PGD", "TRADES")}
+    return {(c, f): table.loc[c, f"{f} family"] for c in ("C2", "C3") for f in FAMILY_NAMES}
 
 
 def claims_table(store: Store, plan, rp: RobustnessPlan | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -16,10 +16,11 @@ from ..compute.data import nested_positions
 from ..core.datasets import spec as spec_of
 from ..experiment.config import DEFENSE_NAMES, AttackConfig, RunConfig
 from ..experiment.profiles import DatasetPlan, profile as get_profile
+from ..experiment.registry import EXTRA_DEFENSES, FAMILIES, Defense
 from ..workflow.store import MissingResult, Store
 
 METRICS = ("a_nat", "a_rob", "a_sa", "a_tr")
-EXTRA_DEFENSES = ("free", "yopo", "iaat")  # Table 4's extra baselines (wmrlib.compute.defenses)
+# EXTRA_DEFENSES (from the registry): Table 4's extra baselines (wmrlib.compute.defenses)
 
 
 @dataclass(frozen=True)
@@ -29,16 +30,16 @@ class TableSpec:
     number: int
     dataset: str
     kind: str  # nonuniform | uniform | sweep | sensitivity | attacks
-    defenses: tuple[str, ...] = ("pgd", "trades")
+    defenses: tuple[str, ...] = FAMILIES
 
 
 SPECS = {
     1: TableSpec(1, "mnist", "nonuniform"), 2: TableSpec(2, "cifar10", "nonuniform"),
     3: TableSpec(3, "tinyimagenet", "nonuniform"),
-    4: TableSpec(4, "cifar10", "uniform", ("pgd", "trades", *EXTRA_DEFENSES)),
+    4: TableSpec(4, "cifar10", "uniform", (*FAMILIES, *EXTRA_DEFENSES)),
     5: TableSpec(5, "tinyimagenet", "uniform"), 6: TableSpec(6, "mnist", "uniform"),
-    7: TableSpec(7, "cifar10", "sensitivity", ("pgd",)),
-    8: TableSpec(8, "cifar10", "sensitivity", ("trades",)),
+    7: TableSpec(7, "cifar10", "sensitivity", (Defense.PGD,)),
+    8: TableSpec(8, "cifar10", "sensitivity", (Defense.TRADES,)),
     9: TableSpec(9, "cifar10", "attacks"), 10: TableSpec(10, "mnist", "sweep"),
     11: TableSpec(11, "cifar10", "sweep"), 12: TableSpec(12, "tinyimagenet", "sweep"),
 }
@@ -60,7 +61,7 @@ def title(number: int) -> str:
     return f"other attacks, {name}"
 
 
-def model_groups(plan: DatasetPlan, defenses=("pgd", "trades"), headline_only: bool = False,
+def model_groups(plan: DatasetPlan, defenses=FAMILIES, headline_only: bool = False,
                  keep=lambda config: True) -> list[list[RunConfig]]:
     """Return the plan's models grouped by (defense, alpha_train): one list of seeds per group."""
     groups: dict[tuple, list[RunConfig]] = {}
@@ -106,7 +107,7 @@ def model_metrics(store: Store, plan: DatasetPlan, config: RunConfig, attack: At
     return values
 
 
-def ours(store: Store, plan: DatasetPlan, kind: str, defenses=("pgd", "trades")) -> pd.DataFrame:
+def ours(store: Store, plan: DatasetPlan, kind: str, defenses=FAMILIES) -> pd.DataFrame:
     """Return our results for one kind of table (without the paper's columns).
 
     Table 4's extra baselines (Free-AT, YOPO, IAAT) train last: a uniform table shows those that
@@ -190,7 +191,7 @@ def paper_table(store: Store, plan: DatasetPlan, number: int) -> pd.DataFrame:
                    KIND_METRICS[spec.kind])
 
 
-def analog_table(store: Store, plan: DatasetPlan, kind: str, defenses=("pgd", "trades")) -> pd.DataFrame:
+def analog_table(store: Store, plan: DatasetPlan, kind: str, defenses=FAMILIES) -> pd.DataFrame:
     """Return our results for a table the paper ran on another dataset (paper columns are NaN)."""
     return compare(ours(store, plan, kind, defenses), None, KIND_METRICS[kind])
 
@@ -223,7 +224,7 @@ def extra_baselines_analog(store: Store, plan: DatasetPlan) -> pd.DataFrame:
     if not rows:
         raise MissingResult(f"no extra baseline (Free-AT, YOPO, IAAT) of the {plan.dataset} plan "
                             f"is stored in {store.root}")
-    for group in model_groups(plan, ("pgd",), keep=lambda c: c.alpha_train == 0.0):
+    for group in model_groups(plan, (Defense.PGD,), keep=lambda c: c.alpha_train == 0.0):
         reference = _stored_metrics(store, plan, group)
         rows += [] if reference is None else [reference]
     printed = paper.table(4)

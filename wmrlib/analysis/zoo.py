@@ -8,19 +8,23 @@ Example::
 A model the collapse detector flags still loads, with a warning naming the flag. While a
 campaign has not trained a model yet, its predecessor's model of the same name is returned (the
 ``cpu`` campaign's predecessor is ``cpu-5epoch``), again with a warning. ``pgd_gap`` says how
-many pp 40-PGD overstates a model's robustness (the models page lists it for every model).
+many pp 40-PGD overstates a model's robustness (the models page lists it for every model), and
+``shipped_models`` is the models page's table: every stored model with its accuracies.
 """
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from ..core.paths import RESULTS_ROOT
 from ..experiment.profiles import PREDECESSORS, profile as get_profile
+from ..method import metrics
 from ..workflow.store import Store
-from .collapse import collapse_epochs, describe_rule
+from .collapse import collapse_epochs, describe_rule, uses_validation
+from .results import results_for
 from .robustness import PGD_GAP_PP, pgd_gap as _stored_gap  # PGD_GAP_PP: zoo.PGD_GAP_PP
 
 DEFAULT_RESULTS = RESULTS_ROOT
@@ -107,3 +111,57 @@ def pgd_gap(profile: str, dataset: str, defense: str, alpha_train: float = 0.0, 
     store, config = found
     plan = get_profile(profile).plan(dataset)
     return None if plan.robustness is None else _stored_gap(store, plan, config, plan.robustness)
+
+
+# The profiles whose trained weights are committed, newest first (the models page lists them).
+SHIPPED_PROFILES = ("cpu", "cpu-5epoch")
+
+
+def _accuracy(store, config, attack, eval_size, eval_seed, robust: bool) -> float:
+    """Return the stored A_rob (or A_nat with ``attack`` None) in %, NaN when not stored."""
+    if not store.has_unit(config, attack, 0.0, eval_size=eval_size, eval_seed=eval_seed):
+        return float("nan")
+    record = store.get_or_attack(config, attack, 0.0, eval_size=eval_size, eval_seed=eval_seed)
+    return 100 * (metrics.a_rob(record.correct) if robust else metrics.a_nat(record.correct))
+
+
+def shipped_models(results: str | Path, profiles=SHIPPED_PROFILES) -> pd.DataFrame:
+    """Return one row per model whose weights are stored: profile, dataset, defense, α_train,
+    seed, epochs, architecture, ε, clean accuracy and 40-PGD A_rob on the main test subset,
+    AutoAttack A_rob on the robustness check's subset where measured, how many pp 40-PGD
+    overstates it (its A_rob minus AutoAttack's on that subset,
+    :func:`wmrlib.analysis.robustness.pgd_gap`) and whether that exceeds PGD_GAP_PP, the collapse
+    flag, and the ``wmrlib.zoo.load`` call that returns it (the models page shows this table)."""
+    rows = []
+    for name in profiles:
+        stored = results_for(name, results)
+        for dataset, plan in stored.profile.plans.items():
+            collapsed = stored.collapsed(plan)
+            rp = plan.robustness
+            for config in plan.models():
+                if not stored.store.model_path(config).is_file():
+                    continue
+                kw = dict(eval_size=plan.eval_size, eval_seed=plan.eval_seed)
+                label = config.label + (f" α {config.alpha_train:g}" if config.alpha_train else "")
+                flag = collapsed.get(f"{label} seed {config.seed}")
+                gap = None if rp is None else _stored_gap(stored.store, plan, config, rp)
+                rows.append({
+                    "profile": name, "dataset": dataset, "model": label,
+                    "seed": config.seed, "epochs": config.epochs, "architecture": config.model,
+                    "ε": f"{plan.attack.eps:g}",
+                    "clean (%)": _accuracy(stored.store, config, None, robust=False, **kw),
+                    f"{plan.attack.name} A_rob (%)": _accuracy(stored.store, config, plan.attack,
+                                                               robust=True, **kw),
+                    "AutoAttack A_rob (%)": (float("nan") if rp is None else _accuracy(
+                        stored.store, config, rp.attack, rp.eval_size, plan.eval_seed, True)),
+                    f"{plan.attack.name} → AutoAttack (pp)": float("nan") if gap is None else gap,
+                    f"overstated (> {PGD_GAP_PP:g} pp)": ("not checked" if gap is None else
+                                                         "yes" if gap > PGD_GAP_PP else "no"),
+                    "collapsed in training": (
+                        f"yes (epoch {flag})" if flag is not None else
+                        "no" if uses_validation(plan) or plan.has_curve(config) else
+                        "unknown (no learning curve)"),
+                    "load": (f'zoo.load("{name}", "{dataset}", "{config.defense}", '
+                             f"alpha_train={config.alpha_train:g}, seed={config.seed})"),
+                })
+    return pd.DataFrame(rows)

@@ -15,9 +15,11 @@ from typing import Sequence
 from IPython.display import HTML, Markdown, display
 
 from ..analysis.explorer import ExplorerData, explorer_data
+from ..experiment.registry import FAMILY_NAMES
 
 DEFAULT_ALPHA_TEST = 2.0  # where the slider starts without ?alpha_test= (the paper's largest)
-COLOURS = {"PGD": "#1f77b4", "TRADES": "#ff7f0e"}  # matplotlib's C0 and C1, as in the figures
+# Each family's colour: matplotlib's C0 and C1, as in the figures ("PGD", "TRADES").
+COLOURS = dict(zip(FAMILY_NAMES, ("#1f77b4", "#ff7f0e")))
 
 STYLE = """<style>
 .wmr-explorer{margin:1em 0 1.5em}

@@ -1,48 +1,37 @@
-"""Figures from stored records: weight histograms (Figs. 5-7), sensitivity curves (Fig. 3), DRO (Fig. 4)."""
+"""Figures drawn from what the analysis computed: weight histograms (Figs. 5-7), sensitivity
+curves (Fig. 3), DRO (Fig. 4), gains, claims and the pilot's curves. Nothing here reads the
+store or computes a number (:mod:`wmrlib.analysis.figure_data` reads the histograms' weights and
+the DRO curves)."""
 from __future__ import annotations
-
-from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..experiment.profiles import DatasetPlan
-from ..method.dro import chi2_dro_curve
-from ..method.risk import normalized_weights
-from ..workflow.store import Store
+from ..analysis.figure_data import WeightHistograms
+from ..experiment.registry import DEFENSE_NAMES, Defense
 
 
-def histogram_figure(store: Store, plan: DatasetPlan, eps_test: float, defense: str = "trades",
-                     bins: int = 40):
-    """Draw Figures 5-7: normalised weights; rows are models by alpha_train, columns alpha_test."""
-    attack = replace(plan.attack, eps=eps_test)
-    models = [c for c in plan.models() if c.defense == defense and c.seed == plan.seeds[0]]
-    models.sort(key=lambda c: c.alpha_train)
-    # Read every record before drawing: a missing one raises before any figure exists (an open
-    # figure would otherwise be shown at the end of the notebook cell).
-    margins = {(r, c): store.get_or_attack(config, attack, alpha, eval_size=plan.eval_size_for(attack),
-                                           eval_seed=plan.eval_seed).margin
-               for r, config in enumerate(models) for c, alpha in enumerate(plan.alpha_tests)}
-    fig, axes = plt.subplots(len(models), len(plan.alpha_tests), squeeze=False,
-                             figsize=(3.0 * len(plan.alpha_tests), 1.9 * len(models)),
+def histogram_figure(data: WeightHistograms, bins: int = 40):
+    """Draw Figures 5-7 from :func:`wmrlib.analysis.figure_data.weight_histograms`: N·s̃ of each
+    model (rows, by α_train) at each α_test (columns), log counts."""
+    rows, cols = len(data.alpha_trains), len(data.alpha_tests)
+    fig, axes = plt.subplots(rows, cols, squeeze=False, figsize=(3.0 * cols, 1.9 * rows),
                              sharex="col")
-    n = None
-    for r, config in enumerate(models):
-        for c, alpha in enumerate(plan.alpha_tests):
-            w = normalized_weights(margins[(r, c)], alpha)
-            n = len(w)
+    for r, alpha_train in enumerate(data.alpha_trains):
+        for c, alpha in enumerate(data.alpha_tests):
             ax = axes[r, c]
-            ax.hist(w * n, bins=bins, color="C0" if config.alpha_train == 0 else "C1")
+            ax.hist(data.scaled[(r, c)], bins=bins, color="C0" if alpha_train == 0 else "C1")
             ax.set_yscale("log")
             if r == 0:
                 ax.set_title(f"α_test = {alpha:g}")
             if c == 0:
-                name = "baseline" if config.alpha_train == 0 else f"α_train = {config.alpha_train:g}"
+                name = "baseline" if alpha_train == 0 else f"α_train = {alpha_train:g}"
                 ax.set_ylabel(f"{name}\ncount (log)", fontsize=8)
-            if r == len(models) - 1:
+            if r == rows - 1:
                 ax.set_xlabel("N · s̃ (1 = uniform)")
-    fig.suptitle(f"{plan.dataset}: normalised importance weights over {n} test points, ε_test = {eps_test:g}")
+    fig.suptitle(f"{data.dataset}: normalised importance weights over {data.n} test points, "
+                 f"ε_test = {data.eps_test:g}")
     fig.tight_layout()
     return fig
 
@@ -54,7 +43,7 @@ def sensitivity_figure(frame: pd.DataFrame, metric: str = "ours_a_tr"):
     for ax, eps in zip(axes[0], eps_values):
         part = frame[frame["eps_test"] == eps]
         for (defense, alpha), rows in part.groupby(["defense", "alpha_train"], sort=False):
-            style = "--" if defense.startswith("PGD") else "-"
+            style = "--" if defense.startswith(DEFENSE_NAMES[Defense.PGD]) else "-"
             ax.plot(rows["alpha_test"], rows[metric], style, marker="o",
                     label=f"{defense} α={alpha:g}" if alpha else defense)
         ax.set_title(f"ε_test = {eps:g}")
@@ -66,26 +55,9 @@ def sensitivity_figure(frame: pd.DataFrame, metric: str = "ours_a_tr"):
     return fig
 
 
-def dro_curves(store: Store, plan: DatasetPlan, rhos, defenses=("pgd", "trades")) -> pd.DataFrame:
-    """Return the chi-square worst-case adversarial loss and accuracy against rho (Figure 4) of each
-    family's baseline and headline model, every seed."""
-    rows = []
-    for config in plan.models():
-        if config.defense not in defenses or not plan.is_headline(config):
-            continue
-        rec = store.get_or_attack(config, plan.attack, 0.0, eval_size=plan.eval_size,
-                                  eval_seed=plan.eval_seed)
-        curve = chi2_dro_curve(rec.loss, rhos, correct=rec.correct)
-        for rho, loss, acc in zip(curve["rho"], curve["loss"], curve["accuracy"]):
-            rows.append({"family": "PGD" if config.defense == "pgd" else "TRADES",
-                         "defense": config.label, "alpha_train": config.alpha_train,
-                         "seed": config.seed, "rho": rho, "worst_case_loss": loss,
-                         "worst_case_accuracy": 100 * acc})
-    return pd.DataFrame(rows)
-
-
 def dro_figure(curves: pd.DataFrame):
-    """Draw Figure 4 from :func:`dro_curves`: one row per family, mean over seeds with ±1 std."""
+    """Draw Figure 4 from :func:`wmrlib.analysis.figure_data.dro_curves`: one row per family,
+    mean over seeds with ±1 std."""
     families = list(dict.fromkeys(curves["family"]))
     fig, axes = plt.subplots(len(families), 2, figsize=(9, 3.2 * len(families)), squeeze=False)
     for row, family in zip(axes, families):
@@ -156,7 +128,8 @@ def gain_figure(gains: pd.DataFrame):
         ours = part["our gain"].to_numpy(dtype=float)
         ax.bar(x - 0.2, part["paper gain"].to_numpy(dtype=float), 0.4, color="0.7",
                label="paper (100 epochs)")
-        ax.bar(x + 0.2, ours, 0.4, color="C0" if family == "PGD" else "C1", label="ours",
+        ax.bar(x + 0.2, ours, 0.4, color="C0" if family == DEFENSE_NAMES[Defense.PGD] else "C1",
+               label="ours",
                yerr=[ours - low, high - ours], capsize=3)
         ax.axhline(0, color="0.3", lw=0.8)
         ax.set_xticks(x, labels, fontsize=7)
@@ -229,7 +202,7 @@ def pilot_curve_figure(runs: list[dict]):
                 continue
             ax.plot([p["epoch"] for p in run["curve"]], [p["val_a_rob"] for p in run["curve"]],
                     marker=".", label=run["candidate"])
-        name = "PGD-AT" if defense == "pgd" else "TRADES" + (f"+ours α {alpha:g}" if alpha else "")
+        name = "PGD-AT" if defense == Defense.PGD else "TRADES" + (f"+ours α {alpha:g}" if alpha else "")
         ax.set_title(f"{name}, seed {seed}", fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

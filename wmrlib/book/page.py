@@ -9,10 +9,12 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from ..analysis import claims, paper, tables
-from ..experiment.profiles import profile as get_profile
-from ..analysis.stats import INTERVAL
-from ..workflow.store import MissingResult
+from ..analysis.figure_data import dro_summary
 from ..analysis.gains import gain_table
+from ..analysis.results import MissingResult
+from ..analysis.stats import INTERVAL
+from ..experiment.profiles import profile as get_profile
+from ..experiment.registry import FAMILIES
 from .display import _plain, caption, display_frame, figure, section
 from .figures import claims_forest, gain_figure
 from .params import check_notebook_parameters
@@ -138,7 +140,7 @@ class Page:
                          f"({epochs}-epoch models, {INTERVAL}) beside the paper's: "
                          + ". ".join(parts) + "."))
 
-    def analog(self, kind: str, title: str, defenses=("pgd", "trades"), dataset: str = "mnist"):
+    def analog(self, kind: str, title: str, defenses=FAMILIES, dataset: str = "mnist"):
         """Show our results for a table the paper ran on another dataset (no paper columns)."""
         source, value = self.first(dataset, lambda s: tables.analog_table(s.store, s.plan, kind,
                                                                            defenses))
@@ -192,9 +194,7 @@ class Page:
         section(DATASET_NAMES[dataset], source, curves if source is None else None)
         if source is None:
             return
-        summary = curves.groupby(["defense", "alpha_train", "rho"])[
-            ["worst_case_loss", "worst_case_accuracy"]].mean().reset_index()
-        display_frame(summary, 3)
+        display_frame(dro_summary(curves), 3)
         figure(dro_plot(curves),
                "Figure (analog of the paper's Figure 4, which shows TRADES on CIFAR-10): "
                 "worst-case χ² weighted adversarial loss (left) and accuracy (right) against ρ, "

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 
+from ..analysis.results import check_device
 from ..core.checks import check_choice, check_int, check_number
-from ..compute.device import default_device
 from ..experiment.profiles import PROFILES
 
 # name -> what the notebooks accept for it (every notebook's parameters cell uses a subset)
@@ -54,7 +54,7 @@ def check_notebook_parameters(**params) -> dict:
         elif name == "device":
             if not isinstance(value, str):
                 raise wrong(name, value, "pass e.g. `-p device cpu` or `-p device auto`")
-            default_device(value)
+            check_device(value)
         elif name == "alpha_train":
             check_number(name, value)
         else:

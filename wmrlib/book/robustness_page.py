@@ -7,8 +7,9 @@ from __future__ import annotations
 from IPython.display import Markdown, display
 
 from ..analysis import robustness
+from ..analysis.results import MissingResult
 from ..analysis.stats import INTERVAL
-from ..workflow.store import MissingResult
+from ..experiment.registry import FAMILIES, family_name
 from .display import caption, display_frame, section
 from .sources import DATASET_NAMES, Source
 
@@ -38,7 +39,7 @@ class RobustnessPage:
         rp, cut = checks[source.profile]
         later = ", ".join(str(s) for s in source.plan.every_seed()[1:])
         note = f"first seed only: seeds {later} are not evaluated yet" if cut else ""
-        missing = [f.upper() for f in ("pgd", "trades") if f not in rp.families]
+        missing = [family_name(f) for f in FAMILIES if f not in rp.families]
         if missing:
             note += f"; the {' and '.join(missing)} family is not checked yet"
         plan = robustness.subset_plan(source.plan, rp, source.plan.attack)

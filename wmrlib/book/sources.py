@@ -5,11 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..analysis.results import ProfileResults, results_for
+from ..analysis.results import MissingResult, ProfileResults, Store, results_for
 from ..core import paths
 from ..core.datasets import REGISTRY
 from ..experiment.profiles import PREDECESSORS, DatasetPlan, profile as get_profile
-from ..workflow.store import MissingResult, Store
 from .words import count
 
 

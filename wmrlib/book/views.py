@@ -8,11 +8,12 @@ import pandas as pd
 
 from ..analysis.claims import comparisons, summary
 from ..analysis.curves import curve_gains, learning_curves
+from ..analysis.figure_data import dro_curves, weight_histograms
 from ..analysis.paper import headline_gains
+from ..analysis.results import MissingResult
 from ..experiment.profiles import DatasetPlan
-from ..method.dro import RHO_GRID
-from ..workflow.store import MissingResult
-from .figures import curve_gain_figure, dro_curves, dro_figure, histogram_figure, sensitivity_figure
+from ..experiment.registry import FAMILY_NAMES
+from .figures import curve_gain_figure, dro_figure, histogram_figure, sensitivity_figure
 from .records import provenance_table
 from .sources import candidate_sources, seeds_text, Source
 from .words import count
@@ -34,14 +35,16 @@ def sensitivity_plot(frame: pd.DataFrame, source: Source):
 
 
 def histogram(source: Source, eps_test: float):
-    """Draw the weight histograms (Figures 5-7) of the source's TRADES models at ``eps_test``."""
-    return histogram_figure(source.store, source.plan, eps_test)
+    """Draw the weight histograms (Figures 5-7) of the source's TRADES models at ``eps_test``
+    (the weights from :func:`wmrlib.analysis.figure_data.weight_histograms`)."""
+    return histogram_figure(weight_histograms(source.store, source.plan, eps_test))
 
 
 def dro(source: Source, rhos=None) -> pd.DataFrame:
     """Return the chi-square DRO curves (Figure 4) of each family's baseline and headline model,
-    on the grid claim C6 uses unless ``rhos`` is given."""
-    return dro_curves(source.store, source.plan, RHO_GRID if rhos is None else rhos)
+    on the grid claim C6 uses unless ``rhos`` is given
+    (:func:`wmrlib.analysis.figure_data.dro_curves`)."""
+    return dro_curves(source.store, source.plan, rhos)
 
 
 def dro_plot(curves: pd.DataFrame):
@@ -87,7 +90,7 @@ def verdicts_by_dataset(summaries: dict[str, pd.DataFrame | None],
         return pd.DataFrame()
     out = base[["claim", "statement"] if statements else ["claim"]].copy()
     for name, frame in summaries.items():
-        for family in ("PGD", "TRADES"):
+        for family in FAMILY_NAMES:
             column = f"{name}: {family} family"
             out[column] = ("not judged yet" if frame is None else
                            frame.set_index("claim")[f"{family} family"].reindex(out["claim"]).values)

@@ -9,11 +9,11 @@ from ..method.attacks import LOSSES, RANDOM_STARTS
 from ..core.keys import config_key
 from ..core.datasets import NAMES as DATASET_NAMES
 from ..method.models import DEFAULT_MODEL, MODELS
+from .registry import ATTACK_KINDS, DEFENSE_NAMES, DEFENSES, AttackKind, Defense
 
 DATASETS = DATASET_NAMES  # the dataset registry's names (wmrlib.core.datasets)
-DEFENSES = ("pgd", "trades", "free", "yopo", "iaat")
-# The paper's name of each defense (Table 4 prints the three extra baselines this way).
-DEFENSE_NAMES = {"pgd": "PGD", "trades": "TRADES", "free": "AT4Free", "yopo": "YOPO", "iaat": "IAAT"}
+# DEFENSES, DEFENSE_NAMES (the paper's name of each defense) and ATTACK_KINDS: the registries
+# of wmrlib.experiment.registry, importable from here as before.
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "multistep", "cosine")
 PRECISIONS = ("fp32", "bf16")
@@ -21,9 +21,6 @@ PRECISIONS = ("fp32", "bf16")
 # the validation split, checked at the end of every epoch; ties keep the earlier epoch; Rice et
 # al. 2020). The second needs a validation split (val_size > 0).
 SELECTIONS = ("final", "best-val-rob")
-# pgd: wmrlib.method.attacks.pgd; autoattack: standard AutoAttack at alpha 0, weighted APGD at alpha > 0;
-# logit-scale: PGD on the cross-entropy of c·logits for each c of ``scales`` (wmrlib.compute.adaptive).
-ATTACK_KINDS = ("pgd", "autoattack", "logit-scale")
 
 
 def _set_number(obj, name: str, **bounds) -> None:
@@ -48,7 +45,7 @@ class AttackConfig:
     restarts: int = 1
     random_start: str = "uniform"
     # Fields added after key version 1: a field at its default stays out of the key (keys.py).
-    kind: str = "pgd"              # one of ATTACK_KINDS
+    kind: str = AttackKind.PGD     # one of ATTACK_KINDS
     queries: int = 5000            # autoattack: Square's query budget (the standard version's)
     scales: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)  # logit-scale: the factors c
 
@@ -66,16 +63,16 @@ class AttackConfig:
             raise ValueError(f"scales must be a non-empty tuple of numbers > 0, got {self.scales!r}")
         object.__setattr__(self, "scales", tuple(
             check_number("logit scale", s, low=0.0, low_inclusive=False) for s in self.scales))
-        if self.kind != "pgd" and self.loss != "ce":
+        if self.kind != AttackKind.PGD and self.loss != "ce":
             raise ValueError(f"attack kind {self.kind!r} takes loss 'ce' only, got {self.loss!r}")
 
     @property
     def name(self) -> str:
         """Return the paper's name for the attack, e.g. ``40-PGD``, ``20-PGD-margin`` or ``AutoAttack``."""
-        if self.kind == "autoattack":
+        if self.kind == AttackKind.AUTOATTACK:
             standard = (self.steps, self.queries) == (100, 5000)
             return "AutoAttack" + ("" if standard else f" ({self.steps} it., {self.queries} queries)")
-        if self.kind == "logit-scale":
+        if self.kind == AttackKind.LOGIT_SCALE:
             return f"{self.steps}-PGD-logit-scale"
         return f"{self.steps}-PGD" + ("-margin" if self.loss == "margin" else "")
 
@@ -90,7 +87,7 @@ class RunConfig:
 
     dataset: str = "mnist"
     model: str = ""
-    defense: str = "pgd"
+    defense: str = Defense.PGD     # one of DEFENSES
     alpha_train: float = 0.0
     beta: float = 6.0
     eps: float = 0.3
@@ -172,14 +169,14 @@ class RunConfig:
                                  "val_size > 0 (e.g. 1000) or leave it at its default")
         _set_number(self, "iaat_gamma", high=1.0)
         _set_number(self, "iaat_beta", high=1.0)
-        if self.defense in ("yopo", "iaat"):
+        if self.defense in (Defense.YOPO, Defense.IAAT):
             check_int(f"attack_steps of defense {self.defense!r}", self.attack_steps, low=1)
 
     @property
     def label(self) -> str:
         """Return the paper's row label: PGD, TRADES, AT4Free, YOPO-m-n or IAAT, "+ours" if weighted."""
         base = DEFENSE_NAMES[self.defense]
-        if self.defense == "yopo":
+        if self.defense == Defense.YOPO:
             base += f"-{self.attack_steps}-{self.inner_steps}"
         return base + ("+ours" if self.alpha_train > 0 else "")
 

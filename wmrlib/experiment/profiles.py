@@ -11,11 +11,12 @@ from dataclasses import dataclass, field, replace
 
 from ..core.checks import check_choice
 from .config import AttackConfig, RunConfig
+from .registry import FAMILIES, Defense, is_family
 from .robustness_plan import RobustnessPlan, robustness_units, standard_autoattack
 
 
-# The two defense families of the headline comparison, in the order of ``DatasetPlan.headline``.
-FAMILIES = ("pgd", "trades")
+# FAMILIES (from the registry): the two defense families of the headline comparison, in the
+# order of ``DatasetPlan.headline``.
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class DatasetPlan:
                                  f"seeds {self.seeds}: list it once")
         check_choice("order", self.order, ("first-seed", "trades-first"))
         for extra in self.extras:
-            if extra.defense in ("pgd", "trades") or extra.dataset != self.dataset:
+            if is_family(extra.defense) or extra.dataset != self.dataset:
                 raise ValueError(f"an extra baseline of the {self.dataset} plan must be a "
                                  f"{self.dataset} config of another defense than 'pgd' and "
                                  f"'trades', got {extra.dataset} {extra.defense!r}")
@@ -108,8 +109,9 @@ class DatasetPlan:
     def models(self) -> list[RunConfig]:
         """Return every model the plan trains, baselines, extra seeds and the extra baselines (last)
         included, without repeats."""
-        runs = [self.run("pgd")] + [self.run("pgd", a) for a in self.pgd_alphas]
-        runs += [self.run("trades")] + [self.run("trades", a) for a in self.trades_alphas]
+        runs = [self.run(Defense.PGD)] + [self.run(Defense.PGD, a) for a in self.pgd_alphas]
+        runs += [self.run(Defense.TRADES)] + [self.run(Defense.TRADES, a)
+                                              for a in self.trades_alphas]
         runs += self.headline_seed_models()[len(self.headline_models()):]
         unique = {r.key(): r for r in runs + list(self.extras)}
         return list(unique.values())
@@ -122,7 +124,7 @@ class DatasetPlan:
         """Return the fp32 twin of the first PGD-AT baseline when the plan trains in bf16 and asks."""
         if not self.precision_check or self.base.precision == "fp32":
             return []
-        return [replace(self.run("pgd"), precision="fp32")]
+        return [replace(self.run(Defense.PGD), precision="fp32")]
 
     def sensitivity_attacks(self) -> list[AttackConfig]:
         """Return the main attack at each eps_test of the sensitivity sweep."""
@@ -130,7 +132,7 @@ class DatasetPlan:
 
     def is_headline(self, config: RunConfig) -> bool:
         """Return whether ``config`` is a baseline or the headline alpha of PGD-AT or TRADES."""
-        if config.defense not in ("pgd", "trades"):
+        if not is_family(config.defense):
             return False
         return config.alpha_train in (0.0, self.headline_alpha(config.defense))
 
@@ -171,7 +173,7 @@ class DatasetPlan:
         if self.is_extra(config):
             return 2 if self.order == "trades-first" else 3
         if self.order == "trades-first":
-            if self.is_headline(config) and config.defense == "trades":
+            if self.is_headline(config) and config.defense == Defense.TRADES:
                 return 0
             if self.is_headline(config):
                 return 1 if self.seeds_of(config.defense).index(config.seed) < 3 else 3

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..core.checks import check_choice, check_int, check_number
 from .config import AttackConfig, RunConfig
+from .registry import FAMILIES, AttackKind, is_autoattack
 
 if TYPE_CHECKING:
     from .profiles import DatasetPlan
@@ -24,7 +25,8 @@ Unit = tuple[AttackConfig | None, float, int | None]
 def standard_autoattack(eps: float, restarts: int = 1) -> AttackConfig:
     """Return the standard AutoAttack at ``eps`` (100 iterations, Square 5,000 queries);
     ``restarts`` are its weighted counterpart's (APGD on s·CE at each alpha_test)."""
-    return AttackConfig(kind="autoattack", eps=eps, steps=100, queries=5000, restarts=restarts)
+    return AttackConfig(kind=AttackKind.AUTOATTACK, eps=eps, steps=100, queries=5000,
+                        restarts=restarts)
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,10 @@ class RobustnessPlan:
     sweep_eps: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)  # A_rob should fall to about 0
     scales: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)  # the logit-scaling attack's c
     models: str = "headline"               # one of MODELS
-    families: tuple[str, ...] = ("pgd", "trades")  # the defense families checked
+    families: tuple[str, ...] = FAMILIES   # the defense families checked
 
     def __post_init__(self) -> None:
-        if self.attack.kind != "autoattack":
+        if not is_autoattack(self.attack):
             raise ValueError(f"a RobustnessPlan's attack must be of kind 'autoattack', got "
                              f"{self.attack.kind!r}; use standard_autoattack(eps)")
         if self.eval_size is not None:
@@ -49,11 +51,11 @@ class RobustnessPlan:
             for e in self.sweep_eps))
         check_choice("models", self.models, MODELS)
         for family in self.families:
-            check_choice("robustness family", family, ("pgd", "trades"))
+            check_choice("robustness family", family, FAMILIES)
 
     def logit_attack(self, main: AttackConfig) -> AttackConfig:
         """Return the logit-scaling attack: the plan's PGD attack on CE(c·logits) for each scale c."""
-        return replace(main, kind="logit-scale", scales=self.scales)
+        return replace(main, kind=AttackKind.LOGIT_SCALE, scales=self.scales)
 
     def sweep_attacks(self, main: AttackConfig) -> list[AttackConfig]:
         """Return the plan's PGD attack at each sweep ε, its step scaled with ε (the main attack at

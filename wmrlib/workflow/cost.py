@@ -25,6 +25,7 @@ from ..compute.device import busy_cores, cpu_info, default_device
 from ..compute.train import CURVE_POINTS, passes, train_model
 from ..core.datasets import spec as _spec
 from ..experiment.config import RunConfig, validation_attack
+from ..experiment.registry import Defense, is_pgd
 from ..method.attacks import pgd
 from ..method.models import build_model
 from .jobs import Job
@@ -120,8 +121,9 @@ def _measure(combos: list[tuple], evals: dict[tuple, int], threads: int | None,
         # One pass over the calibration batches; IAAT is timed after its warm-up (its dearer
         # adaptive phase), Free-AT for one pass of its replays.
         config = RunConfig(dataset=dataset, model=model, defense=defense, attack_steps=steps,
-                           batch_size=batch, precision=precision, epochs=replays if defense == "free"
-                           else 1, optimizer="adam", lr=1e-3, schedule="constant", milestones=(),
+                           batch_size=batch, precision=precision,
+                           epochs=replays if defense == Defense.FREE else 1, optimizer="adam",
+                           lr=1e-3, schedule="constant", milestones=(),
                            step_size=0.01, alpha_train=0.5, replays=replays, inner_steps=inner,
                            iaat_warmup=0)
         timed = calibration_batch(model, batch)
@@ -288,7 +290,7 @@ def _pgd_survival(job: Job, store, eps: float) -> float:
     its first stage leaves correct, so a model PGD breaks costs far less than a robust one."""
     survival = 1.0
     for attack, alpha, n in job.units:
-        if (attack is None or attack.kind != "pgd" or alpha != 0 or attack.eps != eps
+        if (not is_pgd(attack) or alpha != 0 or attack.eps != eps
                 or not store.has_unit(job.config, attack, 0.0, eval_size=n, eval_seed=job.eval_seed)):
             continue
         record = store.get_or_attack(job.config, attack, 0.0, eval_size=n, eval_seed=job.eval_seed)

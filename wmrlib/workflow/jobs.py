@@ -9,6 +9,7 @@ from ..core.datasets import spec
 from ..experiment.config import AttackConfig, RunConfig
 from ..experiment.overrides import override_profile
 from ..experiment.profiles import profile as get_profile
+from ..experiment.registry import Defense
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Job:
     def cost(self) -> float:
         """Return a rough relative cost (attack image-steps), used to start long jobs first."""
         train = (self.config.train_size or spec(self.config.dataset).train_size) * self.config.epochs
-        train *= self.config.attack_steps + 1 + (self.config.defense == "trades")
+        train *= self.config.attack_steps + 1 + (self.config.defense == Defense.TRADES)
         train *= 2 if self.config.precision == "fp32" else 1  # bf16 trains about 2x faster
         return train + sum((n or spec(self.config.dataset).test_size) * step_equivalents(a, alpha)
                            for a, alpha, n in self.units if a is not None)
