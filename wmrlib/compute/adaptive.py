@@ -35,6 +35,7 @@ from ..method.apgd import apgd, logit_scaled
 from ..method.attacks import channels_last_model, eval_mode, pgd
 from .checkpoint import atomic_path
 from ..experiment.config import AttackConfig
+from ..experiment.registry import is_autoattack, is_logit_scale
 from .data import ImageData, iterate_batches, num_batches
 from .device import default_device
 from .outcome import FIELDS, AttackRecord, outcome
@@ -49,7 +50,7 @@ BatchAttack = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, int],
 
 def unit_provenance(attack: AttackConfig | None) -> dict:
     """Return what a unit's provenance adds for its attack: the AutoAttack package's version."""
-    if attack is None or attack.kind != "autoattack":
+    if not is_autoattack(attack):
         return {}
     from importlib.metadata import version
 
@@ -66,12 +67,12 @@ def step_equivalents(attack: AttackConfig, alpha: float = 0.0, survival: float =
     after APGD-CE; 1 (no image fooled) gives an upper bound, and a PGD unit's robust accuracy at
     the same ε is a fair guess (``wmrlib.workflow.cost`` uses the stored one).
     """
-    if attack.kind == "autoattack":
+    if is_autoattack(attack):
         if check_unit(attack, alpha) > 0:
             return 1.1 * attack.steps * attack.restarts  # checkpoint restarts need a gradient
         survival = check_number("survival", survival, low=0.0, high=1.0)
         return 1.2 * attack.steps + survival * (25.3 * attack.steps + 0.46 * attack.queries)
-    if attack.kind == "logit-scale":
+    if is_logit_scale(attack):
         return float(attack.steps * attack.restarts * len(attack.scales))
     return float(attack.steps * attack.restarts)
 
@@ -79,7 +80,7 @@ def step_equivalents(attack: AttackConfig, alpha: float = 0.0, survival: float =
 def check_unit(attack: AttackConfig, alpha: float) -> float:
     """Return ``alpha`` checked for ``attack``'s kind; logit scaling is an unweighted probe."""
     alpha = check_number("alpha_test", alpha)
-    if attack.kind == "logit-scale" and alpha > 0:
+    if is_logit_scale(attack) and alpha > 0:
         raise ValueError("the logit-scale attack is unweighted: use alpha_test 0 (A_tr has the "
                          "autoattack kind's weighted APGD)")
     return alpha
@@ -223,9 +224,9 @@ def _logit_scale(attack: AttackConfig) -> BatchAttack:
 def batch_attack(attack: AttackConfig, alpha: float) -> BatchAttack:
     """Return the per-batch attack of a unit: ``(model, x, y, batch_seed) -> (points, extras)``."""
     alpha = check_unit(attack, alpha)
-    if attack.kind == "autoattack":
+    if is_autoattack(attack):
         return _weighted_apgd(attack, alpha) if alpha > 0 else _autoattack(attack)
-    if attack.kind == "logit-scale":
+    if is_logit_scale(attack):
         return _logit_scale(attack)
     raise ValueError(f"attack kind {attack.kind!r} has no adaptive unit; use "
                      "wmrlib.compute.evaluate.attack_record for 'pgd'")

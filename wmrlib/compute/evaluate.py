@@ -11,6 +11,7 @@ import torch
 from tqdm.std import tqdm
 
 from ..experiment.config import AttackConfig
+from ..experiment.registry import is_adaptive
 from ..method import metrics
 from ..method.attacks import eval_mode, pgd
 from .adaptive import adaptive_record
@@ -28,7 +29,7 @@ def attack_record(model: torch.nn.Module, data: ImageData, attack: AttackConfig 
     Other attack kinds (AutoAttack, logit scaling) go to :func:`wmrlib.compute.adaptive.adaptive_record`,
     which keeps finished batches in ``partial`` so that an interrupted unit resumes.
     """
-    if attack is not None and attack.kind != "pgd":
+    if is_adaptive(attack):
         return adaptive_record(model, data, attack, alpha, batch_size=batch_size, device=device,
                                seed=seed, progress=progress, partial=partial)
     device = default_device(device)

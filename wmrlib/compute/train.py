@@ -21,6 +21,7 @@ from ..method import metrics
 from ..method.attacks import eval_mode, pgd, random_start, trades_attack
 from .checkpoint import load_checkpoint, save_checkpoint
 from ..experiment.config import RunConfig, validation_attack
+from ..experiment.registry import Defense, is_family
 from .data import ImageData, epoch_order, iterate_batches, num_batches, validation_split
 from .device import autocast, require_native_bf16
 from .evaluate import attack_record
@@ -66,7 +67,7 @@ def passes(config: RunConfig) -> int:
     Free-AT's ``epochs`` count paper-equivalent epochs: it replays each minibatch ``replays``
     times, so one pass takes as many optimizer steps as ``replays`` epochs of the others.
     """
-    if config.defense == "free":
+    if config.defense == Defense.FREE:
         return math.ceil(config.epochs / config.replays)
     return config.epochs
 
@@ -124,7 +125,7 @@ def adversarial_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     """
     step_size = config.step_size_at(eps)
     if eps > 0 and config.attack_steps > 0:
-        attack = pgd if config.defense == "pgd" else trades_attack
+        attack = pgd if config.defense == Defense.PGD else trades_attack
         x_adv = attack(model, x, y=y, eps=eps, step_size=step_size, steps=config.attack_steps,
                        alpha=config.alpha_train, random_start=config.random_start,
                        generator=generator, x_start=x_start)
@@ -132,7 +133,7 @@ def adversarial_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
         x_adv = x
     net = model if wrapper is None else wrapper
     net.train()
-    if config.defense == "pgd":
+    if config.defense == Defense.PGD:
         logits_adv = net(x_adv)
         loss = pgd_at_loss(logits_adv, y, config.alpha_train, config.detach_weights)
     else:
@@ -256,8 +257,9 @@ def _minimax_update(loop: _Loop, batch: defenses.Batch) -> defenses.Outcome:
 
 # One minibatch's update per defense: (loop, batch) -> (summed loss, correct count, examples).
 UPDATES: dict[str, Callable[[_Loop, defenses.Batch], defenses.Outcome]] = {
-    "pgd": _minimax_update, "trades": _minimax_update, "free": defenses.free_update,
-    "yopo": defenses.yopo_update, "iaat": defenses.iaat_update,
+    Defense.PGD: _minimax_update, Defense.TRADES: _minimax_update,
+    Defense.FREE: defenses.free_update, Defense.YOPO: defenses.yopo_update,
+    Defense.IAAT: defenses.iaat_update,
 }
 
 
@@ -378,7 +380,7 @@ def train_model(config: RunConfig, data: ImageData, *, device: str | torch.devic
     if config.precision == "bf16":
         require_native_bf16(device, allow_emulated=allow_emulated_bf16)
     world = distributed.world_size()
-    if world > 1 and config.defense not in ("pgd", "trades"):
+    if world > 1 and not is_family(config.defense):
         raise ValueError(f"defense {config.defense!r} trains in one process only; run it without "
                          "torchrun (data-parallel training covers 'pgd' and 'trades')")
     data, val = validation_split(data, config.val_size)
