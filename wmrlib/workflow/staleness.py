@@ -69,6 +69,11 @@ NUMBER_PRESERVING = {
         "changes (the smoke MNIST profile at 3 epochs, retrained: 8 of 8 models bit-identical, and "
         "every unit but the 4 logit-scaling ones); the logit-scaling units do change "
         "(UNIT_CHANGES)",
+    "f62ef5d4d8111460e70f55724d543abe73f668ad":
+        "adaptive.py, evaluate.py and train.py compare attack kinds and defenses through the "
+        "registries of experiment/registry.py (constants and predicates equal to the literals "
+        "they replace); ten trainings (every defense, weighted and not) and every unit kind gave "
+        "bit-identical weights, histories and records under both versions",
 }
 
 # Commits that changed what some kinds of evaluation unit compute, and no run: a stored unit of
