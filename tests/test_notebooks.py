@@ -28,8 +28,8 @@ from conftest import mnist_root
 # (synthetic CIFAR-10 / Tiny ImageNet results are not shown beside the paper's: those sections
 # show the paper's table and a "not reproduced" note, and no figure)
 TABLES = {"nonuniform": 6 + 3, "uniform": 3, "sensitivity": 3, "attacks": 2, "dro": 1,
-          "claims": 1 + 7, "quickstart": 1}
-FIGURES = {"histograms": 2, "sensitivity": 1, "dro": 1, "quickstart": 1}
+          "claims": 1 + 7, "quickstart": 1, "budget": 3}
+FIGURES = {"histograms": 2, "sensitivity": 1, "dro": 1, "quickstart": 1, "budget": 1}
 
 
 @pytest.fixture(scope="module")

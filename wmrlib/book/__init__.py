@@ -7,6 +7,7 @@ chapter, :mod:`.robustness_page` the robustness chapter's, :mod:`.landing` the l
 widget that recomputes A_sa in the reader's browser), :mod:`.schedule_pilot` the schedule pilot's
 decisions in words, :mod:`.words` small English helpers (a count with its noun), and
 :mod:`.params` checks the notebooks' parameters.
+The training budget's page (5 against 20 epochs) is :mod:`.budget`.
 It imports from every layer below and nothing imports it but the notebooks.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .explorer import alpha_explorer
 from .landing import (bottom_line, build_stamp, citation, gains_without_collapsed, headline,
                       headline_text)
 from .page import Page
+from .budget import BudgetPage
 from .records import (AIM_PP, baseline_reach, compute_by_cpu, compute_log, config_comparison,
                       config_table, evaluation_wall_time, pilot_runs, precision_check,
                       profiles_table, progress_note, provenance_table, wall_time_table)
@@ -41,3 +43,4 @@ __all__ = [
     "baseline_reach", "pilot_runs", "claim_comparisons", "verdicts_by_profile", "convergence",
     "verdict_table", "verdicts_by_dataset",
 ]
+__all__ += ["budget", "BudgetPage"]

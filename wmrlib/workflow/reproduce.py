@@ -14,8 +14,8 @@ from ..experiment.profiles import PROFILES
 from .campaign import compute
 from .jobs import plan_jobs
 from .store import Store
-NOTEBOOKS = ("nonuniform", "uniform", "sensitivity", "attacks", "histograms", "dro", "claims", "robustness",
-             "quickstart")
+NOTEBOOKS = ("nonuniform", "uniform", "sensitivity", "attacks", "histograms", "dro", "claims", "budget",
+             "robustness", "quickstart")
 
 
 def notebook_path(name: str) -> Path:
