@@ -1,6 +1,7 @@
 """Training collapse: read from the learning curves, hand-computed cases."""
 from __future__ import annotations
 
+import dataclasses
 import doctest
 
 import pandas as pd
@@ -66,22 +67,25 @@ def test_without_collapses_there_is_no_second_gain_table(tmp_path):
 
 def test_the_landing_page_shows_the_gains_without_collapsed_runs_beside_the_others(tmp_path):
     from wmrlib import book
+    from wmrlib.analysis.headline import Headline
     from wmrlib.experiment.profiles import profile
-    from wmrlib.workflow.store import Store
 
     row = {"family": "PGD", "alpha_train": 0.5, "metric": "A_sa", "paper gain": 9.64,
            "our gain": 10.77, "interval": "[+8.87, +12.67]", "agrees": "yes", "size": "consistent with the paper's size",
            "seeds kept": "0, 1"}
-    h = {"profile": "cpu", "epochs": 5, "eval_size": 2000, "seeds": 3, "seed_error_unknown": False, "seeds_text": "3 seeds", "source": book.Source(
-        "mnist", "cpu", profile("cpu").plan("mnist"), Store(tmp_path, readonly=True)), "jobs_done": 20, "jobs": 20, "alpha_test": 2.0,
-         "gains": pd.DataFrame([row | {"our gain": 23.63, "interval": "[-1.76, +49.02]",
-                                       "agrees": "inconclusive"}]),
-         "collapsed": {"PGD seed 2": 2}, "collapsed families": {"PGD": ["PGD seed 2"]}, "gains kept": pd.DataFrame([row])}
+    h = Headline(dataset="mnist", requested="cpu", profile="cpu", plan=profile("cpu").plan("mnist"),
+                 epochs=5, eval_size=2000, test_size=10000, seeds=3, jobs_done=20, jobs=20,
+                 alpha_test=2.0,
+                 gains=pd.DataFrame([row | {"our gain": 23.63, "interval": "[-1.76, +49.02]",
+                                            "agrees": "inconclusive"}]),
+                 collapsed={"PGD seed 2": 2}, collapsed_families={"PGD": ["PGD seed 2"]},
+                 gains_kept=pd.DataFrame([row]))
     text = book.headline_text(h)
     assert "**3 stored runs" not in text and "**1 stored run collapsed in training.** PGD seed 2 (epoch 2)" in text
-    assert ("| PGD+ours (α_train 0.5) | A_sa | 0, 1 | +9.64 | +10.77 [+8.87, +12.67] | yes | "
+    # a gain that is no claim's comparison has no verdict (–)
+    assert ("| PGD+ours (α_train 0.5) | A_sa | 0, 1 | +9.64 | +10.77 [+8.87, +12.67] | – | yes | "
             "consistent |") in text
-    assert "| +23.63 [-1.76, +49.02] | unclear (contains 0) |" in text
+    assert "| +23.63 [-1.76, +49.02] | – | unclear (contains 0) |" in text
     assert text.index("+23.63") < text.index("without the collapsed runs")
 
 
@@ -200,8 +204,8 @@ def test_the_bottom_line_states_each_familys_verdicts_gain_and_the_attacks_overs
     verdicts and its A_sa gain with interval, direction and size against the paper's (4.88 of
     14.56 is 34 %), the collapsed run it includes, and 40-PGD's overstatement per family."""
     from wmrlib import book
+    from wmrlib.analysis.headline import Headline
     from wmrlib.experiment.profiles import profile
-    from wmrlib.workflow.store import Store
 
     gains = pd.DataFrame([
         {"family": "PGD", "alpha_train": 0.5, "metric": "A_sa", "paper gain": 9.64, "our gain": 23.63,
@@ -212,36 +216,42 @@ def test_the_bottom_line_states_each_familys_verdicts_gain_and_the_attacks_overs
                            "PGD family": ["holds", "inconclusive"],
                            "TRADES family": ["holds", "does not hold"]})
     gap = pd.DataFrame([{"family": "PGD", "min": 6.4, "mean": 8.6, "max": 9.6, "models": 6}])
-    h = {"profile": "cpu", "epochs": 5, "eval_size": 2000, "seeds": 3, "seed_error_unknown": False, "seeds_text": "3 seeds", "models": 20,
-         "alpha_test": 2.0, "gains": gains, "claims": claims, "overstatement": gap,
-         "collapsed": {"PGD seed 2": 2}, "collapsed families": {"PGD": ["PGD seed 2"]},
-         "source": book.Source("mnist", "cpu", profile("cpu").plan("mnist"), Store(tmp_path, readonly=True))}
+    plan = dataclasses.replace(profile("cpu").plan("mnist"), seeds=(0, 1, 2), family_only_seeds=())
+    h = Headline(dataset="mnist", requested="cpu", profile="cpu", plan=plan, epochs=5,
+                 eval_size=2000, test_size=10000, seeds=3, models=20, alpha_test=2.0, gains=gains,
+                 claims=claims, overstatement=gap, checked_size=500,
+                 collapsed={"PGD seed 2": 2}, collapsed_families={"PGD": ["PGD seed 2"]})
     text = book.bottom_line(h)
-    assert text.startswith("**Bottom line** (MNIST; SmallCNNs trained 5 epochs, 3 seeds, 2,000 test images")
-    assert "Of the paper's 2 claims, 1 holds, 0 do not hold, 1 is inconclusive" in text
+    assert text.startswith("**The paper's claims** (MNIST; SmallCNNs trained 5 epochs, 3 seeds, "
+                           "2,000 test images")
+    assert "Of the paper's 2 [claims](#glossary), 1 holds, 0 do not hold, 1 is inconclusive" in text
     assert ("**PGD family:** of the claims judged on it, 1 holds, 1 is inconclusive (C1 holds); the "
             "weighting (α_train 0.5) changes A_sa at α_test 2 by +23.63 pp [-31.90, +79.15]: too "
             "uncertain to give a direction") in text
     assert "1 of its runs collapsed in training (PGD seed 2); it stays in the means" in text
     assert ("in the paper's direction, smaller than the paper's +14.56 (about 34% of it)" in text
             and "(C1 holds, C2 does not hold)" in text)
-    assert "by 6.4–9.6 pp (mean 8.6) on the PGD family's 6 models" in text
     assert "every result shown was computed by the current" in text  # an empty store: none stale
+    # 40-PGD's overstatement is a limitation, stated once, under Limitations
+    assert "overstates" not in text
+    limits = book.limitations(h)
+    assert "by 6.4–9.6 pp (mean 8.6) on the PGD family's 6 models, on 500 test images" in limits
+    assert "**Test-set size.** The main attack runs on 2,000 of the 10,000 MNIST test images" in limits
+    assert "**What we did not reproduce.** CIFAR-10 and Tiny ImageNet" in limits
 
 
 def test_the_bottom_line_adds_a_line_per_other_dataset_with_the_papers_mnist_gain_as_context(tmp_path):
     """Fashion-MNIST in the bottom line: one line while nothing is stored; with results, its
     scale, its claims' tally (C5 not evaluated without an α_train sweep) and per family its gain
     beside the paper's MNIST gain, said to be context."""
-    from wmrlib import book
+    from wmrlib.analysis.headline import Headline
     from wmrlib.book.landing import dataset_lines
     from wmrlib.experiment.profiles import profile
-    from wmrlib.workflow.store import Store
 
-    assert dataset_lines({"profile": None, "dataset": "fashionmnist", "progress": (0, 12)}) == [
+    assert dataset_lines(Headline(dataset="fashionmnist", progress=(0, 12))) == [
         "**Fashion-MNIST:** not judged yet: 0 of its 12 models are trained and evaluated (they "
         "are trained after the MNIST headline seeds)."]
-    assert dataset_lines({"profile": None, "dataset": "fashionmnist", "progress": (0, 0)}) == []
+    assert dataset_lines(Headline(dataset="fashionmnist", progress=(0, 0))) == []
     gains = pd.DataFrame([
         {"family": "TRADES", "alpha_train": 2.0, "metric": "A_sa", "paper gain": 14.56,
          "our gain": 1.20, "interval": "[-0.50, +2.90]", "agrees": "inconclusive",
@@ -250,10 +260,9 @@ def test_the_bottom_line_adds_a_line_per_other_dataset_with_the_papers_mnist_gai
                            "PGD family": ["holds", "not evaluated"],
                            "TRADES family": ["holds", "not evaluated"]})
     plan = profile("cpu").plan("fashionmnist")
-    h = {"profile": "cpu", "dataset": "fashionmnist", "epochs": 5, "eval_size": 2000, "seeds": 3, "seed_error_unknown": False, "seeds_text": "3 seeds",
-         "eps": 0.1, "alpha_test": 2.0, "gains": gains, "claims": claims, "jobs_done": 12,
-         "jobs": 12, "collapsed families": {},
-         "source": book.Source("fashionmnist", "cpu", plan, Store(tmp_path, readonly=True))}
+    h = Headline(dataset="fashionmnist", requested="cpu", profile="cpu", plan=plan, epochs=5,
+                 eval_size=2000, seeds=3, eps=0.1, alpha_test=2.0, gains=gains, claims=claims,
+                 jobs_done=12, jobs=12)
     head, pgd, trades = dataset_lines(h)
     assert head.startswith("**Fashion-MNIST** (ε 0.1; 5 epochs, 3 seeds, 2,000 test images). "
                            "The paper has no Fashion-MNIST results")
@@ -264,7 +273,8 @@ def test_the_bottom_line_adds_a_line_per_other_dataset_with_the_papers_mnist_gai
     assert "seed error is unknown" not in head
     # One common seed, but a family with a second one: the seed error is known and pooled, so
     # the head must not say that nothing is judged; it does only when no family has a second seed.
-    assert "seed error is unknown" in dataset_lines({**h, "seeds": 1, "seed_error_unknown": True})[0]
+    unknown = dataclasses.replace(h, seeds=1, seed_error_unknown=True)
+    assert "seed error is unknown" in dataset_lines(unknown)[0]
 
 
 def test_stage_two_is_on_trial_until_every_trades_pair_run_is_trained_and_rejected_by_one_fall():

@@ -13,7 +13,8 @@ from wmrlib.analysis.gains import gain_table, seed_error_unknown
 from wmrlib.analysis.results import forget
 from wmrlib.analysis.tables import model_metrics
 from wmrlib.book import words
-from wmrlib.book.landing import campaign_so_far, so_far_lines, so_far_sentence
+from wmrlib.analysis.headline import Headline, campaign_so_far
+from wmrlib.book.landing import so_far_lines, so_far_sentence
 from wmrlib.core.paths import REPO_ROOT
 from wmrlib.experiment.profiles import profile
 from wmrlib.workflow.store import Store
@@ -78,25 +79,26 @@ def test_the_interim_paragraph_names_the_family_still_missing_and_draws_no_verdi
     rob = row | {"alpha_test": None, "metric": "A_rob", "paper gain": -0.39, "our gain": -0.2,
                  "interval": "[-2.08, +1.68]", "agrees": "inconclusive",
                  "size": "consistent with the paper's size"}
-    h = {"jobs_done": 10, "jobs": 40, "so far": pd.DataFrame([rob, row])}
+    h = Headline(dataset="mnist", requested="cpu", jobs_done=10, jobs=40,
+                 so_far=pd.DataFrame([rob, row]))
     text = "\n".join(so_far_lines(h))
     assert "interim: 10 of 40 models" in text and "TRADES family (PGD: not enough seeds yet)" in text
     assert "| TRADES+ours (α_train 2) | A_sa at α_test 2 | 4 of 5 | +14.56 | +3.56 [+0.76, +6.37] | – | yes |" in text
     assert "| TRADES+ours (α_train 2) | A_rob | 4 of 5 | -0.39 | -0.20 [-2.08, +1.68] |" in text
     assert "no claim is judged on them" in text
-    assert so_far_lines({"so far": None}) == [] and so_far_lines({}) == []
+    assert so_far_lines(Headline(dataset="mnist", so_far=None)) == []
     assert so_far_sentence(h) == (
         "**The new `cpu` models so far** (interim, no verdict drawn; see below): TRADES family "
         "(4 of 5 seeds paired): A_sa at α_test 2 +3.56 pp [+0.76, +6.37] (the paper's +14.56), "
         "A_rob -0.20 pp [-2.08, +1.68].")
-    assert so_far_sentence({}) == ""
+    assert so_far_sentence(Headline(dataset="mnist")) == ""
 
 
 def test_a_familys_own_seeds_are_paired_in_its_gains_and_the_other_family_keeps_its_seeds():
     """A cut plan with the TRADES pair one seed ahead: TRADES's gains equal those of the plan
     with both seeds, PGD's those of the first seed alone."""
     from wmrlib.analysis.results import results_for
-    from wmrlib.book.landing import family_gains
+    from wmrlib.analysis.headline import family_gains
 
     full = profile("smoke").plan("mnist")
     stored = results_for("smoke", REPO_ROOT / "results")

@@ -5,10 +5,13 @@ object per profile (:mod:`.results`) that reads each of these once for the book,
 models (:mod:`.zoo`), which warn when they collapsed in training, the schedule pilot's
 decisions (:mod:`.pilot`), and the α_test explorer's quantised margins (:mod:`.explorer`).
 It also reads what the book's figures and records show (:mod:`.figure_data`, :mod:`.records`).
+The landing page's headline is one typed result (:mod:`.headline`); :mod:`.margins` holds the
+baselines' adversarial margins and weight spreads.
 The training budget's comparison, 5 against 20 epochs, is :mod:`.budget`.
 """
 
 __all__ = ["bootstrap", "claims", "collapse", "curves", "explorer", "gains", "paper", "results",
            "robustness", "pilot", "stats", "tables", "zoo"]
 __all__ += ["figure_data", "records"]
+__all__ += ["headline", "margins"]
 __all__ += ["budget"]

@@ -3,7 +3,8 @@ results a page shows (through each profile's results object), :mod:`.display` sh
 table or figure, :mod:`.records` gathers the facts of "How we reproduce", :mod:`.views` and
 :mod:`.figures` draw the result tables and figures, :mod:`.page` is the page object of every
 chapter, :mod:`.robustness_page` the robustness chapter's, :mod:`.landing` the landing page,
-:mod:`.models` the shipped models' page, :mod:`.explorer` the α_test explorer (an inline
+:mod:`.models` the shipped models' page, :mod:`.finding` the landing page's headline figure and the
+TRADES baseline's margins, :mod:`.explorer` the α_test explorer (an inline
 widget that recomputes A_sa in the reader's browser), :mod:`.schedule_pilot` the schedule pilot's
 decisions in words, :mod:`.words` small English helpers (a count with its noun), and
 :mod:`.params` checks the notebooks' parameters.
@@ -17,6 +18,8 @@ from . import models, schedule_pilot, words
 from .explorer import alpha_explorer
 from .landing import (bottom_line, build_stamp, citation, gains_without_collapsed, headline,
                       headline_text)
+from .landing import glossary, lead, limitations
+from .finding import headline_figure_block, trades_baseline
 from .page import Page
 from .budget import BudgetPage
 from .records import (AIM_PP, baseline_reach, compute_by_cpu, compute_log, config_comparison,
@@ -42,5 +45,6 @@ __all__ = [
     "precision_check",
     "baseline_reach", "pilot_runs", "claim_comparisons", "verdicts_by_profile", "convergence",
     "verdict_table", "verdicts_by_dataset",
+    "finding", "lead", "limitations", "glossary", "headline_figure_block", "trades_baseline",
 ]
 __all__ += ["budget", "BudgetPage"]

@@ -1,108 +1,47 @@
-"""The landing page: what was reproduced, the headline gains beside the paper's, the verdicts."""
+"""The landing page in words: the finding first, then the claims' verdicts, what was reproduced,
+the limitations and a glossary. Every number comes from :mod:`wmrlib.analysis.headline` (the
+typed :class:`~wmrlib.analysis.headline.Headline` of each dataset) and
+:mod:`wmrlib.analysis.margins`; this module only writes them as sentences and tables."""
 from __future__ import annotations
 
-import dataclasses
 import datetime
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.results import ProfileResults, results_for
-from ..core import paths
-from ..workflow.provenance import git_commit
-from ..analysis.claims import comparisons, summary, verdict_change
-from ..analysis.collapse import collapse_epochs, collapsed_by_family, describe_rule
-from ..analysis.gains import gain_table, seed_error_unknown
-from ..analysis.robustness import headline_sentence, pgd_overstatement
+from ..analysis.claims import verdict_change
+from ..analysis.collapse import describe_rule
+from ..analysis.headline import (Finding, Headline, LongerTraining, claim_statements, findings,
+                                 gains_without_collapsed, headline_gains, nothing_stored,
+                                 summarise)
+from ..analysis.margins import BaselineConfidence
 from ..analysis.stats import INTERVAL, NOT_JUDGED, OUTSIDE, combine
-from ..experiment.profiles import DatasetPlan
-from ..workflow.store import MissingResult
+from ..core import paths
+from ..experiment.registry import FAMILY_NAMES, Defense, family_name
+from ..workflow.provenance import git_commit
 from .display import csv_link
+from .finding import trades_words
 from .sources import DATASET_NAMES, first_available, profiles_of, seeds_text
 from .views import DIRECTION_WORDS, SIZE_WORDS
 from .words import count
 
+GLOSSARY = "#glossary"  # the landing page's glossary (its MyST label), linked from first uses
+TRADES_SECTION = "#trades-baseline"  # the Claims page's section on the TRADES baseline
 
-def headline(results: str | Path, profile: str = "cpu", dataset: str = "mnist") -> dict:
-    """Return what the landing page states about one dataset: its source and scale, the headline
-    gains (Table 1's comparisons, largest alpha_test) beside the paper's (its MNIST values for a
-    dataset the paper did not run), and the claims' verdicts; None parts are missing."""
-    stored = results_for(profile, results)
-    covered = dataset in stored.profile.plans
-    out: dict = {"profile": None, "dataset": dataset,
-                 "progress": stored.progress(dataset) if covered else (0, 0)}
-    source, gains = first_available(dataset, profiles_of(profile, None),
-                                    lambda s: gain_table(s.store, s.plan, 1), results=results,
-                                    readonly=True, progress=False)
+
+def headline(results: str | Path, profile: str = "cpu", dataset: str = "mnist") -> Headline:
+    """Return the :class:`~wmrlib.analysis.headline.Headline` of one dataset: of the first of
+    ``profile`` and its predecessors with real-data results (the pages' choice of source)."""
+    source, gains = first_available(dataset, profiles_of(profile, None), headline_gains,
+                                    results=results, readonly=True, progress=False)
     if source is None or source.synthetic:
-        return out
-    plan = source.plan
-    done, total = stored.progress() if dataset == "mnist" else out["progress"]
-    out.update(profile=source.profile, epochs=plan.base.epochs, eval_size=plan.eval_size,
-               seeds=len(plan.seeds), seeds_text=seeds_text(plan), models=len(plan.models()),
-               jobs_done=done, jobs=total,
-               partial=source.profile != profile and done < total, source=source)
-    alpha = plan.alpha_tests[-1]
-    out["alpha_test"] = alpha
-    out["gains"] = headline_rows(gains, alpha)
-    out["seed_error_unknown"] = seed_error_unknown(out["gains"])
-    out["rob"] = gains[gains["metric"] == "A_rob"]
-    try:
-        out["comparisons"] = comparisons(source.store, plan)
-        out["claims"] = summary(out["comparisons"])
-    except MissingResult:
-        out["claims"] = out["comparisons"] = None
-    out["robustness"] = None if source.synthetic else headline_sentence(source.store, plan)
-    out["overstatement"] = None if source.synthetic else pgd_overstatement(source.store, plan)
-    out["checked"] = source.results.robustness_progress(dataset)
-    out["collapsed"] = source.collapsed
-    out["collapsed families"] = collapsed_by_family(source.store, plan)
-    out["eps"] = plan.attack.eps
-    out["gains kept"] = (gains_without_collapsed(results, source.profile)
-                         if out["collapsed"] and dataset == "mnist" else None)
-    out["so far"] = (campaign_so_far(results, profile, dataset)
-                     if source.profile != profile and covered else None)
-    return out
+        return nothing_stored(dataset, profile, results)
+    return summarise(source, gains, requested=profile, results=results)
 
 
-SO_FAR_MIN_SEEDS = 2  # a family's interim gain needs a seed error: at least two paired seeds
-
-
-def campaign_so_far(results: str | Path, profile: str = "cpu", dataset: str = "mnist"
-                    ) -> pd.DataFrame | None:
-    """Return the interim headline gains of a campaign whose pages still show its predecessor:
-    per defense family whose baseline and headline model are both complete at
-    ``SO_FAR_MIN_SEEDS`` or more seeds, Table 1's A_rob gain and A_sa / A_tr gains at the last
-    alpha_test, paired over those seeds (column ``seeds paired``); None when no family has them.
-    No verdict is drawn from it: the claims are judged once the campaign's plan is complete."""
-    stored = results_for(profile, results)
-    plan = stored.profile.plan(dataset)
-    parts = [headline_rows(table, plan.alpha_tests[-1], with_rob=True)
-             .assign(**{"seeds paired": f"{len(seeds)} of {len(plan.seeds)}"})
-             for seeds, table in family_gains(stored, plan, lambda key: key in stored.complete,
-                                              min_seeds=SO_FAR_MIN_SEEDS)]
-    return pd.concat(parts, ignore_index=True) if parts else None
-
-
-def family_gains(stored: ProfileResults, plan: DatasetPlan, usable: Callable[[str], bool],
-                 min_seeds: int = 1) -> Iterator[tuple[tuple[int, ...], pd.DataFrame]]:
-    """Yield (seeds, gain table) per defense family of ``plan``'s headline pairs: Table 1's gains
-    of that family alone, paired over the seeds at which ``usable(run key)`` is true of both its
-    baseline and its headline model; a family with fewer than ``min_seeds`` such seeds is left out."""
-    for family, headline_alpha in plan.headline_pairs():
-        seeds = tuple(s for s in plan.seeds_of(family)
-                      if usable(plan.run(family, 0.0, seed=s).key())
-                      and usable(plan.run(family, headline_alpha, seed=s).key()))
-        if len(seeds) >= min_seeds:
-            alone = dataclasses.replace(plan, seeds=seeds, family_only_seeds=())
-            yield seeds, gain_table(stored.store, alone, 1, defenses=(family,))
-
-
-def headline_rows(table: pd.DataFrame, alpha: float, with_rob: bool = False) -> pd.DataFrame:
-    """Return a gain table's headline rows: A_sa and A_tr at ``alpha`` (and every A_rob row)."""
-    keep = (table["alpha_test"] == alpha) & table["metric"].isin(["A_sa", "A_tr"])
-    return table[keep | ((table["metric"] == "A_rob") & with_rob)]
+def glossed(term: str) -> str:
+    """Return ``term`` linked to the landing page's glossary (MyST)."""
+    return f"[{term}]({GLOSSARY})"
 
 
 def gain_markdown(gains: pd.DataFrame, seeds: str | None = None, name_alpha: bool = False) -> str:
@@ -190,15 +129,15 @@ def _family_line(family: str, claims: pd.DataFrame | None, gains: pd.DataFrame,
     return f"**{name}{family} family:** " + "; ".join(words) + "."
 
 
-def rule_change_sentence(h: dict) -> str | None:
+def rule_change_sentence(h: Headline) -> str | None:
     """Return the sentence that names the verdicts (claim and family) that the analysis plan of
     2026-12-07 changed against the rule used until then, or None without comparisons."""
-    frame = h.get("comparisons")
+    frame = h.comparisons
     if frame is None or frame.empty:
         return None
     change = verdict_change(frame)
     moved = change[change["until 2026-12-07"] != change["analysis plan"]]
-    name = DATASET_NAMES[h["dataset"]]
+    name = DATASET_NAMES[h.dataset]
     head = (f"Verdicts follow the [analysis plan](analysis_plan.md) (2026-12-07): a claim made at "
             "every α_test, model or ρ holds when each of its comparisons holds, with no "
             "correction, which only \"does not hold\" needs; C6 is judged at ρ > 0, as the "
@@ -229,73 +168,239 @@ def _tally(claims: pd.DataFrame, column: str = "verdict", judged_only: bool = Fa
     return ", ".join(shown)
 
 
-def dataset_lines(h: dict) -> list[str]:
+def dataset_lines(h: Headline) -> list[str]:
     """Return the bottom line's paragraphs on a dataset the paper did not run (Fashion-MNIST):
     its scale and claims' tally, then per family the verdicts and the headline gain beside the
     paper's MNIST gain (context only); or one line saying that nothing is stored yet."""
-    name = DATASET_NAMES[h["dataset"]]
-    if h.get("profile") is None:
-        done, total = h.get("progress", (0, 0))
+    name = DATASET_NAMES[h.dataset]
+    if not h.stored:
+        done, total = h.progress
         if not total:
             return []
         return [f"**{name}:** not judged yet: {done} of its {total} models are trained and "
                 "evaluated (they are trained after the MNIST headline seeds)."]
-    claims = h.get("claims")
-    head = (f"**{name}** (ε {h['eps']:g}; {count(h['epochs'], 'epoch')}, {h['seeds_text']}, "
-            f"{h['eval_size']:,} test images"
-            + (f"; partial: {h['jobs_done']} of {h['jobs']} models" if h["source"].partial else "")
+    claims = h.claims
+    head = (f"**{name}** (ε {h.eps:g}; {count(h.epochs, 'epoch')}, {seeds_text(h.plan)}, "
+            f"{h.eval_size:,} test images"
+            + (f"; partial: {h.jobs_done} of {h.jobs} models" if h.partial else "")
             + f"). The paper has no {name} results, so its MNIST gain is context, not a target."
             + (f" Of the {len(claims)} claims, {_tally(claims)} on these models." if claims is not None else "")
             + (" With one seed per model the seed error is unknown, so no comparison is judged "
-               "yet: every interval here covers the test sample only." if h["seed_error_unknown"] else ""))
+               "yet: every interval here covers the test sample only." if h.seed_error_unknown else ""))
     lines = [head]
-    for family in ("PGD", "TRADES"):
-        lines.append(_family_line(family, claims, h["gains"], h["alpha_test"],
-                                  (h.get("collapsed families") or {}).get(family, []),
+    for family in FAMILY_NAMES:
+        lines.append(_family_line(family, claims, h.gains, h.alpha_test,
+                                  h.collapsed_families.get(family, []),
                                   paper="the paper's MNIST gain", name=f"{name}, ",
-                                  frame=h.get("comparisons")))
+                                  frame=h.comparisons))
     return lines
 
 
-def bottom_line(h: dict, *others: dict) -> str:
-    """Return the landing page's opening lines (markdown): per defense family what holds, what
-    does not and how sure we are, with the headline gain and its interval; then the same for
-    each other dataset (``others``: :func:`headline` of it), how much the paper's attack
-    overstates robustness, and whether older code computed any result shown."""
-    if h.get("profile") is None:
+# --- the finding, first -----------------------------------------------------------------------
+
+DEFENSE_LABELS = {Defense.PGD: "PGD-AT", Defense.TRADES: "TRADES"}  # the baselines in prose
+C2_WORDS = {"holds": "C2 holds", "does not hold": "C2 does not hold",
+            "inconclusive": "C2 stays inconclusive", "not evaluated": "C2 is not evaluated"}
+
+
+def _paper(f: Finding) -> str:
+    return "the paper's MNIST gain" if f.paper_context else "the paper's"
+
+
+def gain_words(f: Finding) -> str:
+    """Return one family's headline gain in words: by how much, how sure (its interval), and
+    beside the paper's gain, e.g. "+11.06 pp [+9.33, +12.79], in line with the paper's +9.64"."""
+    gain = f"**{f.gain:+.2f} pp** {f.interval}"
+    paper = f"{_paper(f)} {f.paper_gain:+.2f}"
+    if f.agrees == NOT_JUDGED:
+        return f"{gain} on one seed, not judged yet ({paper})"
+    if f.agrees == "inconclusive":
+        return f"{gain}, no clear direction (the interval contains 0; {paper})"
+    if f.agrees == "no":
+        return f"{gain}, against the direction of {paper}"
+    if f.size == "smaller than the paper's":
+        share = f"about {f.ratio:.0%} of" if 0 < f.ratio < 1 else "less than"
+        return f"{gain}, {share} {paper}".replace("%", " %")
+    if f.size == "larger than the paper's":
+        return f"{gain}, more than {paper}"
+    return f"{gain}, in line with {paper}"
+
+
+def _verb(f: Finding) -> str:
+    """Return "raises", "lowers" or "changes": what the gain shows of the weighting's direction."""
+    if f.agrees in ("yes", "no") and f.gain:
+        return "raises" if f.gain > 0 else "lowers"
+    return "changes"
+
+
+def lead(h: Headline, *others: Headline) -> str:
+    """Return the landing page's first paragraph (markdown): per dataset and defense family, what
+    the weighting gains in A_sa at the largest α_test, with its 95 % interval, beside the
+    paper's gain, and the verdict of C2 (ours beats the baseline at every α_test); first uses
+    link to the glossary."""
+    if not h.stored:
         return ""
-    claims = h.get("claims")
-    lines = [f"**Bottom line** (MNIST; SmallCNNs trained {count(h['epochs'], 'epoch')}, {h['seeds_text']}, "
-             f"{h['eval_size']:,} test images; brackets: {INTERVAL})."]
+    sentences = []
+    for i, head in enumerate((h, *others)):
+        found = {f.family: f for f in findings(head, ("A_sa",))}
+        name = DATASET_NAMES[head.dataset]
+        if not found:
+            done, total = head.progress
+            if total:
+                sentences.append(f"{name} is not judged yet ({done} of its {total} models are "
+                                 "trained and evaluated).")
+            continue
+        pgd, trades = (found.get(family_name(d)) for d in (Defense.PGD, Defense.TRADES))
+        if i == 0:
+            if pgd is not None:
+                sentences.append(
+                    f"On {name}, weighting each training example by its vulnerability {_verb(pgd)} the "
+                    f"PGD family's {glossed('A_sa')} (accuracy against an attacker who picks "
+                    f"vulnerable test points) at {glossed('α_test')} {pgd.alpha_test:g} by "
+                    f"{gain_words(pgd)}; the paper's claim that the weighting helps at every "
+                    f"α_test ({glossed('C2')}) {C2_WORDS.get(pgd.c2, pgd.c2).removeprefix('C2 ')} "
+                    "for this family.")
+            if trades is not None:
+                sentences.append(
+                    f"The TRADES family's gain is {gain_words(trades)}, and "
+                    f"{C2_WORDS.get(trades.c2, trades.c2)} for it "
+                    f"([the TRADES baseline's margins]({TRADES_SECTION})).")
+        else:
+            parts = [f"the {f.family} family's gain is {gain_words(f)}, and "
+                     f"{C2_WORDS.get(f.c2, f.c2)} for it" for f in (pgd, trades) if f is not None]
+            sentences.append(f"On {name}, which the paper did not run, " + "; ".join(parts) + ".")
+    return ("**Bottom line.** " + " ".join(sentences)
+            + " Brackets: 95 % intervals over seeds and test images; pp: percentage points.")
+
+
+def bottom_line(h: Headline, *others: Headline, confidence: BaselineConfidence | None = None) -> str:
+    """Return the landing page's lines after the finding (:func:`lead`) and its figure
+    (markdown): the claims' tally and the rule that judged them, per defense family what holds,
+    what does not and how sure we are (the TRADES family with its baseline's margins, from
+    ``confidence``), then the same for each other dataset (``others``), and whether older code
+    computed any result shown."""
+    if not h.stored:
+        return ""
+    claims = h.claims
+    lines = [f"**The paper's claims** ({DATASET_NAMES[h.dataset]}; SmallCNNs trained "
+             f"{count(h.epochs, 'epoch')}, {seeds_text(h.plan)}, {h.eval_size:,} test images; "
+             f"brackets: {INTERVAL})."]
     if claims is not None:
-        lines.append(f"Of the paper's {len(claims)} claims, {_tally(claims)} on these models.")
+        lines.append(f"Of the paper's {len(claims)} {glossed('claims')}, {_tally(claims)} on "
+                     "these models.")
         change = rule_change_sentence(h)
         if change:
             lines.append(change)
-    for family in ("PGD", "TRADES"):
-        lines.append(_family_line(family, claims, h["gains"], h["alpha_test"],
-                                  (h.get("collapsed families") or {}).get(family, []),
-                                  frame=h.get("comparisons")))
+    for family in FAMILY_NAMES:
+        lines.append(_family_line(family, claims, h.gains, h.alpha_test,
+                                  h.collapsed_families.get(family, []), frame=h.comparisons))
+    story = trades_words(confidence, link=TRADES_SECTION)
+    if story:
+        lines.append("**The TRADES baseline.** " + story)
     so_far = so_far_sentence(h)
     if so_far:
         lines.append(so_far)
     for other in others:
         lines += dataset_lines(other)
-    gap = h.get("overstatement")
-    if gap is not None and not gap.empty:
-        lines.append("**The paper's attack overstates robustness here:** standard AutoAttack "
-                     "finds A_rob lower than 40-step PGD does by " + "; ".join(
-                         f"{r['min']:.1f}–{r['max']:.1f} pp (mean {r['mean']:.1f}) on the "
-                         f"{r['family']} family's {r['models']} models" for _, r in gap.iterrows())
-                     + " ([Is the robustness real?](../notebooks/robustness.ipynb)).")
-    stale = h["source"].stale if h.get("source") is not None else 0
-    code = (f"**Code versions:** {stale} of the {h['models']} models shown were trained or "
-                 "evaluated by code that has changed since in a way that can move numbers (changes "
-                 "known to leave numbers unchanged are not counted); their provenance tables name "
-                 "the changed modules." if stale else
-                 "**Code versions:** every result shown was computed by the current training, "
-                 "attack and evaluation code.")
+    code = (f"**Code versions:** {h.stale} of the {h.models} models shown were trained or "
+            "evaluated by code that has changed since in a way that can move numbers (changes "
+            "known to leave numbers unchanged are not counted); their provenance tables name "
+            "the changed modules." if h.stale else
+            "**Code versions:** every result shown was computed by the current training, "
+            "attack and evaluation code.")
     return " ".join(lines[:2]) + "\n\n" + "\n\n".join(lines[2:] + [code])
+
+
+def limitations(h: Headline, longer: LongerTraining | None = None) -> str:
+    """Return the landing page's *Limitations* (markdown bullets): the training budget (and where
+    the longer-budget models stand), 40-step PGD against AutoAttack, the test-set size, and what
+    was not reproduced."""
+    items = []
+    if h.stored:
+        budget = (f"**Training budget.** Our SmallCNNs are trained for {count(h.epochs, 'epoch')}, "
+                  + (f"the paper's for {longer.paper_epochs}" if longer else "the paper's far longer")
+                  + ", so our absolute "
+                  "accuracies are not the paper's, and a gain may grow or shrink with longer "
+                  "training; the verdicts test the paper's comparisons at our scale.")
+        if longer is not None:
+            test = ("all " + f"{longer.test_size:,}" if longer.eval_size is None
+                    else f"{longer.eval_size:,}")
+            test = f"{test} test images"
+            models = (f"the four headline models {'were' if longer.complete else 'are being'} "
+                      f"trained for {count(longer.epochs, 'epoch')} "
+                      f"({count(longer.seeds, 'seed')} each, evaluated on {test})")
+            if longer.complete:
+                budget += (f" To test whether the budget explains the gaps, {models}: all "
+                           f"{longer.total} are done, and the [Claims](../notebooks/claims.ipynb) "
+                           "page sets both training budgets side by side.")
+            elif longer.started:
+                budget += (f" To test whether the budget explains the gaps, {models}: "
+                           f"{longer.done} of the {longer.total} are done, and the pages show "
+                           "them once all are.")
+            else:
+                budget += (f" To test whether the budget explains the gaps, {models}; none of "
+                           f"the {longer.total} is finished yet.")
+        items.append(budget)
+        gap = h.overstatement
+        if gap is not None and not gap.empty:
+            items.append(
+                "**40-step PGD, not AutoAttack.** Every number above comes from 40-step PGD, "
+                "the paper's attack, and it overstates robustness here: standard AutoAttack finds "
+                "A_rob lower by " + "; ".join(
+                    f"{r['min']:.1f}–{r['max']:.1f} pp (mean {r['mean']:.1f}) on the "
+                    f"{r['family']} family's {r['models']} models" for _, r in gap.iterrows())
+                + (f", on {h.checked_size:,} test images" if h.checked_size else "")
+                + ". [Is the robustness real?](../notebooks/robustness.ipynb) judges C2 and C3 "
+                "again under AutoAttack.")
+        else:
+            done, total = h.checked
+            items.append("**40-step PGD, not AutoAttack.** Every number above comes from 40-step "
+                         "PGD, the paper's attack; no number here is checked with AutoAttack yet"
+                         + (f" ({done} of its {total} models are checked)" if total else "") + ".")
+        if h.eval_size and h.test_size and h.eval_size < h.test_size:
+            items.append(f"**Test-set size.** The main attack runs on {h.eval_size:,} of the "
+                         f"{h.test_size:,} {DATASET_NAMES[h.dataset]} test images (the same fixed "
+                         "images for every model; the paper used all of them); every interval "
+                         "includes this test-sample variance.")
+    items.append("**What we did not reproduce.** CIFAR-10 and Tiny ImageNet (Tables 2–5, 7–9, "
+                 "11–12, Figures 3–4 on CIFAR-10): their files are not available on our machines, "
+                 "so those pages show the paper's values only. Table 4's extra baselines "
+                 "(Free-AT, YOPO, IAAT) are trained on MNIST only, as analogs of the paper's "
+                 "CIFAR-10 rows.")
+    return "\n".join(f"* {item}" for item in items)
+
+
+def glossary(h: Headline, *others: Headline) -> str:
+    """Return the landing page's glossary (a Markdown table): the accuracies, the two α, ε (per
+    dataset shown), the margin, pp and the claims C1 to C7 (their statements from
+    :mod:`wmrlib.analysis.claims`)."""
+    radii = ", ".join(f"{DATASET_NAMES[x.dataset]} {x.eps:g}" for x in (h, *others) if x.stored)
+    headline = (" and ".join(f"{a:g} for {DEFENSE_LABELS.get(d, d)}" for d, a in h.plan.headline_pairs())
+                if h.stored else "")
+    terms = [
+        ("A_nat", "natural accuracy: the share of clean test images classified correctly."),
+        ("A_rob", "robust accuracy against the uniform attacker: the share of test images still "
+                  "classified correctly after an unweighted PGD attack (eq. 17)."),
+        ("A_sa", "accuracy against the *sampling* attacker: the same attacked images, but each "
+                 "counted with the probability s̃ = exp(−α_test·margin), normalised, with which an "
+                 "attacker who targets vulnerable points picks it (eq. 18)."),
+        ("A_tr", "accuracy against the strongest attacker: as A_sa, but the perturbations come "
+                 "from PGD on the weighted loss at the same α_test (eq. 19)."),
+        ("α_train", "how strongly training weights vulnerable examples (0: the baseline, PGD-AT "
+                    "or TRADES" + (f"; the headline models use {headline}" if headline else "")
+                    + ")."),
+        ("α_test", "how strongly the attacker concentrates on vulnerable test points (0: "
+                   "uniform, A_sa = A_rob; larger: more concentrated)."),
+        ("ε", "the radius of the L∞ ball within which each pixel may be perturbed"
+              + (f" ({radii})." if radii else ".")),
+        ("margin", "the probability of the true class minus the largest other class probability "
+                   "on the attacked image (Definition 1): negative when misclassified; the "
+                   "weight s = exp(−α·margin) grows as it shrinks."),
+        ("pp", "percentage points: the difference of two accuracies in %."),
+    ]
+    terms += [(claim, text) for claim, text in claim_statements().items()]
+    rows = [f"| **{term}** | {text[0].upper() + text[1:]} |" for term, text in terms]
+    return "\n".join(["| term | what it means |", "|---|---|"] + rows)
 
 
 def build_stamp() -> str:
@@ -313,54 +418,48 @@ def citation() -> str:
     return (paths.REPO_ROOT / "CITATION.bib").read_text()
 
 
-def headline_text(h: dict) -> str:
-    """Return the landing page's first paragraphs (markdown) from :func:`headline`."""
-    if h.get("profile") is None:
+def headline_text(h: Headline) -> str:
+    """Return the landing page's paragraphs after its introduction (markdown): what was
+    reproduced, collapsed runs, the robustness check, and the headline gain table."""
+    if not h.stored:
         return ("No MNIST results are stored yet: run `python -m wmrlib reproduce --profile cpu` "
                 "(see *How we reproduce*).")
     lines = [f"**What we reproduced.** The MNIST experiments (Tables 1, 6 and 10, and MNIST "
              f"analogs of Tables 7–9 and Figures 3–7), with SmallCNN models trained for "
-             f"**{count(h['epochs'], 'epoch')}** instead of the paper's 100, "
-             f"evaluated by 40-step PGD on **{h['eval_size']:,} fixed test images** "
-             f"(the paper: all 10,000), with **{h['seeds_text']}** of "
-             f"the two headline comparisons (profile `{h['profile']}`)."]
-    if h["profile"] != "cpu":
-        lines.append(f"These are the earlier {h['epochs']}-epoch models: the new `cpu` "
-                     f"models (validation split, a schedule chosen on it) are {h['jobs_done']} of "
-                     f"{h['jobs']} trained, and their "
+             f"**{count(h.epochs, 'epoch')}** instead of the paper's 100, "
+             f"evaluated by 40-step PGD on **{h.eval_size:,} fixed test images** "
+             f"(the paper: all {h.test_size:,}), with **{seeds_text(h.plan)}** of "
+             f"the two headline comparisons (profile `{h.profile}`)."]
+    if h.shows_predecessor:
+        lines.append(f"These are the earlier {h.epochs}-epoch models: the new `{h.requested}` "
+                     f"models (validation split, a schedule chosen on it) are {h.jobs_done} of "
+                     f"{h.jobs} trained, and their "
                      "results replace these once the complete new models cover every model shown "
                      "here (as many seeds, both α_train sweeps and the Table 4 analogs), so that "
                      "no table shrinks in between.")
-    elif h["source"].partial:
-        lines.append(f"**These results are partial.** {h['jobs_done']} of the "
-                     f"{h['jobs']} `cpu` models are trained and evaluated; the pages show the models complete so far."
+    elif h.partial:
+        lines.append(f"**These results are partial.** {h.jobs_done} of the "
+                     f"{h.jobs} `{h.profile}` models are trained and evaluated; the pages show the models complete so far."
                      + (" With one seed per model the seed error is unknown, so the gains' "
                         "intervals below cover the test sample only and every claim is "
-                        "*inconclusive* until the other seeds are trained." if h["seed_error_unknown"] else ""))
-    if h.get("collapsed"):
-        runs = h["collapsed"]
+                        "*inconclusive* until the other seeds are trained." if h.seed_error_unknown else ""))
+    if h.collapsed:
+        runs = h.collapsed
         lines.append(f"**{count(len(runs), 'stored run')} collapsed in training.** "
                      + ", ".join(f"{m} (epoch {e})" for m, e in runs.items())
-                     + f": their {describe_rule(h['source'].plan)} during training while "
+                     + f": their {describe_rule(h.plan)} during training while "
                      "clean accuracy rose, a model that learned to defeat the short training "
                      "attack instead of resisting attacks. This is a failure of our short schedule "
                      "(see *How we reproduce*), not of either method alone, and such runs are kept "
                      "in every seed mean: that is what the seeds measure.")
-    lines.append("**What we did not reproduce.** CIFAR-10 and Tiny ImageNet (Tables 2–5, 7–9, "
-                 "11–12, Figures 3–4 on CIFAR-10): their files are not available on our machines, "
-                 "so those pages show the paper's values only."
-                 + (" Every attack is a PGD variant; no number here is checked with AutoAttack "
-                    "yet" + (f" (the check has {h['checked'][0]} of its {h['checked'][1]} models "
-                             "done)" if h.get("checked", (0, 0))[1] else "") + "."
-                    if h.get("robustness") is None else ""))
-    if h.get("robustness"):
-        lines.append("**Is the robustness real?** " + h["robustness"] + " See [Is the robustness "
+    if h.robustness:
+        lines.append("**Is the robustness real?** " + h.robustness + " See [Is the robustness "
                      "real?](../notebooks/robustness.ipynb).")
     lines.append(f"**The headline question: does the weighting help, and by how much?** The gain "
-                 f"ours − baseline at α_test = {h['alpha_test']:g} (Table 1), in percentage points; "
-                 f"brackets give our {INTERVAL}:\n\n" + gain_markdown(h["gains"]) + "\n\n"
-                 + csv_link(h["gains"], "headline-gains"))
-    kept = h.get("gains kept")
+                 f"ours − baseline at α_test = {h.alpha_test:g} (Table 1), in percentage points; "
+                 f"brackets give our {INTERVAL}:\n\n" + gain_markdown(h.gains) + "\n\n"
+                 + csv_link(h.gains, "headline-gains"))
+    kept = h.gains_kept
     if kept is not None and not kept.empty:
         lines.append("**The same gains without the collapsed runs.** A seed at which the baseline "
                      "or the weighted model collapsed in training is left out of that family's "
@@ -373,10 +472,11 @@ def headline_text(h: dict) -> str:
     return "\n\n".join(lines)
 
 
-def so_far_sentence(h: dict) -> str:
-    """Return the bottom line's sentence on the new campaign's models so far (its headline
-    A_sa gain and its A_rob change per family, :func:`campaign_so_far`), or "" without them."""
-    so_far = h.get("so far")
+def so_far_sentence(h: Headline) -> str:
+    """Return the bottom line's sentence on the newer models so far (their headline A_sa gain and
+    their A_rob change per family, :func:`wmrlib.analysis.headline.campaign_so_far`), or ""
+    without them."""
+    so_far = h.so_far
     if so_far is None or so_far.empty:
         return ""
     parts = []
@@ -386,19 +486,19 @@ def so_far_sentence(h: dict) -> str:
         parts.append(f"{family} family ({sa['seeds paired']} seeds paired): A_sa at α_test "
                      f"{sa['alpha_test']:g} {sa['our gain']:+.2f} pp {sa['interval']} (the "
                      f"paper's {sa['paper gain']:+.2f}), A_rob {rob['our gain']:+.2f} pp {rob['interval']}")
-    return ("**The new `cpu` models so far** (interim, no verdict drawn; see below): "
+    return (f"**The new `{h.requested}` models so far** (interim, no verdict drawn; see below): "
             + "; ".join(parts) + ".")
 
 
-def so_far_lines(h: dict) -> list[str]:
-    """Return the landing page's paragraph and table on the new campaign's models so far
-    (:func:`campaign_so_far`), or nothing when no family has enough of them."""
-    so_far = h.get("so far")
+def so_far_lines(h: Headline) -> list[str]:
+    """Return the landing page's paragraph and table on the newer models so far
+    (:func:`wmrlib.analysis.headline.campaign_so_far`), or nothing when no family has enough."""
+    so_far = h.so_far
     if so_far is None or so_far.empty:
         return []
     families = sorted(set(so_far["family"]))
-    missing = [f for f in ("PGD", "TRADES") if f not in families]
-    return [f"**The new `cpu` models so far** (interim: {h['jobs_done']} of {h['jobs']} models "
+    missing = [f for f in FAMILY_NAMES if f not in families]
+    return [f"**The new `{h.requested}` models so far** (interim: {h.jobs_done} of {h.jobs} models "
             "trained and evaluated; a validation split, and a schedule chosen on it: see *How we "
             "reproduce*). The same gains, paired over "
             f"the seeds at which both models of a pair are complete, for the "
@@ -408,24 +508,3 @@ def so_far_lines(h: dict) -> list[str]:
             "on this page stay with the earlier models until the new ones cover the tables.\n\n"
             + gain_markdown(so_far, seeds="seeds paired", name_alpha=True) + "\n\n"
             + csv_link(so_far, "new-models-gains-so-far")]
-
-
-def gains_without_collapsed(results: str | Path, profile: str = "cpu") -> pd.DataFrame | None:
-    """Return the landing page's headline gains (Table 1 at its last alpha_test) recomputed
-    without the seeds at which either model of a pair collapsed in training (a rule applied
-    after the fact, :mod:`wmrlib.analysis.collapse`), or None when no headline run collapsed.
-
-    A family keeps the seeds at which both its baseline and its headline model are complete and
-    neither collapsed; its column ``seeds kept`` lists them.
-    """
-    stored = results_for(profile, results)
-    plan = stored.profile.plan("mnist")
-    broken = {plan.run(defense, alpha, seed=seed).key()
-              for defense, alpha, seed in collapse_epochs(stored.store, plan)}
-    if not broken:
-        return None
-    parts = [headline_rows(table, plan.alpha_tests[-1])
-             .assign(**{"seeds kept": ", ".join(map(str, seeds))})
-             for seeds, table in family_gains(
-                 stored, plan, lambda key: key in stored.complete and key not in broken)]
-    return pd.concat(parts, ignore_index=True) if parts else None
