@@ -82,12 +82,8 @@ def test_no_layer_imports_from_a_layer_above_it():
 # imports from wmrlib.analysis, the experiment's types (wmrlib.experiment) and wmrlib.core only,
 # never a workflow, method or compute module (issue 45).
 BOOK_MAY_IMPORT = ("analysis", "experiment", "core", "book")
-# The one known exception, module -> the imports it may still have outside BOOK_MAY_IMPORT:
-# the landing page (wmrlib/book/landing.py, being rewritten for issue 45's headline) reads the
-# build's commit through wmrlib.workflow.provenance.git_commit (and, until that rewrite lands,
-# MissingResult from wmrlib.workflow.store). Remove the entry when it imports neither; add none.
-BOOK_EXCEPTIONS: dict[str, set[str]] = {
-    "wmrlib.book.landing": {"wmrlib.workflow.provenance", "wmrlib.workflow.store"}}
+# No exception: a module of the book that needs something computed gets it from analysis.
+BOOK_EXCEPTIONS: dict[str, set[str]] = {}
 
 
 def test_the_book_imports_only_analysis_experiment_and_core():

@@ -22,6 +22,7 @@ from ..compute.device import cpu_kind
 from ..experiment.config import DEFENSE_NAMES
 from ..experiment.profiles import DatasetPlan, profile as get_profile
 from ..experiment.registry import FAMILIES, AttackKind, Defense, family_name
+from ..workflow.provenance import git_commit  # noqa: F401  (the book names the build's commit)
 from ..method import metrics
 from ..workflow.campaign import jobs_computed
 from ..workflow.store import MissingResult, Store

@@ -9,7 +9,8 @@ widget that recomputes A_sa in the reader's browser), :mod:`.schedule_pilot` the
 decisions in words, :mod:`.words` small English helpers (a count with its noun), and
 :mod:`.params` checks the notebooks' parameters.
 The training budget's page (5 against 20 epochs) is :mod:`.budget`.
-It imports from every layer below and nothing imports it but the notebooks.
+It renders what :mod:`wmrlib.analysis` computed: it imports only analysis, the experiment's types and
+core (tests/test_layers.py), and nothing imports it but the notebooks.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from ..analysis.margins import BaselineConfidence
 from ..analysis.stats import INTERVAL, NOT_JUDGED, OUTSIDE, combine
 from ..core import paths
 from ..experiment.registry import FAMILY_NAMES, Defense, family_name
-from ..workflow.provenance import git_commit
+from ..analysis.records import git_commit
 from .display import csv_link
 from .finding import trades_words
 from .sources import DATASET_NAMES, first_available, profiles_of, seeds_text
