@@ -141,7 +141,7 @@ def test_the_landing_opens_with_the_finding_per_family_and_dataset():
         _finding_rows("TRADES", 2.0, 0.35, "[-2.70, +3.41]", 14.56, "inconclusive", "smaller than the paper's")],
         ("holds", "inconclusive"))
     text = lead(mnist, fashion)
-    assert text.startswith("**Bottom line.** On MNIST, ")
+    assert text.startswith("**Bottom line.** On MNIST (our 5-epoch models), ")  # names its budget
     assert ("PGD family's [A_sa](#glossary)" in text and "[α_test](#glossary) 2 by **+11.06 pp** "
             "[+9.33, +12.79], in line with the paper's +9.64" in text)
     assert "([C2](#glossary)) holds for this family" in text

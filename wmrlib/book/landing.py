@@ -253,8 +253,9 @@ def lead(h: Headline, *others: Headline) -> str:
         pgd, trades = (found.get(family_name(d)) for d in (Defense.PGD, Defense.TRADES))
         if i == 0:
             if pgd is not None:
+                budget = f" (our {head.epochs}-epoch models)" if head.epochs else ""
                 sentences.append(
-                    f"On {name}, weighting each training example by its vulnerability {_verb(pgd)} the "
+                    f"On {name}{budget}, weighting each training example by its vulnerability {_verb(pgd)} the "
                     f"PGD family's {glossed('A_sa')} (accuracy against an attacker who picks "
                     f"vulnerable test points) at {glossed('α_test')} {pgd.alpha_test:g} by "
                     f"{gain_words(pgd)}; the paper's claim that the weighting helps at every "
