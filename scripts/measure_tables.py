@@ -18,9 +18,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BUILT = REPO / "_build" / "html"
-# Runs after layout: each table's rendered width against the width of the article that holds it.
+# Runs after layout, every collapsed section opened: each table's rendered width against the
+# width of the article that holds it.
 PROBE = """<script>
 document.addEventListener('DOMContentLoaded', () => setTimeout(() => {
+  // a collapsed table must fit once a reader opens it: measure every one open
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
   const article = document.querySelector('article.bd-article') || document.querySelector('main');
   const style = getComputedStyle(article);
   const column = article.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);

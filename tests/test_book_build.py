@@ -26,13 +26,28 @@ BENCHMARK_PAGES = {"book/performance.html"}
 MANAGEMENT = re.compile(r"\b(issues?|PASS|FAIL|TODO|deliverables?)\b")
 # The machinery's words: they belong on How we reproduce and in the appendix, not on the pages
 # that present results (prose only: a code cell may name the results folder).
-MACHINERY = re.compile(r"\b(campaigns?|jobs?|units?|store|pilots?|aims?|load averages?)\b", re.I)
+MACHINERY = re.compile(r"\b(campaigns?|profiles?|jobs?|units?|store|pilots?|aims?|load averages?)\b",
+                       re.I)
 MACHINERY_PAGES = {"book/how_we_reproduce.html", "book/performance.html",
                    "book/reproducibility_notes.html", "book/analysis_plan.html"}
 # Sentences that once outlived what they described.
 STALE = ("until every seed is checked", "(when available)", "shown above once stored",
          "hollow marker", "epoch(s)", "rendered without outputs", "shown without outputs",
-         "object at 0x")
+         "object at 0x", "not executed in the book", "the models that have three")
+# A path of the machine that built the book (an interpreter, a checkout, a home folder).
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])(?:/work/|/root/|/home/|/Users/)|(?<![\w-])\.venv/")
+# A metric keyed at an α_test as the code names it (``a_sa@1``), not as a reader reads it.
+RAW_METRIC_KEY = re.compile(r"\b(?:a_nat|a_rob|a_sa|a_tr)@")
+# Counts written as words in a heading ("The three profiles", "Five headline models"); a
+# section number ("1.2 From ...") is not a count.
+NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split()) if i >= 2}
+COUNTED = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\s+(?:[\w-]+\s+)?([a-z]+s)\b", re.I)
+# The only chapter whose code a reader is meant to read: the Quickstart's tour.
+CODE_PAGES = {"notebooks/quickstart.html"}
+# The analog pages, each of which opens with what it finds.
+ANALOG_PAGES = ("notebooks/sensitivity.html", "notebooks/attacks.html",
+                "notebooks/histograms.html", "notebooks/dro.html")
 # The static bound behind the browser measurement: a table with more columns than this does not
 # fit the column at the book's table font, whatever its content (11 fit when their cells are short).
 MAX_COLUMNS = 11
@@ -172,11 +187,92 @@ def test_no_stale_wording(pages):
 
 @pytest.mark.slow
 def test_result_pages_speak_the_readers_words(pages):
+    """No page but the methodology ones speaks of profiles, campaigns, jobs or units in its
+    prose (a command or identifier in code, `--profile cpu`, is code, not prose)."""
     for name, main in pages.items():
         if name in MACHINERY_PAGES:
             continue
-        found = MACHINERY.findall(_prose(main))
+        found = MACHINERY.findall(_prose(re.sub(r"<code\b.*?</code>", " ", main, flags=re.S)))
         assert not found, f"{name}: {sorted(set(found))}"
+
+
+@pytest.mark.slow
+def test_no_page_shows_a_path_of_the_build_machine(pages):
+    for name, main in pages.items():
+        found = ABSOLUTE_PATH.findall(_text(main))
+        assert not found, f"{name}: {sorted(set(found))}"
+
+
+@pytest.mark.slow
+def test_no_page_shows_a_metric_by_its_code_key(pages):
+    for name, main in pages.items():
+        text = _text(main)
+        found = [text[max(0, m.start() - 20):m.end() + 10] for m in RAW_METRIC_KEY.finditer(text)]
+        assert not found, f"{name}: {found[:5]}"
+
+
+def counted_lists(main: str) -> list[tuple[str, int, int]]:
+    """Return (heading, the count it states, the items of the list that follows it) for every
+    heading that states a count of things ("The three profiles") and is followed by a list (a
+    definition list counts its terms) before the next heading."""
+    out = []
+    heads = list(re.finditer(r"<h([1-6])\b[^>]*>(.*?)</h\1>", main, re.S))
+    for i, head in enumerate(heads):
+        title = re.sub(r"\s+", " ", _text(head.group(2))).strip().removesuffix("#").strip()
+        said = COUNTED.search(title)
+        if not said:
+            continue
+        stop = heads[i + 1].start() if i + 1 < len(heads) else len(main)
+        body = main[head.end():stop]
+        found = re.search(r"<(dl|ul|ol)\b", body)
+        if not found:
+            continue
+        tag = found.group(1)
+        items = len(re.findall(r"<dt\b", body)) if tag == "dl" else \
+            len(re.findall(r"<li\b", body[found.start():body.find(f"</{tag}>", found.start())]))
+        out.append((title, NUMBER_WORDS[said.group(1).lower()], items))
+    return out
+
+
+def test_a_heading_count_is_checked_against_its_list():
+    page = ("<h2>The three profiles</h2><dl><dt>smoke</dt><dd>a</dd><dt>cpu</dt><dd>b</dd>"
+            "<dt>paper</dt><dd>c</dd><dt>cpu-5epoch</dt><dd>d</dd></dl><h2>Two datasets</h2>"
+            "<ul><li>MNIST</li><li>Fashion-MNIST</li></ul><h2>1.2 From comparisons</h2>"
+            "<ul><li>x</li></ul>")
+    assert counted_lists(page) == [("The three profiles", 3, 4), ("Two datasets", 2, 2)]
+
+
+@pytest.mark.slow
+def test_no_heading_states_a_count_its_list_contradicts(pages):
+    for name, main in pages.items():
+        wrong = [(t, n, k) for t, n, k in counted_lists(main) if n != k]
+        assert not wrong, f"{name}: {wrong}"
+
+
+@pytest.mark.slow
+def test_no_chapter_shows_the_code_that_only_sets_it_up(pages):
+    """A chapter shows what its code computed, not the calls: only the Quickstart, a tour of the
+    library, shows its code cells."""
+    for name, main in pages.items():
+        if name in CODE_PAGES or not name.startswith("notebooks/"):
+            continue
+        inputs = [_text(c).strip()[:60] for c in
+                  re.findall(r'<div class="cell_input[^"]*".*?</pre>', main, re.S)]
+        assert not inputs, f"{name}: {inputs}"
+
+
+@pytest.mark.slow
+def test_each_analog_page_opens_with_what_it_finds(pages):
+    """Before its first table or figure, each analog page says in a sentence what it finds,
+    with a number and how sure (an interval, or that it rests on a single seed)."""
+    for name in ANALOG_PAGES:
+        main = pages[name]
+        first = min(i for i in (main.find("<table"), main.find("<figure"), len(main)) if i >= 0)
+        opening = re.sub(r"\s+", " ", _prose(main[:first]))
+        assert "What this page finds." in opening, name
+        sentence = opening[opening.find("What this page finds."):]
+        assert re.search(r"[+-]?\d+\.\d", sentence), (name, sentence[:200])
+        assert "95 % interval" in sentence or "single seed" in sentence.lower(), (name, sentence[:300])
 
 
 @pytest.mark.slow

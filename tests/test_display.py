@@ -19,7 +19,8 @@ def test_column_labels_are_readers_words():
     cases = {"alpha_train": "α_train", "eps_test": "ε_test", "a_rob": "A_rob",
              "gain_a_nat_std": "A_nat gain SD", "paper_cifar10_a_nat": "paper's CIFAR-10 A_nat",
              "ours_mnist_a_rob": "our MNIST A_rob", "worst_case_loss": "worst-case loss",
-             "inv_lambda": "1/λ", "code since": "code since"}
+             "inv_lambda": "1/λ", "code since": "code since",
+             "a_sa@1": "A_sa at α_test 1", "a_tr@1.5": "A_tr at α_test 1.5"}
     for raw, label in cases.items():
         assert column_label(raw) == label
         assert not RAW_IDENTIFIER.match(column_label(raw))
@@ -65,3 +66,36 @@ def test_settings_tables_print_tuples_as_lists_not_python():
     assert values["seeds (headline models)"] == ", ".join(str(s) for s in plan.seeds)
     assert values["ε_test (sensitivity)"] == ", ".join(f"{e:g}" for e in plan.eps_tests)
     assert not [v for v in values if isinstance(v, str) and re.search(r"^\(.*\)$|,\)", v)]
+
+
+def test_a_long_table_can_be_collapsed_under_one_line():
+    """display_frame(..., summary=...) and details(): the table and its CSV open under a
+    <details> whose visible line is the summary; without one the table shows as before."""
+    from wmrlib.book.display import details
+
+    frame = pd.DataFrame({"model": ["PGD", "TRADES"], "a_rob": [88.0, 86.5]})
+    table = show(frame)
+    table.summary = "Every *model* (2 rows)"
+    html = table._repr_html_()
+    assert html.startswith("<details class='wmr-details'><summary>Every <em>model</em> (2 rows)"
+                           "</summary><style") or html.startswith(
+        "<details class='wmr-details'><summary>Every <em>model</em> (2 rows)</summary>")
+    assert html.endswith("</details>") and "<table" in html and "data:text/csv" in html
+    assert not show(frame)._repr_html_().startswith("<details")
+    assert details("a <b>", "<p>x</p>") == ("<details class='wmr-details'><summary>a &lt;b&gt;"
+                                            "</summary><p>x</p></details>")
+
+
+def test_seed_means_read_as_mean_plus_minus_sd():
+    from wmrlib.analysis.robustness import seed_means
+    from wmrlib.book.views import mean_sd
+
+    per_seed = pd.DataFrame({"model": ["PGD", "PGD (seed 1)", "PGD (seed 2)", "TRADES"],
+                             "α_test": [1.0, 1.0, 1.0, 1.0], "A_rob": [90.0, 92.0, 94.0, 80.0]})
+    means = seed_means(per_seed, ("model", "α_test"))
+    assert list(means["model"]) == ["PGD", "TRADES"] and list(means["seeds"]) == [3, 1]
+    assert means["A_rob"].tolist() == [92.0, 80.0] and means["A_rob SD"].iloc[0] == 2.0
+    assert means["A_rob SD"].isna().iloc[1]
+    view = mean_sd(means, ["model", "α_test"])
+    assert view["A_rob"].tolist() == ["92.00 ± 2.00", "80.00"]
+    assert list(view.columns) == ["model", "α_test", "seeds", "A_rob"]

@@ -164,11 +164,14 @@ def test_the_verdict_history_labels_each_profile_by_its_schedule_and_seeds(tmp_p
     plan = profile("cpu").plan("mnist")
     store = Store(tmp_path, readonly=True)
     assert schedule_label(Source("mnist", "cpu", plan, store)) == (
-        f"cpu (5 epochs, {plan.base.attack_steps}-step training attack, 5 seeds)")
+        f"our 5-epoch models ({plan.base.attack_steps}-step training attack, 5 seeds)")
     cut = dataclasses.replace(plan, seeds=(0, 1, 2), family_only_seeds=(("trades", 3), ("trades", 4)))
     assert schedule_label(Source("mnist", "cpu", cut, store, partial=True)) == (
-        f"cpu (5 epochs, {plan.base.attack_steps}-step training attack, 3 seeds (the TRADES "
+        f"our 5-epoch models ({plan.base.attack_steps}-step training attack, 3 seeds (the TRADES "
         "pair 5); partial)")
+    five = profile("cpu-5epoch").plan("mnist")
+    assert schedule_label(Source("mnist", "cpu-5epoch", five, store)) == (
+        f"the earlier 5-epoch models ({five.base.attack_steps}-step training attack, 3 seeds)")
     smoke = profile("smoke").plan("mnist")
     history = verdicts_by_profile("mnist", ["smoke"], results=REPO_ROOT / "results")
     label = schedule_label(Source("mnist", "smoke", smoke, Store(SMOKE, readonly=True)))
@@ -189,11 +192,12 @@ def test_a_page_on_a_dataset_with_no_complete_job_says_so_in_words(tmp_path):
     source, why = first_available("fashionmnist", profiles_of("cpu", None), compute,
                                   results=tmp_path, readonly=True, progress=False)
     assert source is None and why == (
-        f"No stored results for this page yet (none of the {total} Fashion-MNIST models of "
-        "profile `cpu` is trained and evaluated yet). Run `python -m wmrlib reproduce --profile cpu` to compute them.")
+        f"No stored results for this page yet (none of the {total} Fashion-MNIST models (our "
+        "5-epoch models) is trained and evaluated yet). Run `python -m wmrlib reproduce --profile cpu` "
+        "to compute them.")
     source, why = first_available("mnist", profiles_of("cpu", None), compute,
                                   results=tmp_path, readonly=True, progress=False)
-    assert source is None and "profile `cpu`: " in why and "profile `cpu-5epoch`: " in why
+    assert source is None and "(our 5-epoch models: " in why and "; the earlier 5-epoch models (" in why
     # a store inside the repository is named by its relative path, as a reader's clone has it
     never = dataclasses.replace(profile("cpu").plan("mnist"), seeds=tuple(range(20)))  # seed 19
     source, why = first_available("mnist", ["cpu"], lambda s: gain_table(s.store, never, 1),

@@ -309,6 +309,13 @@ def test_page_tables_from_stored_units(trained_smallcnn, mnist_test, tmp_path, m
     assert len(nonuniform) == 4 * len(plan.alpha_tests)
     _, flags = page.flags()
     assert flags["flag"].dtype == bool and len(flags) == 4 * len(robustness.PROBES)
+    # the page's one row per probe: how many models it flags and the range of its value
+    per_probe = robustness.probe_summary(flags)
+    assert list(per_probe["probe"]) == list(robustness.PROBES) and set(per_probe["models"]) == {4}
+    for row in per_probe.itertuples():
+        mine = flags[flags["probe"] == row.probe]
+        assert row.flagged == mine["flag"].sum() and row.largest == mine["value"].max()
+        assert row.smallest == mine["value"].min() and row.threshold == mine["threshold"].iloc[0]
     _, (verdicts, detail) = page.claims()
     assert list(verdicts["claim"]) == ["C2", "C2", "C3", "C3"]
     assert list(verdicts["family"]) == ["PGD", "TRADES", "PGD", "TRADES"]

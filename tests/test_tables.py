@@ -201,7 +201,7 @@ def test_side_tables_compare_every_attack_on_the_same_examples(store):
                  for c in PLAN.models() if c.defense == defense and c.alpha_train == row.alpha_train]
         assert row.ours_a_rob == pytest.approx(np.mean(a_rob))
     [(heading, _)] = [v for v in analog_view(t, side) if v[0].startswith(ATTACK.name + " (")]
-    assert "16 test examples" in heading
+    assert "16 test images" in heading
 
 
 def test_table_for_another_dataset_raises(store):

@@ -7,7 +7,8 @@ decisions (:mod:`.pilot`), and the α_test explorer's quantised margins (:mod:`.
 It also reads what the book's figures and records show (:mod:`.figure_data`, :mod:`.records`).
 The landing page's headline is one typed result (:mod:`.headline`); :mod:`.margins` holds the
 baselines' adversarial margins and weight spreads.
-The training budget's comparison, 5 against 20 epochs, is :mod:`.budget`.
+The training budget's comparison, 5 against 20 epochs, is :mod:`.budget`; what each analog page
+finds (the numbers of its opening sentence) is :mod:`.findings`.
 """
 
 __all__ = ["bootstrap", "claims", "collapse", "curves", "explorer", "gains", "paper", "results",
@@ -15,3 +16,4 @@ __all__ = ["bootstrap", "claims", "collapse", "curves", "explorer", "gains", "pa
 __all__ += ["figure_data", "records"]
 __all__ += ["headline", "margins"]
 __all__ += ["budget"]
+__all__ += ["findings"]

@@ -148,7 +148,9 @@ def compute_comparisons(store: Store, plan: DatasetPlan, only: tuple[str, ...] |
                         ) -> pd.DataFrame:
     """Return every comparison behind claims C1-C7 (or the claims ``only`` names) with its
     estimate, interval, verdict under the analysis plan (``verdict``) and under the rule used
-    until 2026-12-07 (``verdict_before``).
+    until 2026-12-07 (``verdict_before``). C6's rows name their radius (``rho``); C7's say
+    whether they follow the spread over α_test or over α_train (``trend``) and at which α_test
+    (the larger of a step's two) and, for a step, which model (``alpha_train``).
 
     A claim's verdicts depend only on its own comparisons, so ``only`` changes no verdict.
     """
@@ -254,7 +256,7 @@ def compute_comparisons(store: Store, plan: DatasetPlan, only: tuple[str, ...] |
             rows.append(_row("C6", f"{_label(d, 0)} − {_label(d, headline[d])}: worst-case "
                              f"loss at ρ {rho:g}" + ("" if rho > 0 else " (mean 40-PGD loss)"),
                              q, (d, 0.0), q, (d, headline[d]), op=">", unit="loss")
-                        | {"in_claim": bool(rho > 0)})
+                        | {"in_claim": bool(rho > 0), "rho": float(rho)})
     if "C7" in wanted:
         rows += _histogram_rows(store, plan, groups, idx)
     frame = pd.DataFrame(rows)
@@ -370,7 +372,8 @@ def _histogram_rows(store: Store, plan: DatasetPlan, groups, idx: np.ndarray) ->
                                                   - spread_draws[(c.key(), lo)]))
             row = _row("C7", f"{_label(*g)}: spread at α_test {hi:g} − at {lo:g}", q, g, op=">",
                        unit="std of N·s̃")
-            rows.append(row)
+            rows.append(row | {"trend": "alpha_test", "alpha_train": float(g[1]),
+                               "alpha_test": float(hi)})
     trained = sorted(a for (_, a) in trades)
     if len(trained) >= 2:
         for a in alphas:
@@ -378,7 +381,8 @@ def _histogram_rows(store: Store, plan: DatasetPlan, groups, idx: np.ndarray) ->
                          lambda c, a=a: spread_draws[(c.key(), a)])
             rows.append(_slope_row("C7", q, Defense.TRADES, trained, f"TRADES family: slope of the "
                                    f"spread over α_train {trained} at α_test {a:g}",
-                                   "std of N·s̃ per unit α_train", op="<"))
+                                   "std of N·s̃ per unit α_train", op="<")
+                        | {"trend": "alpha_train", "alpha_test": float(a)})
     return rows
 
 

@@ -72,3 +72,22 @@ def curve_gains(curves: pd.DataFrame, plan: DatasetPlan) -> pd.DataFrame:
                 row[f"gain_{m}_std"] = part[m].std(ddof=1) if len(part) > 1 else np.nan
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def curve_examples(curves: pd.DataFrame) -> int | None:
+    """Return the number of test images the learning curves were measured on (the largest when
+    runs differ; None without curves)."""
+    return int(curves["n"].max()) if len(curves) else None
+
+
+def band_range(gains: pd.DataFrame) -> tuple[float, float]:
+    """Return the lowest and the highest edge (pp) of the ±1 seed-SD bands of
+    :func:`curve_gains` over every metric, family and epoch: how far apart the seeds' gains
+    lie."""
+    edges = []
+    for m in CURVE_METRICS:
+        mean = gains[f"gain_{m}"].to_numpy(float)
+        std = np.nan_to_num(gains[f"gain_{m}_std"].to_numpy(float))
+        edges += [mean - std, mean + std]
+    stacked = np.concatenate(edges)
+    return float(np.nanmin(stacked)), float(np.nanmax(stacked))

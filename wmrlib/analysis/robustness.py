@@ -13,6 +13,7 @@ returns, all on one test subset:
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pandas as pd
@@ -44,6 +45,13 @@ SQUARE = STAGES.index("square")
 PGD_GAP_PP = 3.0
 PROBES = ("logit scaling", "Square beats white-box", "zero gradients", "randomness",
           "A_rob → 0 as ε grows")
+# What each probe measures (the ε sweep's row of a model adds its A_rob at every ε).
+PROBE_TESTS = dict(zip(PROBES, (
+    "pp of A_rob that PGD on c·logits removes beyond PGD (saturated or vanishing logits)",
+    "% of examples only the black-box Square attack fooled (AutoAttack's check)",
+    "% of attacked examples whose input gradient is exactly 0 (AutoAttack's check)",
+    "largest change of the normalised logits between two forward passes (AutoAttack's check)",
+    "% A_rob under PGD at the sweep's largest ε")))
 
 
 def plan_for(plan) -> RobustnessPlan:
@@ -70,14 +78,13 @@ def probes(pgd: AttackRecord, autoattack: AttackRecord, logit: AttackRecord,
     largest = max(sweep)
     rows = [
         ("logit scaling", 100 * (pgd.correct.mean() - logit.correct.mean()), LOGIT_GAP_PP,
-         "pp of A_rob that PGD on c·logits removes beyond PGD (saturated or vanishing logits)"),
+         PROBE_TESTS["logit scaling"]),
         ("Square beats white-box", 100 * float((autoattack.extra["stage"] == SQUARE).mean()),
-         SQUARE_PP, "% of examples only the black-box Square attack fooled (AutoAttack's check)"),
+         SQUARE_PP, PROBE_TESTS["Square beats white-box"]),
         ("zero gradients", 100 * float((autoattack.extra["grad_l1"][attacked] == 0).mean())
-         if attacked.any() else 0.0, 0.0,
-         "% of attacked examples whose input gradient is exactly 0 (AutoAttack's check)"),
+         if attacked.any() else 0.0, 0.0, PROBE_TESTS["zero gradients"]),
         ("randomness", float(autoattack.extra["logit_jitter"].max()), JITTER,
-         "largest change of the normalised logits between two forward passes (AutoAttack's check)"),
+         PROBE_TESTS["randomness"]),
         ("A_rob → 0 as ε grows", 100 * float(sweep[largest].correct.mean()), LARGE_EPS_ROB,
          "% A_rob under PGD at ε " + ", ".join(f"{e:g}: {100 * sweep[e].correct.mean():.1f}"
                                                 for e in sorted(sweep))),
@@ -157,6 +164,36 @@ def label(config: RunConfig) -> str:
     """Return a model's row label, e.g. ``PGD+ours α 0.5`` (with the seed after the first)."""
     text = config.label + (f" α {config.alpha_train:g}" if config.alpha_train else "")
     return text + (f" (seed {config.seed})" if config.seed else "")
+
+
+_SEED = re.compile(r" \(seed \d+\)$")  # what :func:`label` adds after the first seed
+
+
+def seed_means(frame: pd.DataFrame, by=("model",)) -> pd.DataFrame:
+    """Return a per-seed table of this module (one row per model label of :func:`label`, and
+    per ``by``'s other keys) as one row per model: each number column's mean over the seeds and,
+    as ``<column> SD``, its standard deviation (NaN with one seed), with ``seeds`` counted."""
+    frame = frame.assign(model=frame["model"].str.replace(_SEED, "", regex=True))
+    keys = list(by)
+    numbers = [c for c in frame.columns if c not in keys and pd.api.types.is_numeric_dtype(frame[c])
+               and not pd.api.types.is_bool_dtype(frame[c])]
+    groups = frame.groupby(keys, sort=False)
+    out = groups[numbers].mean()
+    spread = groups[numbers].std(ddof=1).add_suffix(" SD")
+    out = pd.concat([groups.size().rename("seeds"), out, spread], axis=1).reset_index()
+    return out[keys + ["seeds"] + [c for n in numbers for c in (n, f"{n} SD")]]
+
+
+def probe_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Return :func:`probe_table` as one row per probe: how many checked models (seeds counted
+    apart) it flags of how many, the smallest and largest value, and its threshold."""
+    rows = []
+    for probe, part in table.groupby("probe", sort=False):
+        rows.append({"probe": probe, "flagged": int(part["flag"].sum()), "models": len(part),
+                     "smallest": float(part["value"].min()), "largest": float(part["value"].max()),
+                     "threshold": float(part["threshold"].iloc[0]),
+                     "what it tests": PROBE_TESTS.get(probe, "")})
+    return pd.DataFrame(rows)
 
 
 # --- the tables of the page -----------------------------------------------------------------------

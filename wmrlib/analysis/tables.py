@@ -84,6 +84,21 @@ def _row(configs: list[RunConfig], values: list[dict]) -> dict:
     return out
 
 
+def model_record(store: Store, plan: DatasetPlan, config: RunConfig, attack: AttackConfig,
+                 alpha_tests=(), on_side: bool = False):
+    """Return one model's EvalRecord under ``attack`` (weighted at each of ``alpha_tests``) on the
+    plan's test subset for that attack; ``on_side``: on the side subset of the ε sweep and the
+    other attacks, the main attack's larger record cut to those examples (see
+    :func:`model_metrics`)."""
+    size = plan.eval_size_for(attack)
+    record = store.get_or_evaluate(config, attack, tuple(alpha_tests), eval_size=size,
+                                   eval_seed=plan.eval_seed)
+    if on_side and plan.side_eval_size is not None and size != plan.side_eval_size:
+        record = record.restrict(nested_positions(store.test_size(config), plan.side_eval_size,
+                                                  size, plan.eval_seed))
+    return record
+
+
 def model_metrics(store: Store, plan: DatasetPlan, config: RunConfig, attack: AttackConfig,
                   alpha_test: float | None, with_tr: bool = True, on_side: bool = False) -> dict:
     """Return one model's A_nat and A_rob (and A_sa, A_tr at ``alpha_test``) in %, from the store.
@@ -93,12 +108,7 @@ def model_metrics(store: Store, plan: DatasetPlan, config: RunConfig, attack: At
     compares the same images.
     """
     alphas = () if alpha_test is None or not with_tr else (alpha_test,)
-    size = plan.eval_size_for(attack)
-    record = store.get_or_evaluate(config, attack, alphas, eval_size=size,
-                                   eval_seed=plan.eval_seed)
-    if on_side and plan.side_eval_size is not None and size != plan.side_eval_size:
-        record = record.restrict(nested_positions(store.test_size(config), plan.side_eval_size,
-                                                  size, plan.eval_seed))
+    record = model_record(store, plan, config, attack, alphas, on_side=on_side)
     values = {"a_nat": 100 * record.a_nat(), "a_rob": 100 * record.a_rob()}
     if alpha_test is not None:
         values["a_sa"] = 100 * record.a_sa(alpha_test)

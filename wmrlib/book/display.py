@@ -34,12 +34,20 @@ RAW_IDENTIFIER = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")  # snake_case: a header
 _EXACT = ("α_train", "α_test", "ε_train", "ε_test", "ε", "α", "1/λ")
 
 
+# A metric keyed at an α_test, as an EvalRecord's summary names it ("a_sa@1.5").
+METRIC_AT = re.compile(r"^(a_nat|a_rob|a_sa|a_tr)@(.+)$")
+
+
 def column_label(name) -> str:
-    """Return the reader's name for column ``name`` (``alpha_train`` -> ``α_train``)."""
+    """Return the reader's name for column ``name`` (``alpha_train`` -> ``α_train``,
+    ``a_sa@1.5`` -> ``A_sa at α_test 1.5``)."""
     if not isinstance(name, str):
         return name
     if name in COLUMN_LABELS:
         return COLUMN_LABELS[name]
+    at = METRIC_AT.match(name)
+    if at:
+        return f"{_TOKENS[at.group(1)]} at α_test {at.group(2)}"
     if not RAW_IDENTIFIER.match(name):
         return name
     parts, words = name.split("_"), []
@@ -64,14 +72,25 @@ def csv_link(frame: pd.DataFrame, name: str = "table") -> str:
             f"href='data:text/csv;base64,{data}'>Download this table as CSV</a></p>")
 
 
-class Table:
-    """A result table as a page shows it: the styled frame and a link to its data as CSV."""
+def details(summary: str, body: str, open_: bool = False) -> str:
+    """Return ``body`` (HTML) in a collapsed section whose one visible line is ``summary``
+    (markdown-style ``*italic*``, ``**bold**`` and backticks allowed): long detail a reader opens
+    on demand, so that a page stays a few screens long."""
+    return (f"<details class='wmr-details'{' open' if open_ else ''}><summary>"
+            f"{_inline_html(summary)}</summary>{body}</details>")
 
-    def __init__(self, styler, frame: pd.DataFrame, name: str = "table"):
-        self.styler, self.frame, self.name = styler, frame, name
+
+class Table:
+    """A result table as a page shows it: the styled frame and a link to its data as CSV;
+    with a ``summary``, collapsed under that line (:func:`details`)."""
+
+    def __init__(self, styler, frame: pd.DataFrame, name: str = "table",
+                 summary: str | None = None):
+        self.styler, self.frame, self.name, self.summary = styler, frame, name, summary
 
     def _repr_html_(self) -> str:
-        return self.styler.to_html() + csv_link(self.frame, self.name)
+        body = self.styler.to_html() + csv_link(self.frame, self.name)
+        return body if self.summary is None else details(self.summary, body)
 
 
 def show(frame: pd.DataFrame, digits: int = 2, name: str = "table") -> Table:
@@ -96,10 +115,12 @@ def show(frame: pd.DataFrame, digits: int = 2, name: str = "table") -> Table:
 
 
 def section(title: str, source: Source | None, value, note: str = "",
-            stale_note: bool = False, examples: int | None = None) -> None:
+            stale_note: bool = False, examples: int | None = None,
+            summary: str | None = None) -> None:
     """Display a section header, the source of its numbers (or why there are none), and a table.
 
-    ``examples``: the test examples of the section's numbers when not the plan's ``eval_size``.
+    ``examples``: the test examples of the section's numbers when not the plan's ``eval_size``;
+    ``summary``: collapse the table under that line (:func:`details`).
     """
     from IPython.display import Markdown, display
 
@@ -107,9 +128,9 @@ def section(title: str, source: Source | None, value, note: str = "",
     if source is None:
         display(Markdown(f"```{{note}}\n{value}\n```"))
         return
-    n = examples or source.plan.eval_size or "all"
+    n = examples or source.plan.eval_size
     stale = source.stale
-    flag = "; some runs were computed by code changed since (see Provenance)" if stale else ""
+    flag = f"; {stale_words(stale, source.runs)}" if stale else ""
     collapsed = source.collapsed
     if collapsed:
         flag += (f"; ⚠ collapsed in training ({describe_rule(source.plan)}): " + ", ".join(
@@ -119,20 +140,34 @@ def section(title: str, source: Source | None, value, note: str = "",
     if flagged:
         flag += ("; ⚠ gradient-masking probes flag " + ", ".join(
             f"{m} ({', '.join(p)})" for m, p in flagged.items()) + " (see *Is the robustness real?*)")
-    display(Markdown(f"*Results: {source.label}; {n} test examples"
+    display(Markdown(f"*Results: {source.label}; {images_text(n)}"
                      + (f"; {note}" if note else "") + f"{flag}.*"))
     if stale and stale_note:
-        display(Markdown(f"```{{note}}\n{stale} stored run(s) of this source were computed by "
-                         "code that has changed since (training, attacks, evaluation or data "
-                         "modules): see the provenance table's `code since` column. The numbers "
-                         "are those of the stored results.\n```"))
+        display(Markdown(f"```{{note}}\n{stale_words(stale, source.runs)} (training, attacks, "
+                         "evaluation or data modules): see the provenance table's `code since` "
+                         "column. The numbers are those of the stored results.\n```"))
     done, total = source.results.progress()
     if done < total:
-        display(Markdown(f"```{{warning}}\nPartial results: {done} of the {total} models of profile "
-                         f"`{source.profile}` are trained and evaluated; the rows shown are those "
+        display(Markdown(f"```{{warning}}\nPartial results: {done} of the {total} models "
+                         f"({source.models}) are trained and evaluated; the rows shown are those "
                          "stored.\n```"))
     if isinstance(value, pd.DataFrame):
-        display_frame(value, lift=True)
+        display_frame(value, lift=True, summary=summary)
+
+
+def images_text(n: int | None) -> str:
+    """Return how many test images a result rests on, e.g. ``2,000 test images`` (None: the
+    whole test set)."""
+    return "the whole test set" if n is None else f"{n:,} test images"
+
+
+def stale_words(stale: int, runs: int) -> str:
+    """Return the one sentence every page uses for results computed by older code: how many of
+    the source's stored runs were trained or evaluated by code that has changed since in a way
+    that can move numbers (:attr:`~wmrlib.book.sources.Source.stale`; changes declared
+    number-preserving are not counted)."""
+    return (f"{stale} of these {runs} runs were trained or evaluated by code that has changed "
+            "since in a way that can move numbers")
 
 
 def show_report(path: str | Path) -> None:
@@ -178,10 +213,10 @@ def lift_constants(frame: pd.DataFrame, keep=()) -> tuple[pd.DataFrame, str]:
 
 
 def display_frame(frame: pd.DataFrame, digits: int = 2, data: pd.DataFrame | None = None,
-                  lift: bool = False, name: str = "table") -> None:
+                  lift: bool = False, name: str = "table", summary: str | None = None) -> None:
     """Display a table with floats at ``digits`` decimals and a CSV download of ``data`` (the
     table's own numbers by default); ``lift``: say the columns that never change in a line above
-    it instead of repeating them in every row."""
+    it instead of repeating them in every row; ``summary``: collapse the table under that line."""
     from IPython.display import Markdown, display
 
     if lift:
@@ -189,6 +224,7 @@ def display_frame(frame: pd.DataFrame, digits: int = 2, data: pd.DataFrame | Non
         if said:
             display(Markdown(f"*{said}*"))
     table = show(frame, digits, name)
+    table.summary = summary
     if data is not None:
         table.frame = data.rename(columns=column_label)
     display(table)
@@ -219,9 +255,10 @@ def figure_html(fig, text: str, alt: str | None = None) -> str:
             f"{_inline_html(rest)}</p></figcaption></figure>")
 
 
-def figure(fig, text: str, alt: str | None = None) -> None:
+def figure(fig, text: str, alt: str | None = None, summary: str | None = None) -> None:
     """Display a matplotlib figure with its caption (``text`` starts with ``Figure:``) as one
-    ``<figure>`` with an alt text (:func:`figure_html`)."""
+    ``<figure>`` with an alt text (:func:`figure_html`); ``summary``: collapsed under that line."""
     from IPython.display import HTML, display
 
-    display(HTML(figure_html(fig, text, alt)))
+    shown = figure_html(fig, text, alt)
+    display(HTML(shown if summary is None else details(summary, shown)))

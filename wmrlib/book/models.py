@@ -12,7 +12,9 @@ from ..analysis.robustness import PGD_GAP_PP, published_gaps
 # The table is computed in wmrlib.analysis.zoo (named here too: wmrlib.book.models.shipped_models).
 from ..analysis.zoo import SHIPPED_PROFILES, shipped_models
 from ..core.datasets import spec
+from ..experiment.profiles import profile as get_profile
 from .display import display_frame
+from .sources import models_name
 
 __all__ = ["SHARED", "SHIPPED_PROFILES", "gap_note", "group_gap_line", "shipped_models", "show"]
 
@@ -26,7 +28,8 @@ def show(results: str | Path, profiles=SHIPPED_PROFILES) -> None:
     frame = shipped_models(results, profiles)
     display(Markdown(gap_note()))
     for (profile, dataset, epochs, architecture, eps), group in frame.groupby(SHARED, sort=False):
-        display(Markdown(f"### {spec(dataset).display_name}, profile `{profile}`\n\n{architecture}, "
+        name = models_name(profile, get_profile(profile).plan(dataset))
+        display(Markdown(f"### {spec(dataset).display_name}, {name}\n\n{architecture}, "
                          f"{epochs} epochs, ε = {eps}. Each model loads with `zoo.load(\"{profile}\", "
                          f"\"{dataset}\", …)` and the arguments of the last column."
                          + group_gap_line(group)))

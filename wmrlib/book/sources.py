@@ -1,4 +1,4 @@
-"""Where a page's numbers come from: the profiles it tries, the campaign's complete part, and what is missing."""
+"""Where a page's numbers come from: the profiles it tries, the complete part of one still training, what is missing, and the readers' names of their models."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,6 +36,11 @@ class Source:
         return self.results.stale_runs(self.plan)
 
     @property
+    def runs(self) -> int:
+        """Return how many runs of the plan are stored (those :attr:`stale` counts among)."""
+        return len(self.results.run_staleness(self.plan))
+
+    @property
     def collapsed(self) -> dict[str, int]:
         """Return the plan's runs that collapsed in training (label with seed → epoch)."""
         return self.results.collapsed(self.plan)
@@ -56,19 +61,36 @@ class Source:
         return self.profile in PREDECESSORS.values()
 
     @property
+    def models(self) -> str:
+        """Return the reader's name of the models behind the results, e.g. ``our 5-epoch
+        models`` (no profile name: :func:`models_name`)."""
+        return models_name(self.profile, self.plan)
+
+    @property
     def label(self) -> str:
-        """Return a caption fragment such as ``MNIST, profile cpu`` or ``CIFAR-10 (SYNTHETIC data)``."""
-        text = f"{DATASET_NAMES[self.dataset]}, profile `{self.profile}`"
-        if self.synthetic:
-            text += " — SYNTHETIC random tensors, not the real dataset: the numbers test the code only"
+        """Return a caption fragment such as ``MNIST, our 5-epoch models`` or ``CIFAR-10,
+        code-test models on SYNTHETIC random tensors ...``."""
+        text = f"{DATASET_NAMES[self.dataset]}, {self.models}"
         if self.partial:
             text += (f" — PARTIAL: the {len(self.plan.models())} models complete so far "
                      f"({seeds_text(self.plan)})")
-        if self.superseded:
-            newer = next(k for k, v in PREDECESSORS.items() if v == self.profile)
-            text += (f" — the earlier {self.plan.base.epochs}-epoch models, shown until the "
-                     f"new `{newer}` models replace them")
         return text
+
+
+def models_name(profile: str, plan: DatasetPlan) -> str:
+    """Return the reader's name of a profile's models on one dataset, in words a result page can
+    show (How we reproduce maps them to the profiles): ``our 5-epoch models``, ``the earlier
+    5-epoch models (...)`` for a profile a newer one replaces, ``code-test models on SYNTHETIC
+    random tensors ...`` for synthetic data."""
+    if plan.base.synthetic:
+        return ("code-test models on SYNTHETIC random tensors, not the real dataset: the numbers "
+                "test the code only")
+    epochs = plan.base.epochs
+    if profile in PREDECESSORS.values():
+        return (f"the earlier {epochs}-epoch models ({plan.base.attack_steps}-step training "
+                f"attack, {'a' if plan.base.val_size else 'no'} validation split, "
+                f"{seeds_text(plan)}), which our current models replace")
+    return f"our {epochs}-epoch models"
 
 
 def seeds_text(plan: DatasetPlan) -> str:
@@ -126,16 +148,16 @@ def first_available(dataset: str, profiles, compute: Callable[[Source], object],
         try:
             return source, compute(source)
         except MissingResult as e:
-            reason = f"profile `{source.profile}`: {e}".replace(f"{paths.REPO_ROOT}/", "")
+            reason = f"{source.models}: {e}".replace(f"{paths.REPO_ROOT}/", "")
             if reason not in reasons:  # a campaign's partial plan misses what its full plan does
                 reasons.append(reason)
     if len(sources) == 1 and sources[0].results is not None and not sources[0].synthetic:
         done, total = sources[0].results.progress(dataset)
         if total and not done:
-            reasons = [f"none of the {total} {DATASET_NAMES[dataset]} models of profile "
-                       f"`{sources[0].profile}` is trained and evaluated yet"]
+            reasons = [f"none of the {total} {DATASET_NAMES[dataset]} models ("
+                       f"{sources[0].models}) is trained and evaluated yet"]
     if not reasons:
-        reasons.append(f"no profile among {list(profiles)} covers {dataset}")
+        reasons.append(f"none of our training runs covers {DATASET_NAMES.get(dataset, dataset)}")
     return None, "No stored results for this page yet (" + "; ".join(reasons) + "). Run " \
         f"`python -m wmrlib reproduce --profile {list(profiles)[0]}` to compute them."
 

@@ -7,12 +7,13 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.claims import comparisons, summary
-from ..analysis.curves import curve_gains, learning_curves
+from ..analysis.curves import curve_examples, curve_gains, learning_curves
 from ..analysis.figure_data import dro_curves, weight_histograms
 from ..analysis.paper import headline_gains
 from ..analysis.results import MissingResult
 from ..experiment.profiles import DatasetPlan
 from ..experiment.registry import FAMILY_NAMES
+from .display import images_text
 from .figures import curve_gain_figure, dro_figure, histogram_figure, sensitivity_figure
 from .records import provenance_table
 from .sources import candidate_sources, seeds_text, Source
@@ -58,10 +59,12 @@ def claim_comparisons(source: Source) -> pd.DataFrame:
 
 
 def schedule_label(source: Source) -> str:
-    """Return a profile's column label for the verdict history: its epochs, training attack and
-    seeds, e.g. ``cpu (5 epochs, 10-step training attack, 3 seeds; partial)``."""
+    """Return a set of models' column label for the verdict history in readers' words: its
+    epochs, training attack and seeds, e.g. ``our 5-epoch models (10-step training attack,
+    3 seeds; partial)`` or ``the earlier 5-epoch models (5-step training attack, 3 seeds)``."""
     base, epochs = source.plan.base, source.plan.base.epochs
-    return (f"{source.profile} ({count(epochs, 'epoch')}, {base.attack_steps}-step "
+    whose = ("code-test" if source.synthetic else "the earlier" if source.superseded else "our")
+    return (f"{whose} {epochs}-epoch models ({base.attack_steps}-step "
             f"training attack, {seeds_text(source.plan)}{'; partial' if source.partial else ''})")
 
 
@@ -98,8 +101,9 @@ def verdicts_by_dataset(summaries: dict[str, pd.DataFrame | None],
 
 
 def convergence(source: Source):
-    """Return the headline gains against the training epoch (a table) and their figure, from the
-    learning curves stored with the runs; raise MissingResult when no run has curves."""
+    """Return the headline gains against the training epoch (a table), their figure and the
+    number of test images the curves were measured on, from the learning curves stored with the
+    runs; raise MissingResult when no run has curves."""
     curves = learning_curves(source.store, source.plan)
     if curves.empty:
         raise MissingResult(f"no learning curves stored in {source.store.root}")
@@ -108,7 +112,7 @@ def convergence(source: Source):
         raise MissingResult(f"no headline pair with learning curves in {source.store.root}")
     alpha = float(curves["alpha_test"].iloc[0])
     fig = curve_gain_figure(gains, headline_gains(1, alpha) if source.dataset == "mnist" else None)
-    return gains, fig
+    return gains, fig, curve_examples(curves)
 
 
 def compact(frame: pd.DataFrame, metrics=("a_nat", "a_rob", "a_sa", "a_tr")) -> pd.DataFrame:
@@ -140,7 +144,7 @@ def compact(frame: pd.DataFrame, metrics=("a_nat", "a_rob", "a_sa", "a_tr")) -> 
 def analog_view(frame: pd.DataFrame, plan: DatasetPlan) -> list[tuple[str, pd.DataFrame]]:
     """Return an analog table (:func:`wmrlib.analysis.tables.analog_table`, no paper columns) as one
     narrow table per ε_test or attack: a row per model, A_rob and A_sa / A_tr per alpha_test
-    (mean ± seed std in %), each with a heading that gives its test examples."""
+    (mean ± seed std in %), each with a heading that gives its test images."""
     by = "eps_test" if "eps_test" in frame else "attack"
     n = plan.side_eval_size or plan.eval_size  # the main attack's rows too (tables.model_metrics)
     views = []
@@ -159,7 +163,7 @@ def analog_view(frame: pd.DataFrame, plan: DatasetPlan) -> list[tuple[str, pd.Da
                     row[name] = f"{r[f'ours_{metric}']:.2f}" + ("" if pd.isna(std) else f" ± {std:.2f}")
             rows.append(row)
         title = f"ε_test {key:g}" if by == "eps_test" else str(key)
-        views.append((f"{title} ({n or 'all'} test examples)", pd.DataFrame(rows)))
+        views.append((f"{title} ({images_text(n)})", pd.DataFrame(rows)))
     return views
 
 
@@ -261,3 +265,140 @@ def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
               zip(summary["hold"], summary["do not hold"], summary["inconclusive"], summary["comparisons"])]
     out = summary.drop(columns=["comparisons", "hold", "do not hold", "inconclusive"])
     return out.assign(**{"hold / not / inconclusive": counts})
+
+
+def mean_sd(means: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Return a table of seed means with ``<column> SD`` columns
+    (:func:`wmrlib.analysis.robustness.seed_means`) as one ``mean ± SD`` cell per number column
+    (the mean alone with one seed), keys and seed counts kept."""
+    out = means[keys + ["seeds"]].copy()
+    for column in [c for c in means.columns if f"{c} SD" in means.columns]:
+        out[column] = [f"{m:.2f}" + ("" if pd.isna(d) else f" ± {d:.2f}")
+                       for m, d in zip(means[column], means[f"{column} SD"])]
+    return out
+
+
+# --- the sentence that opens each analog page (numbers from wmrlib.analysis.findings) -----------
+
+def _pp(value: float) -> str:
+    return f"{value:+.2f} pp"
+
+
+def _range(values, unit: str = " pp", digits: int = 2) -> str:
+    low, high = min(values), max(values)
+    if abs(high - low) < 10 ** -digits:
+        return f"{low:+.{digits}f}{unit}"
+    return f"{low:+.{digits}f} to {high:+.{digits}f}{unit}"
+
+
+def _surely(e) -> str:
+    """Say where ``e``'s 95 % intervals lie clear of 0."""
+    above, below = len(e.above), len(e.below)
+    if not above and not below:
+        return "no 95 % interval clear of 0"
+    parts = ([f"above 0 at {above}"] if above else []) + ([f"below 0 at {below}"] if below else [])
+    return "the 95 % interval lies " + " and ".join(parts)
+
+
+def _gain_clause(f, grid: str) -> str:
+    """One family's gains over a grid in words: where ours is above, by how much, how sure."""
+    g, n = f.gains, len(f.gains)
+    model = f"{f.family}+ours α {f.alpha_train:g}"
+    where = (f"at every one of the {n} {grid}" if g.positive == n else
+             f"at none of the {n} {grid}" if g.positive == 0 else f"at {g.positive} of the {n} {grid}")
+    return (f"{f.metric} of {model} is above {f.family}'s {where}, by {_range(g.values)} "
+            f"({_surely(g)})")
+
+
+def _seed_words(found) -> str:
+    seeds = ", ".join(str(s) for s in found.seeds)
+    if found.single_seed:
+        return (f"single seed (seed {seeds}), so the intervals cover the test sample only, not "
+                f"the spread between seeds; {found.examples:,} test images")
+    return f"seeds {seeds}, 95 % intervals over seeds and test sample; {found.examples:,} test images"
+
+
+def sensitivity_words(found, dataset_name: str, models: str) -> str:
+    """Return the Sensitivity page's opening sentence from
+    :func:`wmrlib.analysis.findings.sensitivity_finding`."""
+    eps = sorted({k[0] for f in found.families for k in f.gains.keys})
+    grid = (f"pairs of ε_test ({', '.join(f'{e:g}' for e in eps)}) and α_test "
+            f"({', '.join(f'{a:g}' for a in found.alpha_tests)})")
+    clauses = [_gain_clause(f, grid if i == 0 else "pairs") for i, f in enumerate(found.families)]
+    return (f"On {dataset_name} ({models}), " + "; ".join(clauses)
+            + f". {_seed_words(found).capitalize()}.")
+
+
+def attacks_words(found, dataset_name: str, models: str) -> str:
+    """Return the Other attacks page's opening sentence from
+    :func:`wmrlib.analysis.findings.attacks_finding`."""
+    names = list(found.families[0].gains.keys) if found.families else []
+    grid = f"PGD variants ({', '.join(names)})"
+    alpha = ", ".join(f"{a:g}" for a in found.alpha_tests)
+    clauses = [_gain_clause(f, grid if i == 0 else "variants") for i, f in enumerate(found.families)]
+    text = f"On {dataset_name} ({models}), at α_test {alpha}, " + "; ".join(clauses) + "."
+    drop = found.rob_drop
+    if drop is not None:
+        text += (f" The strongest variant, {drop.attack}, lowers the A_rob of every one of the "
+                 f"{drop.models} models by {drop.smallest:.1f} to {drop.largest:.1f} pp against "
+                 f"{drop.main}" if drop.smallest > 0 else
+                 f" Against {drop.main}, the strongest variant, {drop.attack}, changes the "
+                 f"models' A_rob by {-drop.largest:+.1f} to {-drop.smallest:+.1f} pp")
+        text += "."
+    return text + f" {_seed_words(found).capitalize()}."
+
+
+def _rhos(keys) -> str:
+    return "ρ " + ", ".join(f"{k:g}" for k in keys)
+
+
+def dro_words(found, dataset_name: str, models: str) -> str:
+    """Return the χ² DRO page's opening sentence from
+    :func:`wmrlib.analysis.findings.dro_finding` (claim C6)."""
+    lower, higher, verdicts = [], [], {}
+    for f in found.families:
+        r = f.reduction
+        model = f"{f.family}+ours α {f.alpha_train:g}"
+        lower.append(f"at {len(r.above)} of the {len(r)} radii ρ > 0 for {model}"
+                     + (f" ({_rhos(r.above)})" if r.above else ""))
+        if r.below:
+            higher.append(f"at {len(r.below)} for {model} ({_rhos(r.below)})")
+        verdicts.setdefault(f.verdict, []).append(f.family)
+    text = (f"On {dataset_name} ({models}), the weighted model's worst-case χ² adversarial loss "
+            "is lower than its baseline's, with the 95 % interval of the difference clear of 0, "
+            + " and ".join(lower))
+    if higher:
+        text += "; it is higher, clear of 0, " + " and ".join(higher)
+    said = ("for both families" if len(verdicts) == 1 and len(found.families) == 2 else None)
+    judged = (f"{next(iter(verdicts))} {said}" if said else
+              " and ".join(f"{v} for the {' and '.join(fs)} family" for v, fs in verdicts.items()))
+    seeds = sorted({f.seeds for f in found.families})
+    return (text + f"; at the other radii the interval contains 0. Claim C6 is {judged} "
+            f"({', '.join(seeds)} seeds, test sample included).")
+
+
+def histogram_words(found, dataset_name: str, models: str) -> str:
+    """Return the Weight histograms page's opening sentence from
+    :func:`wmrlib.analysis.findings.histogram_finding` (claim C7)."""
+    steps, slopes = found.steps, found.slopes
+    n = len(steps)
+    if len(steps.above) == n:
+        spread = (f"the weights of every TRADES model spread out as α_test grows: the standard "
+                  f"deviation of N·s̃ rises by {_range(steps.values, '', 2)} at each step of "
+                  f"α_test, all {n} intervals above 0")
+    else:
+        spread = (f"the standard deviation of N·s̃ rises with α_test at {steps.positive} of {n} "
+                  f"steps ({_surely(steps)})")
+    k = len(slopes)
+    slope = f"the spread changes by {_range(slopes.values, '', 3)} for each 1 added to α_train"
+    if len(slopes.below) == k:
+        trend = f"they concentrate as α_train grows: {slope}, every interval below 0"
+    elif len(slopes.above) == k:
+        trend = f"they spread out further, not less, as α_train grows: {slope}, every interval above 0"
+    else:
+        trend = (f"they do not clearly concentrate as α_train grows: {slope} (at the {k} α_test "
+                 f"values; {_surely(slopes)})")
+    return (f"On {dataset_name} ({models}, TRADES models at ε_test {found.eps_test:g}), {spread}; "
+            f"{trend}. Claim C7: {found.verdict}. The baseline and the headline model have "
+            f"{found.headline_seeds} seeds, the other α_train one (95 % intervals, test sample "
+            "included).")
