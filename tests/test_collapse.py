@@ -231,7 +231,7 @@ def test_the_bottom_line_states_each_familys_verdicts_gain_and_the_attacks_overs
     assert "1 of its runs collapsed in training (PGD seed 2); it stays in the means" in text
     assert ("in the paper's direction, smaller than the paper's +14.56 (about 34% of it)" in text
             and "(C1 holds, C2 does not hold)" in text)
-    assert "every result shown was computed by the current" in text  # an empty store: none stale
+    assert "every result on this page was computed by the current" in text  # an empty store: none stale
     # 40-PGD's overstatement is a limitation, stated once, under Limitations
     assert "overstates" not in text
     limits = book.limitations(h)

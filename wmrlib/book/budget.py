@@ -74,17 +74,17 @@ class BudgetPage:
         """Say which models each budget shows: profiles, seeds, test images."""
         v = self.view
         short = v.short_plan
-        text = (f"*Results: MNIST. {self.short_name}: profile `{v.short}`, seeds {_seeds(v.seeds)}, "
+        text = (f"*Results: MNIST. {self.short_name} (`{v.short}` results): seeds {_seeds(v.seeds)}, "
                 f"{analysis.main_images(short):,} test images (AutoAttack on "
                 f"{analysis.checked_images(short):,})")
         if v.long:
             long = v.long_plan
-            text += (f". {self.long_name}: profile `{v.long}`, seeds {_seeds(long.seeds)}, "
+            text += (f". {self.long_name} (`{v.long}` results): seeds {_seeds(long.seeds)}, "
                      f"{analysis.main_images(long):,} test images (AutoAttack on "
                      f"{analysis.checked_images(long):,})")
         display(Markdown(text + ".*"))
         if not v.long:
-            _note(f"The profile `{v.short}` has no longer-trained counterpart: the budget "
+            _note(f"The `{v.short}` results have no longer-trained counterpart: the budget "
                   f"comparison pairs {', '.join(f'`{s}` with `{l}`' for s, l in analysis.LONGER.items())}. "
                   "This page shows the shorter budget only.")
         for budget, runs in v.collapsed.items():
@@ -291,8 +291,8 @@ class BudgetPage:
         display_frame(table, data=frame)
         changed = int(frame["changed"].sum())
         caption(f"Table: each claim's verdict per defense family after {self.short_name} "
-                f"(profile `{v.short}`, every seed, as on the Claims page) and after "
-                f"{self.long_name} (profile `{v.long}`, {count(len(v.long_plan.seeds), 'seed')}), "
+                f"(`{v.short}` results, every seed, as on the Claims page) and after "
+                f"{self.long_name} (`{v.long}` results, {count(len(v.long_plan.seeds), 'seed')}), "
                 f"by the analysis plan's rules; {changed} of {len(frame)} verdicts changed with the "
                 "budget.")
         return table

@@ -307,8 +307,9 @@ def bottom_line(h: Headline, *others: Headline, confidence: BaselineConfidence |
             "evaluated by code that has changed since in a way that can move numbers (changes "
             "known to leave numbers unchanged are not counted); their provenance tables name "
             "the changed modules." if h.stale else
-            "**Code versions:** every result shown was computed by the current training, "
-            "attack and evaluation code.")
+            "**Code versions:** every result on this page was computed by the current "
+            "training, attack and evaluation code (pages that also show the earlier models say "
+            "how many of those older code computed).")
     return " ".join(lines[:2]) + "\n\n" + "\n\n".join(lines[2:] + [code])
 
 
@@ -430,7 +431,7 @@ def headline_text(h: Headline) -> str:
              f"**{count(h.epochs, 'epoch')}** instead of the paper's 100, "
              f"evaluated by 40-step PGD on **{h.eval_size:,} fixed test images** "
              f"(the paper: all {h.test_size:,}), with **{seeds_text(h.plan)}** of "
-             f"the two headline comparisons (profile `{h.profile}`)."]
+             f"the two headline comparisons (`{h.profile}` results)."]
     if h.shows_predecessor:
         lines.append(f"These are the earlier {h.epochs}-epoch models: the new `{h.requested}` "
                      f"models (validation split, a schedule chosen on it) are {h.jobs_done} of "
