@@ -577,19 +577,26 @@ def training_rates_and_notes(run: BenchRun, defenses: list[str], variants: list[
     return train_rates, notes
 
 
+def training_setup(run: BenchRun, train_set: wdata.ImageData, profile_name: str):
+    """Return the training sections' four device batches, their seeded initial SmallCNN and the
+    two headline weighted configs of ``profile_name``'s MNIST plan."""
+    tb, device = run.sizes["tr_batch"], run.device
+    batches = [train_set.to_float(torch.arange(i * tb, (i + 1) * tb)) for i in range(4)]
+    batches = [(x.to(device), y.to(device)) for x, y in batches]
+    torch.manual_seed(0)
+    init = SmallCNN()
+    plan = profile(profile_name).plan("mnist")
+    return batches, init, {"PGD-AT+ours α=0.5": plan.run("pgd", 0.5),
+                           "TRADES+ours α=2": plan.run("trades", 2.0)}
+
+
 def bench_training_rates(run: BenchRun, train_set: wdata.ImageData) -> dict[str, dict[str, float]]:
     """Section 2: training images/s of PGD-AT and TRADES per precision, layout, compile, threads."""
     rep, sizes, device = run.rep, run.sizes, run.device
     rep.add(f"## 2. Training images/s (SmallCNN, MNIST batches of {sizes['tr_batch']})")
     rep.add()
     cpu_plan = profile("cpu").plan("mnist")
-    tb = sizes["tr_batch"]
-    batches = [train_set.to_float(torch.arange(i * tb, (i + 1) * tb)) for i in range(4)]
-    batches = [(x.to(device), y.to(device)) for x, y in batches]
-    torch.manual_seed(0)
-    init = SmallCNN()
-    defenses = {"PGD-AT+ours α=0.5": cpu_plan.run("pgd", 0.5),
-                "TRADES+ours α=2": cpu_plan.run("trades", 2.0)}
+    batches, init, defenses = training_setup(run, train_set, "cpu")
     variants = {}
     for label, cfg in defenses.items():
         for k, fn in train_variants(init, batches, cfg, device, steps_per_call=sizes["tr_steps"],
@@ -895,12 +902,7 @@ def bench_compile(run: BenchRun, train_set: wdata.ImageData) -> dict[str, float]
     rep.add(f"## 6. torch.compile for training (fp32, SmallCNN, MNIST batches of {sizes['tr_batch']})")
     rep.add()
     plan = profile("cpu-20epoch").plan("mnist")
-    tb = sizes["tr_batch"]
-    batches = [train_set.to_float(torch.arange(i * tb, (i + 1) * tb)) for i in range(4)]
-    batches = [(x.to(device), y.to(device)) for x, y in batches]
-    torch.manual_seed(0)
-    init = SmallCNN()
-    defenses = {"PGD-AT+ours α=0.5": plan.run("pgd", 0.5), "TRADES+ours α=2": plan.run("trades", 2.0)}
+    batches, init, defenses = training_setup(run, train_set, "cpu-20epoch")
     variants, agree = {}, {}
     for label, cfg in defenses.items():
         try:
@@ -988,16 +990,8 @@ def main(argv: list[str] | None = None) -> int:
     run = start_run(args)
     report_header(run, argv, args.baselines_only, args.compile_only)
     train_set, real = mnist_or_synthetic(train=True)
-    if args.compile_only:
-        bench_compile(run, train_set)
-        run.rep.add(f"Load average at end (1/5/15 min): {load_avg()}; wall time of this run "
-                    f"{(time.perf_counter() - run.t_start) / 60:.1f} min; data: "
-                    f"{'MNIST' if real else 'synthetic (MNIST not found)'}.")
-        if args.out:
-            run.rep.write(args.out)
-        return 0
-    if args.baselines_only:
-        bench_extra_baselines(run, train_set)
+    if args.compile_only or args.baselines_only:
+        (bench_compile if args.compile_only else bench_extra_baselines)(run, train_set)
         run.rep.add(f"Load average at end (1/5/15 min): {load_avg()}; wall time of this run "
                     f"{(time.perf_counter() - run.t_start) / 60:.1f} min; data: "
                     f"{'MNIST' if real else 'synthetic (MNIST not found)'}.")

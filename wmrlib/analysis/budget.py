@@ -46,6 +46,7 @@ from ..workflow import jobs as job_list
 from ..workflow.cost import training_batches
 from ..workflow.store import MissingResult, Store
 from . import claims, collapse, paper, robustness, stats
+from .curves import seed_epoch_pairs
 from .gains import our_gains
 from .results import ProfileResults, results_for
 from .tables import model_metrics
@@ -417,10 +418,7 @@ def validation_gains(points: pd.DataFrame, pairs) -> pd.DataFrame:
     ends = points[points["end"]] if len(points) else points
     rows = []
     for defense, alpha in pairs:
-        fam = ends[ends["defense"] == defense]
-        base = fam[fam["alpha_train"] == 0.0].set_index(["seed", "epoch"])
-        ours = fam[fam["alpha_train"] == alpha].set_index(["seed", "epoch"])
-        both = base.index.intersection(ours.index)
+        base, ours, both = seed_epoch_pairs(ends, defense, alpha)
         if both.empty:
             continue
         for column, name in CURVE_METRICS.items():

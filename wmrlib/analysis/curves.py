@@ -52,15 +52,22 @@ def validation_curves(store: Store, plan: DatasetPlan) -> pd.DataFrame:
                                        "a_rob", "lr"])
 
 
+def seed_epoch_pairs(frame: pd.DataFrame, defense: str, alpha: float
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+    """Return a family's baseline and weighted (alpha) rows of ``frame`` (columns defense,
+    alpha_train, seed, epoch), each indexed by (seed, epoch), and the (seed, epoch) both have."""
+    fam = frame[frame["defense"] == defense]
+    base = fam[fam["alpha_train"] == 0.0].set_index(["seed", "epoch"])
+    ours = fam[fam["alpha_train"] == alpha].set_index(["seed", "epoch"])
+    return base, ours, base.index.intersection(ours.index)
+
+
 def curve_gains(curves: pd.DataFrame, plan: DatasetPlan) -> pd.DataFrame:
     """Return, per defense family and epoch, the gain ours − baseline of each metric (pp): the
     mean over the seeds both models have, its seed std, and the number of seed pairs."""
     rows = []
     for defense, alpha in plan.headline_pairs():
-        fam = curves[curves["defense"] == defense]
-        base = fam[fam["alpha_train"] == 0.0].set_index(["seed", "epoch"])
-        ours = fam[fam["alpha_train"] == alpha].set_index(["seed", "epoch"])
-        both = base.index.intersection(ours.index)
+        base, ours, both = seed_epoch_pairs(curves, defense, alpha)
         if both.empty:
             continue
         diff = (ours.loc[both, list(CURVE_METRICS)] - base.loc[both, list(CURVE_METRICS)])
