@@ -102,7 +102,8 @@ class RobustnessPage:
                 note="; ".join(n for n in ("in %; ours: mean over seeds on this page's subset; "
                                            "published: as its source measured it", cut) if n))
         if source is not None:
-            display_frame(value.drop(columns="source"), data=value)
+            display_frame(value.drop(columns="source"), data=value,
+                          summary=f"Our baselines beside {count(len(value), 'published model')}")
             caption("Table: our unweighted baselines (PGD-AT, TRADES) beside published models "
                     "of the same defense and ε, under standard AutoAttack where it was published "
                     "for them, else under the attack their source reports. Sources: "
