@@ -189,7 +189,7 @@ def test_the_limitations_say_where_the_longer_training_stands():
             "trained for 20 epochs (3 seeds each, evaluated on all 10,000 test images); none of the 12 is "
             "finished yet.") in text
     assert "4 of the 12 are done" in limitations(h, dataclasses.replace(longer, done=4))
-    assert "all 12 are done, and the [Claims]" in limitations(h, dataclasses.replace(longer, done=12))
+    assert "all 12 are done, and [the budget page]" in limitations(h, dataclasses.replace(longer, done=12))
     assert "no number here is checked with AutoAttack yet" in text  # no overstatement stored
     assert "2,000 of the 10,000 MNIST test images" in text
 
@@ -218,3 +218,87 @@ def test_the_figures_draw_one_panel_per_dataset_and_budget(smoke):
     assert "context" not in figure_caption(h)
     fig = margin_figure(baseline_confidence(RESULTS, profiles=("smoke",)))
     assert len(fig.axes) == 2
+
+
+def test_a_complete_longer_budget_becomes_the_headline_with_each_changed_verdict_named(
+        monkeypatch, tmp_path):
+    """Analysis plan 1.5: once every model of a profile's longer-trained counterpart is complete,
+    it is the dataset's headline and each claim's verdict is set beside the shorter budget's.
+    For this test only, a profile "smoke-long" (the smoke profile under another name, reading
+    the stored smoke results) stands in for smoke's longer budget: the mechanics are checked, not
+    the numbers (the verdicts at both "budgets" are the same, so none changed)."""
+    from wmrlib import book
+    from wmrlib.analysis import claims
+    from wmrlib.analysis.headline import headline_profile
+    from wmrlib.analysis.results import forget
+    from wmrlib.book.landing import bottom_line, budget_change_sentence, headline_text, lead
+    from wmrlib.experiment import profiles
+
+    # Today cpu-20epoch is incomplete: MNIST's headline stays with cpu.
+    assert headline_profile("cpu", "mnist", RESULTS) == "cpu"
+    assert headline_profile("smoke", "mnist", RESULTS) == "smoke"  # no longer counterpart
+    for name in ("smoke", "smoke-long"):
+        (tmp_path / name).symlink_to(RESULTS / "smoke", target_is_directory=True)
+    monkeypatch.setitem(profiles._BUILDERS, "smoke-long",
+                        lambda: dataclasses.replace(profiles._smoke(), name="smoke-long"))
+    monkeypatch.setattr(profiles, "PROFILES", (*profiles.PROFILES, "smoke-long"))
+    monkeypatch.setitem(profiles.LONGER_BUDGET, "smoke", "smoke-long")
+    forget()
+    try:
+        assert headline_profile("smoke", "mnist", tmp_path / "missing") == "smoke"  # nothing stored
+        assert headline_profile("smoke", "mnist", tmp_path) == "smoke-long"
+        h = book.headline(tmp_path, "smoke")
+    finally:
+        forget()
+    assert (h.profile, h.requested, h.shorter, h.shorter_epochs) == ("smoke-long", "smoke-long",
+                                                                     "smoke", 1)
+    assert not h.shows_predecessor and h.so_far is None
+
+    # Each verdict beside the shorter budget's, recomputed here from the store.
+    short = claims.summary(claims.comparisons(Store(RESULTS / "smoke", readonly=True, progress=False),
+                                              profile("smoke").plan("mnist"))).set_index("claim")
+    verdicts = h.budget_verdicts
+    assert len(verdicts) == 7 * 2 and not verdicts["changed"].any()
+    for r in verdicts.itertuples():
+        assert r.short == r.long == short.loc[r.claim, f"{r.family} family"]
+    sentence = budget_change_sentence(h)
+    judged = int((short[["PGD family", "TRADES family"]] != "not evaluated").sum().sum())
+    assert sentence.startswith("No verdict changed between our 1-epoch and 1-epoch models "
+                               f"({judged} claim verdicts per family compared")
+    assert sentence in bottom_line(h)
+    assert "MNIST's headline since all of them finished" in lead(h)
+    assert "use our 1-epoch models (`smoke` results)" in headline_text(h)
+
+    # A changed verdict is named with both budgets' verdicts.
+    moved = verdicts.copy()
+    moved.loc[0, ["long", "changed"]] = ["does not hold", True]
+    r = moved.iloc[0]
+    text = budget_change_sentence(dataclasses.replace(h, budget_verdicts=moved))
+    assert text.startswith(f"With 1 epochs instead of 1, 1 of {judged} claim verdicts per family "
+                           f"changed: {r.claim} for the {r.family} family ({r.short} at 1 epochs, "
+                           "does not hold at 1)")
+
+    # A headline on the whole test set says so wherever it counts images.
+    whole = dataclasses.replace(h, eval_size=None)
+    assert "10,000 test images" in bottom_line(whole)
+    assert "**all 10,000 test images**, as the paper" in headline_text(whole)
+    assert budget_change_sentence(dataclasses.replace(h, shorter=None)) is None
+
+
+def test_a_claim_judged_at_one_budget_only_has_not_changed(monkeypatch):
+    """C5 needs an α_train sweep, which the longer budget does not train: "not evaluated" there
+    is no change of verdict; a judged claim that differs is."""
+    from wmrlib.analysis import budget, claims
+
+    tables = iter([pd.DataFrame({"claim": ["C1", "C2", "C5"], "PGD family": ["holds", "holds", "holds"],
+                                 "TRADES family": ["holds", "inconclusive", "inconclusive"]}),
+                   pd.DataFrame({"claim": ["C1", "C2", "C5"],
+                                 "PGD family": ["holds", "does not hold", "not evaluated"],
+                                 "TRADES family": ["holds", "holds", "not evaluated"]})])
+    monkeypatch.setattr(claims, "comparisons", lambda store, plan: None)
+    monkeypatch.setattr(claims, "summary", lambda frame: next(tables))
+    monkeypatch.setattr(claims, "CLAIMS", {"C1": "", "C2": "", "C5": ""})
+    plan = profile("cpu").plan("mnist")
+    frame = budget.claim_verdicts((None, plan), (None, plan))
+    assert frame[frame["changed"]][["claim", "family"]].values.tolist() == [["C2", "PGD"],
+                                                                           ["C2", "TRADES"]]

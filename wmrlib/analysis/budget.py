@@ -41,7 +41,7 @@ import pandas as pd
 from ..compute.checkpoint import CheckpointError, load_checkpoint
 from ..core.datasets import spec as dataset_spec
 from ..experiment.config import RunConfig
-from ..experiment.profiles import DatasetPlan
+from ..experiment.profiles import LONGER_BUDGET, DatasetPlan
 from ..workflow import jobs as job_list
 from ..workflow.cost import training_batches
 from ..workflow.store import MissingResult, Store
@@ -51,8 +51,6 @@ from .gains import our_gains
 from .results import ProfileResults, results_for
 from .tables import model_metrics
 
-# The profile whose models train longer, per profile (the same settings otherwise; analysis plan 1.5).
-LONGER = {"cpu": "cpu-20epoch"}
 DATASET = "mnist"
 ALPHA_TEST = 2.0  # the α_test of the budget comparison
 PRE_DECLARED = "A_sa(2)"  # the one pre-declared budget comparison per family (analysis plan 1.5)
@@ -456,7 +454,9 @@ def selected_epochs(store: Store, plan: DatasetPlan) -> pd.DataFrame:
 def claim_verdicts(short: tuple[Store, DatasetPlan], long: tuple[Store, DatasetPlan]) -> pd.DataFrame:
     """Return each claim's verdict per family at both budgets (:func:`wmrlib.analysis.claims.summary`
     of :func:`~wmrlib.analysis.claims.comparisons`, the analysis plan's rules), and whether it
-    changed. Columns: claim, family, short, long, changed."""
+    changed (a claim judged at one budget only, "not evaluated" at the other, has not changed:
+    C5 needs an α_train sweep, which the long budget does not train). Columns: claim, family,
+    short, long, changed."""
     tables = [claims.summary(claims.comparisons(store, plan)).set_index("claim")
               for store, plan in (short, long)]
     rows = []
@@ -464,9 +464,37 @@ def claim_verdicts(short: tuple[Store, DatasetPlan], long: tuple[Store, DatasetP
         for family in (stats.family_name(d) for d, _ in long[1].headline_pairs()):
             column = f"{family} family"
             before, after = (t.loc[claim, column] for t in tables)
+            judged = stats.NOT_EVALUATED not in (before, after)
             rows.append({"claim": claim, "family": family, "short": before, "long": after,
-                         "changed": before != after})
+                         "changed": judged and before != after})
     return pd.DataFrame(rows)
+
+
+def long_complete(profile: str, results: str | Path | None = None, dataset: str = DATASET) -> bool:
+    """Return whether every model of ``profile`` on ``dataset`` is trained and evaluated (False
+    when the profile does not cover the dataset)."""
+    stored = results_for(profile, results)
+    if dataset not in stored.profile.plans:
+        return False
+    done, total = stored.progress(dataset)
+    return total > 0 and done == total
+
+
+def verdicts_by_budget(profile: str, results: str | Path | None = None,
+                       dataset: str = DATASET) -> pd.DataFrame | None:
+    """Return :func:`claim_verdicts` of ``profile``'s budget pair (:func:`budget_profiles`) on
+    ``dataset``: the short budget's stored plan beside the long one's; None until every model
+    of the long budget is complete (analysis plan 1.5), or when either lacks a result."""
+    short_name, long_name = budget_profiles(profile)
+    if long_name is None or not long_complete(long_name, results, dataset):
+        return None
+    short_results, long_results = results_for(short_name, results), results_for(long_name, results)
+    short_plan = short_results.stored_plan(dataset) or short_results.profile.plan(dataset)
+    try:
+        return claim_verdicts((short_results.store.read_only(), short_plan),
+                              (long_results.store.read_only(), long_results.profile.plan(dataset)))
+    except MissingResult:
+        return None
 
 
 # --- the targets --------------------------------------------------------------------------------
@@ -527,11 +555,12 @@ class BudgetView:
 
 def budget_profiles(profile: str) -> tuple[str, str | None]:
     """Return (short, long) for ``profile``: itself and its longer-trained counterpart
-    (:data:`LONGER`), or that counterpart's short profile when ``profile`` is the long one;
+    (:data:`~wmrlib.experiment.profiles.LONGER_BUDGET`), or that counterpart's short profile
+    when ``profile`` is the long one;
     (profile, None) when it has none."""
-    if profile in LONGER:
-        return profile, LONGER[profile]
-    for short, long in LONGER.items():
+    if profile in LONGER_BUDGET:
+        return profile, LONGER_BUDGET[profile]
+    for short, long in LONGER_BUDGET.items():
         if long == profile:
             return short, long
     return profile, None
@@ -587,13 +616,7 @@ def budget_view(profile: str = "cpu", results: str | Path | None = None,
     state = progress(long_store, long_plan, long_name)
     long_gains = family_gains(long_store, long_plan)
     differences = budget_difference(short_gains, long_gains, planned_pairs=len(long_plan.seeds))
-    verdicts = None
-    if len(state) and (state["state"] == "complete").all():
-        try:
-            full = short_results.stored_plan(dataset) or short_plan
-            verdicts = claim_verdicts((short_store, full), long)
-        except MissingResult:
-            verdicts = None
+    verdicts = verdicts_by_budget(short_name, results, dataset)
     points = validation_points(long_store, long_plan)
     arms = arm_table(short, long, seeds)
     return BudgetView(

@@ -26,14 +26,16 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from ..experiment.profiles import DatasetPlan, profile as get_profile
+from ..experiment.profiles import LONGER_BUDGET, DatasetPlan, profile as get_profile
 from ..workflow.store import MissingResult, Store
 from . import paper
+from .budget import long_complete, verdicts_by_budget
 from .claims import C1_GAP, C3_TOL, CLAIMS, comparisons, summary
 from .collapse import collapse_epochs, collapsed_by_family
 from .gains import gain_table, seed_error_unknown
 from .results import ProfileResults, results_for
 from .robustness import headline_sentence, pgd_overstatement, plan_for
+from .stats import NOT_EVALUATED
 
 TABLE = 1  # the paper's headline table (MNIST, Table 1): its gains are the headline
 SO_FAR_MIN_SEEDS = 2  # a family's interim gain needs a seed error: at least two paired seeds
@@ -94,6 +96,8 @@ class Headline:
     collapsed_families: Mapping[str, list[str]] = field(default_factory=dict)  # family → labels
     gains_kept: pd.DataFrame | None = None  # the gains without collapsed seeds (MNIST)
     so_far: pd.DataFrame | None = None      # the requested profile's gains so far, if not shown
+    shorter: str | None = None              # the shorter budget's profile this one replaced
+    budget_verdicts: pd.DataFrame | None = None  # each claim's verdict at both budgets
 
     @property
     def stored(self) -> bool:
@@ -101,9 +105,28 @@ class Headline:
         return self.profile is not None
 
     @property
+    def test_images(self) -> int | None:
+        """Return how many test images the main attack ran on (the whole test set when
+        ``eval_size`` is None)."""
+        return self.eval_size if self.eval_size is not None else self.test_size
+
+    @property
+    def shorter_epochs(self) -> int | None:
+        """Return the training epochs of the shorter budget this headline replaced, if any."""
+        return get_profile(self.shorter).plan(self.dataset).base.epochs if self.shorter else None
+
+    @property
     def shows_predecessor(self) -> bool:
         """Whether the results shown are an earlier profile's, not the requested one's."""
         return self.stored and self.profile != self.requested
+
+
+def headline_profile(requested: str, dataset: str, results: str | Path | None = None) -> str:
+    """Return the profile whose models are ``dataset``'s headline when a page asks for
+    ``requested``: its longer-trained counterpart (``LONGER_BUDGET``) once every one of that
+    profile's models of the dataset is complete (analysis plan 1.5), ``requested`` until then."""
+    longer = LONGER_BUDGET.get(requested)
+    return longer if longer and long_complete(longer, results, dataset) else requested
 
 
 def headline_gains(source: SourceLike) -> pd.DataFrame:
@@ -113,10 +136,12 @@ def headline_gains(source: SourceLike) -> pd.DataFrame:
 
 
 def summarise(source: SourceLike, gains: pd.DataFrame, requested: str = "cpu",
-              results: str | Path | None = None) -> Headline:
+              results: str | Path | None = None, shorter: str | None = None) -> Headline:
     """Return the :class:`Headline` of ``source`` (the results a page shows for one dataset),
     given its :func:`headline_gains`; ``requested`` is the profile the page asked for (a source
-    of another profile is its predecessor: the requested profile's gains so far come with it)."""
+    of another profile is its predecessor: the requested profile's gains so far come with it);
+    ``shorter`` is the shorter budget whose models the source replaced as the headline
+    (:func:`headline_profile`): each claim's verdict at both budgets comes with it."""
     dataset, plan = source.dataset, source.plan
     stored = results_for(requested, results)
     covered = dataset in stored.profile.plans
@@ -146,7 +171,9 @@ def summarise(source: SourceLike, gains: pd.DataFrame, requested: str = "cpu",
         gains_kept=(gains_without_collapsed(results, source.profile)
                     if collapsed and dataset == "mnist" else None),
         so_far=(campaign_so_far(results, requested, dataset)
-                if source.profile != requested and covered else None))
+                if source.profile != requested and covered else None),
+        shorter=shorter,
+        budget_verdicts=verdicts_by_budget(shorter, results, dataset) if shorter else None)
 
 
 def nothing_stored(dataset: str, requested: str = "cpu",
@@ -272,7 +299,7 @@ def findings(h: Headline, metrics: tuple[str, ...] = HEADLINE_METRICS) -> list[F
                           & np.isclose(frame["alpha_test"].astype(float), float(r["alpha_test"]))]
             if len(match) == 1:
                 low, high = float(match["interval_low"].iloc[0]), float(match["interval_high"].iloc[0])
-        c2 = "not evaluated"
+        c2 = NOT_EVALUATED
         if h.claims is not None:
             row = h.claims[h.claims["claim"] == "C2"]
             column = f"{r['family']} family"
@@ -303,7 +330,6 @@ def claim_statements() -> dict[str, str]:
 
 # --- the longer training budget ---------------------------------------------------------------
 
-LONGER = "cpu-20epoch"  # the profile that tests whether the training budget explains the gaps
 
 
 @dataclass(frozen=True)
@@ -332,7 +358,7 @@ class LongerTraining:
         return self.total > 0 and self.done == self.total
 
 
-def longer_training(results: str | Path | None = None, profile: str = LONGER,
+def longer_training(results: str | Path | None = None, profile: str = LONGER_BUDGET["cpu"],
                     dataset: str = "mnist") -> LongerTraining:
     """Return the :class:`LongerTraining` of ``profile`` on ``dataset``, from what is stored."""
     stored = results_for(profile, results)

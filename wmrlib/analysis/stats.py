@@ -48,6 +48,7 @@ RULE = "iut"
 OUTSIDE = "outside the claim"  # the verdict of a row shown but not judged (C6 at ρ = 0)
 METRIC_NAMES = {"a_nat": "A_nat", "a_rob": "A_rob", "a_sa": "A_sa", "a_tr": "A_tr"}
 VERDICTS = ("holds", "does not hold", "inconclusive")
+NOT_EVALUATED = "not evaluated"  # a claim's verdict when it has no comparison
 NOT_JUDGED = "not judged (one seed)"  # a gain's direction or size when its seed error is unknown
 
 
@@ -265,7 +266,7 @@ def combine(verdicts: pd.Series) -> str:
     :data:`OUTSIDE` the claim take no part): does not hold if any does not, holds if all hold."""
     verdicts = verdicts[verdicts != OUTSIDE]
     if verdicts.empty:
-        return "not evaluated"
+        return NOT_EVALUATED
     if (verdicts == "does not hold").any():
         return "does not hold"
     return "holds" if (verdicts == "holds").all() else "inconclusive"

@@ -11,6 +11,7 @@ from IPython.display import Markdown, display
 
 from ..analysis import budget as analysis
 from ..analysis.stats import INTERVAL
+from ..experiment.profiles import LONGER_BUDGET
 from .display import caption, display_frame, figure
 from .params import check_notebook_parameters
 from .words import count
@@ -85,7 +86,7 @@ class BudgetPage:
         display(Markdown(text + ".*"))
         if not v.long:
             _note(f"The `{v.short}` results have no longer-trained counterpart: the budget "
-                  f"comparison pairs {', '.join(f'`{s}` with `{l}`' for s, l in analysis.LONGER.items())}. "
+                  f"comparison pairs {', '.join(f'`{s}` with `{l}`' for s, l in LONGER_BUDGET.items())}. "
                   "This page shows the shorter budget only.")
         for budget, runs in v.collapsed.items():
             if runs:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..analysis.collapse import describe_rule
+from ..analysis.stats import NOT_EVALUATED
 from .sources import Source
 
 
@@ -103,7 +104,7 @@ def show(frame: pd.DataFrame, digits: int = 2, name: str = "table") -> Table:
     styler = frame.style.format(formats, na_rep="–").hide(axis="index")
     text = [c for c in frame.columns if len(frame) and (frame[c].dtype == object
                                                         or pd.api.types.is_string_dtype(frame[c]))]
-    verdicts = [c for c in text if frame[c].isin(list(VERDICT_COLOURS) + ["not evaluated",
+    verdicts = [c for c in text if frame[c].isin(list(VERDICT_COLOURS) + [NOT_EVALUATED,
                                                                          "not stored"]).all()]
     if verdicts:
         styler = styler.map(lambda v: f"background-color: {VERDICT_COLOURS[v]}"

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.figure_data import WeightHistograms
+from ..analysis.stats import NOT_EVALUATED
 from ..experiment.registry import DEFENSE_NAMES, Defense
 
 
@@ -142,7 +143,7 @@ def gain_figure(gains: pd.DataFrame):
 
 
 VERDICT_COLOURS = {"holds": "#2e7d32", "does not hold": "#c62828", "inconclusive": "#f9a825",
-                   "not evaluated": "0.6"}
+                   NOT_EVALUATED: "0.6"}
 
 
 def claims_forest(comparisons: pd.DataFrame,

@@ -12,10 +12,10 @@ import pandas as pd
 from ..analysis.claims import verdict_change
 from ..analysis.collapse import describe_rule
 from ..analysis.headline import (Finding, Headline, LongerTraining, claim_statements, findings,
-                                 gains_without_collapsed, headline_gains, nothing_stored,
-                                 summarise)
+                                 gains_without_collapsed, headline_gains, headline_profile,
+                                 nothing_stored, summarise)
 from ..analysis.margins import BaselineConfidence
-from ..analysis.stats import INTERVAL, NOT_JUDGED, OUTSIDE, combine
+from ..analysis.stats import INTERVAL, NOT_EVALUATED, NOT_JUDGED, OUTSIDE, combine
 from ..core import paths
 from ..experiment.registry import FAMILY_NAMES, Defense, family_name
 from ..analysis.records import git_commit
@@ -27,16 +27,20 @@ from .words import count
 
 GLOSSARY = "#glossary"  # the landing page's glossary (its MyST label), linked from first uses
 TRADES_SECTION = "#trades-baseline"  # the Claims page's section on the TRADES baseline
+BUDGET_PAGE = "../notebooks/budget.ipynb"  # the page that sets both training budgets side by side
 
 
 def headline(results: str | Path, profile: str = "cpu", dataset: str = "mnist") -> Headline:
     """Return the :class:`~wmrlib.analysis.headline.Headline` of one dataset: of the first of
-    ``profile`` and its predecessors with real-data results (the pages' choice of source)."""
-    source, gains = first_available(dataset, profiles_of(profile, None), headline_gains,
+    ``profile`` and its predecessors with real-data results (the pages' choice of source), or of
+    its longer-trained counterpart once that is complete (:func:`headline_profile`)."""
+    shown = headline_profile(profile, dataset, results)
+    source, gains = first_available(dataset, profiles_of(shown, None), headline_gains,
                                     results=results, readonly=True, progress=False)
     if source is None or source.synthetic:
         return nothing_stored(dataset, profile, results)
-    return summarise(source, gains, requested=profile, results=results)
+    return summarise(source, gains, requested=shown, results=results,
+                     shorter=profile if shown != profile else None)
 
 
 def glossed(term: str) -> str:
@@ -149,6 +153,25 @@ def rule_change_sentence(h: Headline) -> str | None:
     return head + f" {name} verdicts it changed (before → now): {listed}."
 
 
+def budget_change_sentence(h: Headline) -> str | None:
+    """Return the sentence naming every claim verdict (per defense family) that changed between
+    the shorter budget and the headline's, or None when the headline replaced no shorter one."""
+    verdicts = h.budget_verdicts
+    if h.shorter is None or verdicts is None:
+        return None
+    short, long = h.shorter_epochs, h.epochs
+    link = f"[the budget page]({BUDGET_PAGE})"
+    changed = verdicts[verdicts["changed"]]
+    compared = int((verdicts[["short", "long"]] != NOT_EVALUATED).all(axis=1).sum())
+    if changed.empty:
+        return (f"No verdict changed between our {short}-epoch and {long}-epoch models "
+                f"({compared} claim verdicts per family compared; {link}).")
+    parts = [f"{r.claim} for the {r.family} family ({r.short} at {short} epochs, {r.long} at "
+             f"{long})" for r in changed.itertuples()]
+    return (f"With {long} epochs instead of {short}, {len(changed)} of {compared} claim verdicts "
+            f"per family changed: {'; '.join(parts)} ({link}).")
+
+
 def _tally(claims: pd.DataFrame, column: str = "verdict", judged_only: bool = False) -> str:
     """Return e.g. "1 holds, 0 do not hold, 5 are inconclusive, 1 is not evaluated"; with
     ``judged_only``, the three verdicts that occur, e.g. "2 hold, 1 does not hold"."""
@@ -181,7 +204,7 @@ def dataset_lines(h: Headline) -> list[str]:
                 "evaluated (they are trained after the MNIST headline seeds)."]
     claims = h.claims
     head = (f"**{name}** (ε {h.eps:g}; {count(h.epochs, 'epoch')}, {seeds_text(h.plan)}, "
-            f"{h.eval_size:,} test images"
+            f"{h.test_images:,} test images"
             + (f"; partial: {h.jobs_done} of {h.jobs} models" if h.partial else "")
             + f"). The paper has no {name} results, so its MNIST gain is context, not a target."
             + (f" Of the {len(claims)} claims, {_tally(claims)} on these models." if claims is not None else "")
@@ -200,7 +223,7 @@ def dataset_lines(h: Headline) -> list[str]:
 
 DEFENSE_LABELS = {Defense.PGD: "PGD-AT", Defense.TRADES: "TRADES"}  # the baselines in prose
 C2_WORDS = {"holds": "C2 holds", "does not hold": "C2 does not hold",
-            "inconclusive": "C2 stays inconclusive", "not evaluated": "C2 is not evaluated"}
+            "inconclusive": "C2 stays inconclusive", NOT_EVALUATED: "C2 is not evaluated"}
 
 
 def _paper(f: Finding) -> str:
@@ -254,6 +277,10 @@ def lead(h: Headline, *others: Headline) -> str:
         if i == 0:
             if pgd is not None:
                 budget = f" (our {head.epochs}-epoch models)" if head.epochs else ""
+                if head.shorter:
+                    budget = (f" (our {head.epochs}-epoch models, MNIST's headline since all of "
+                              f"them finished; [the budget page]({BUDGET_PAGE}) sets them "
+                              f"beside the {head.shorter_epochs}-epoch ones)")
                 sentences.append(
                     f"On {name}{budget}, weighting each training example by its vulnerability {_verb(pgd)} the "
                     f"PGD family's {glossed('A_sa')} (accuracy against an attacker who picks "
@@ -284,7 +311,7 @@ def bottom_line(h: Headline, *others: Headline, confidence: BaselineConfidence |
         return ""
     claims = h.claims
     lines = [f"**The paper's claims** ({DATASET_NAMES[h.dataset]}; SmallCNNs trained "
-             f"{count(h.epochs, 'epoch')}, {seeds_text(h.plan)}, {h.eval_size:,} test images; "
+             f"{count(h.epochs, 'epoch')}, {seeds_text(h.plan)}, {h.test_images:,} test images; "
              f"brackets: {INTERVAL})."]
     if claims is not None:
         lines.append(f"Of the paper's {len(claims)} {glossed('claims')}, {_tally(claims)} on "
@@ -292,6 +319,9 @@ def bottom_line(h: Headline, *others: Headline, confidence: BaselineConfidence |
         change = rule_change_sentence(h)
         if change:
             lines.append(change)
+        budget = budget_change_sentence(h)
+        if budget:
+            lines.append(budget)
     for family in FAMILY_NAMES:
         lines.append(_family_line(family, claims, h.gains, h.alpha_test,
                                   h.collapsed_families.get(family, []), frame=h.comparisons))
@@ -331,14 +361,19 @@ def limitations(h: Headline, longer: LongerTraining | None = None) -> str:
             models = (f"the four headline models {'were' if longer.complete else 'are being'} "
                       f"trained for {count(longer.epochs, 'epoch')} "
                       f"({count(longer.seeds, 'seed')} each, evaluated on {test})")
-            if longer.complete:
+            if longer.complete and h.shorter:
+                budget += (f" The other MNIST pages use our {h.shorter_epochs}-epoch models, the "
+                           f"only ones with the α_train and ε sweeps; [the budget page]"
+                           f"({BUDGET_PAGE}) asks whether the budget explains the gaps.")
+            elif longer.complete:
                 budget += (f" To test whether the budget explains the gaps, {models}: all "
-                           f"{longer.total} are done, and the [Claims](../notebooks/claims.ipynb) "
-                           "page sets both training budgets side by side.")
+                           f"{longer.total} are done, and [the budget page]({BUDGET_PAGE}) "
+                           "sets both training budgets side by side.")
             elif longer.started:
                 budget += (f" To test whether the budget explains the gaps, {models}: "
-                           f"{longer.done} of the {longer.total} are done, and the pages show "
-                           "them once all are.")
+                           f"{longer.done} of the {longer.total} are done; [the budget page]"
+                           f"({BUDGET_PAGE}) shows them as they finish, and MNIST's headline "
+                           "moves to them once all are.")
             else:
                 budget += (f" To test whether the budget explains the gaps, {models}; none of "
                            f"the {longer.total} is finished yet.")
@@ -426,12 +461,23 @@ def headline_text(h: Headline) -> str:
     if not h.stored:
         return ("No MNIST results are stored yet: run `python -m wmrlib reproduce --profile cpu` "
                 "(see *How we reproduce*).")
-    lines = [f"**What we reproduced.** The MNIST experiments (Tables 1, 6 and 10, and MNIST "
-             f"analogs of Tables 7–9 and Figures 3–7), with SmallCNN models trained for "
-             f"**{count(h.epochs, 'epoch')}** instead of the paper's 100, "
-             f"evaluated by 40-step PGD on **{h.eval_size:,} fixed test images** "
-             f"(the paper: all {h.test_size:,}), with **{seeds_text(h.plan)}** of "
-             f"the two headline comparisons (`{h.profile}` results)."]
+    images = (f"**all {h.test_size:,} test images**, as the paper" if h.eval_size is None else
+              f"**{h.eval_size:,} fixed test images** (the paper: all {h.test_size:,})")
+    if h.shorter:
+        lines = [f"**What we reproduced.** MNIST's headline comparisons (Table 1) come from "
+                 f"SmallCNN models trained for **{count(h.epochs, 'epoch')}** instead of the "
+                 f"paper's 100, evaluated by 40-step PGD on {images}, with "
+                 f"**{seeds_text(h.plan)}** (`{h.profile}` results). The other MNIST experiments "
+                 f"(Tables 6 and 10, the α_train sweeps, and MNIST analogs of Tables 7–9 and "
+                 f"Figures 3–7) use our {h.shorter_epochs}-epoch models (`{h.shorter}` results), "
+                 f"the only ones with those sweeps; [the budget page]({BUDGET_PAGE}) sets the two "
+                 "budgets side by side."]
+    else:
+        lines = [f"**What we reproduced.** The MNIST experiments (Tables 1, 6 and 10, and MNIST "
+                 f"analogs of Tables 7–9 and Figures 3–7), with SmallCNN models trained for "
+                 f"**{count(h.epochs, 'epoch')}** instead of the paper's 100, "
+                 f"evaluated by 40-step PGD on {images}, with **{seeds_text(h.plan)}** of "
+                 f"the two headline comparisons (`{h.profile}` results)."]
     if h.shows_predecessor:
         lines.append(f"These are the earlier {h.epochs}-epoch models: the new `{h.requested}` "
                      f"models (validation split, a schedule chosen on it) are {h.jobs_done} of "

@@ -478,6 +478,9 @@ PROFILES = tuple(_BUILDERS)
 # A page that finds no results of a profile for a dataset it covers shows these instead (never
 # smoke for a dataset that a real-data profile covers).
 PREDECESSORS = {"cpu": "cpu-5epoch"}
+# Per profile, its longer-trained counterpart: the same settings, more epochs (analysis plan 1.5).
+# Once every model of the longer profile on a dataset is complete, it is that dataset's headline.
+LONGER_BUDGET = {"cpu": "cpu-20epoch"}
 
 
 def profile(name: str) -> Profile:
