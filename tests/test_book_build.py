@@ -437,9 +437,10 @@ def test_the_explorer_matches_wmrlib_a_sa_in_chromium():
 SCREEN_PX = 900
 MAX_SCREENS = 8.5
 # Longer for now, each for a stated reason (the limit still catches their growth): Non-uniform
-# attacks keeps its headline gain table and the α_test explorer open; Claims shows its setup code
-# cells until they are hidden; Robustness checks two datasets, each with its flagged probes'
-# summary shown (the per-model and per-seed detail is collapsed).
+# attacks keeps its headline gain table and the α_test explorer open; Claims judges two datasets
+# and sets its verdicts under both rules and every schedule side by side; Robustness checks two
+# datasets, each with its flagged probes' summary shown (the per-model and per-seed detail is
+# collapsed).
 LONGER = {"nonuniform.html": 11, "claims.html": 11, "robustness.html": 10}
 HEIGHT_PROBE = """<script>
 window.addEventListener('load', () => setTimeout(() => {
