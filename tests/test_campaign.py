@@ -451,7 +451,8 @@ def test_a_training_jobs_log_reads_its_checkpoint_once_per_change(tmp_path):
     report()
     report()
     assert said == [f"training: 2 of {config.epochs} epochs done (training-attack accuracy 81.2 %); "
-                    "validation at epoch 2.00: A_nat 97.5 %, A_rob 71.2 % (highest so far 84.0 %)"]
+                    "validation at epoch 2.00: A_nat 97.5 %, A_rob 71.2 % (highest so far 84.0 % at epoch "
+                    "1.00)"]
     state["history"].append({"epoch": 3, "train_adv_acc": 0.9})
     save_checkpoint(state, path)
     report()

@@ -203,7 +203,8 @@ def test_the_log_says_the_epoch_validation_a_rob_elapsed_time_and_time_left(tmp_
     os.utime(path, (1922.0, 1922.0))
     line = checkpoint_progress(path, config, TrainingPace(started=1000.0), now=1930.0)
     assert line == ("training: 2 of 20 epochs done (training-attack accuracy 62.5 %); validation "
-                    "at epoch 2.00: A_nat 97.0 %, A_rob 84.0 % (highest so far 84.0 %); selected "
+                    "at epoch 2.00: A_nat 97.0 %, A_rob 84.0 % (highest so far 84.0 % at epoch "
+                    "2.00); selected "
                     "so far: epoch 2; elapsed 15.5 min, about 138 min of training left")
     # resumed at epoch 1: only this process's batches time the rest
     line = checkpoint_progress(path, config, TrainingPace(1000.0, done_at_start=461), now=1930.0)

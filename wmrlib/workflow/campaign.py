@@ -174,8 +174,9 @@ class TrainingPace:
 def checkpoint_progress(path: str | Path, config: RunConfig, pace: TrainingPace | None = None,
                         now: float | None = None) -> str | None:
     """Return one progress line from a training run's checkpoint: the epochs trained and, with a
-    validation split, its latest validation A_nat and A_rob beside the highest A_rob so far (a
-    collapse shows as a fall from it) and the epoch the selection rule holds; with ``pace``, the
+    validation split, its latest validation A_nat and A_rob beside the highest A_rob so far and
+    where it was measured (a collapse shows as a fall from it; a quarter-epoch high is not
+    selectable) and the epoch the selection rule holds; with ``pace``, the
     time elapsed since the job started and the training time left at the pace of this process
     (batches since ``pace`` over the time to the checkpoint's writing). None while there is no
     readable checkpoint (none yet, or the run just finished)."""
@@ -189,9 +190,10 @@ def checkpoint_progress(path: str | Path, config: RunConfig, pace: TrainingPace 
         line += f" (training-attack accuracy {100 * history[-1]['train_adv_acc']:.1f} %)"
     if curve and "val_a_rob" in curve[-1]:
         point = curve[-1]
+        best = max(curve, key=lambda p: p["val_a_rob"])  # the first of equal highs
         line += (f"; validation at epoch {point['epoch']:.2f}: A_nat {point['val_a_nat']:.1f} %, "
                  f"A_rob {point['val_a_rob']:.1f} % (highest so far "
-                 f"{max(p['val_a_rob'] for p in curve):.1f} %)")
+                 f"{best['val_a_rob']:.1f} % at epoch {best['epoch']:.2f})")
     if history and "selected_epoch" in history[-1]:
         line += f"; selected so far: epoch {history[-1]['selected_epoch']}"
     if pace is not None:
