@@ -187,7 +187,8 @@ def test_the_limitations_say_where_the_longer_training_stands():
     assert "trained for 5 epochs, the paper's for 100" in text
     assert ("To test whether the budget explains the gaps, the four headline models are being "
             "trained for 20 epochs (3 seeds each, evaluated on all 10,000 test images); none of the 12 is "
-            "finished yet.") in text
+            "finished yet, and [the budget page](../notebooks/budget.ipynb) follows their training "
+            "epoch by epoch.") in text
     assert "4 of the 12 are done" in limitations(h, dataclasses.replace(longer, done=4))
     assert "all 12 are done, and [the budget page]" in limitations(h, dataclasses.replace(longer, done=12))
     assert "no number here is checked with AutoAttack yet" in text  # no overstatement stored

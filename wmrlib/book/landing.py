@@ -376,7 +376,8 @@ def limitations(h: Headline, longer: LongerTraining | None = None) -> str:
                            "moves to them once all are.")
             else:
                 budget += (f" To test whether the budget explains the gaps, {models}; none of "
-                           f"the {longer.total} is finished yet.")
+                           f"the {longer.total} is finished yet, and [the budget page]"
+                           f"({BUDGET_PAGE}) follows their training epoch by epoch.")
         items.append(budget)
         gap = h.overstatement
         if gap is not None and not gap.empty:
