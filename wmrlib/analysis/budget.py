@@ -456,7 +456,7 @@ def claim_verdicts(short: tuple[Store, DatasetPlan], long: tuple[Store, DatasetP
     of :func:`~wmrlib.analysis.claims.comparisons`, the analysis plan's rules), and whether it
     changed (a claim judged at one budget only, "not evaluated" at the other, has not changed:
     C5 needs an α_train sweep, which the long budget does not train). Columns: claim, family,
-    short, long, changed."""
+    short, long, judged (at both budgets), changed."""
     tables = [claims.summary(claims.comparisons(store, plan)).set_index("claim")
               for store, plan in (short, long)]
     rows = []
@@ -466,7 +466,7 @@ def claim_verdicts(short: tuple[Store, DatasetPlan], long: tuple[Store, DatasetP
             before, after = (t.loc[claim, column] for t in tables)
             judged = stats.NOT_EVALUATED not in (before, after)
             rows.append({"claim": claim, "family": family, "short": before, "long": after,
-                         "changed": judged and before != after})
+                         "judged": judged, "changed": judged and before != after})
     return pd.DataFrame(rows)
 
 

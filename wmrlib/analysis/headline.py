@@ -330,8 +330,6 @@ def claim_statements() -> dict[str, str]:
 
 # --- the longer training budget ---------------------------------------------------------------
 
-
-
 @dataclass(frozen=True)
 class LongerTraining:
     """Where the longer-budget models stand: their epochs beside ours and the paper's, their

@@ -162,7 +162,7 @@ def budget_change_sentence(h: Headline) -> str | None:
     short, long = h.shorter_epochs, h.epochs
     link = f"[the budget page]({BUDGET_PAGE})"
     changed = verdicts[verdicts["changed"]]
-    compared = int((verdicts[["short", "long"]] != NOT_EVALUATED).all(axis=1).sum())
+    compared = int(verdicts["judged"].sum())
     if changed.empty:
         return (f"No verdict changed between our {short}-epoch and {long}-epoch models "
                 f"({compared} claim verdicts per family compared; {link}).")
